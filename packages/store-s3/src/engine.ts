@@ -1,0 +1,756 @@
+/**
+ * The LSM engine under `S3Level`: opening (fencing, WAL replay), the group-commit write path,
+ * memtable flushes, compaction and GC scheduling, and the follower's polling. Design:
+ * docs/design/0005-s3-engine.md.
+ *
+ * @module
+ */
+import { mkdir, open as openFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BlockCache } from './block-cache.js';
+import { equalBytes } from './bytes.js';
+import type { Clock, Random } from './clock.js';
+import { planCompaction, runCompaction } from './compactor.js';
+import { CorruptionError, FencedError, StoreUnavailableError } from './errors.js';
+import { collectGarbage } from './gc.js';
+import type { GcResult } from './gc.js';
+import type { Manifest, TableMeta } from './manifest.js';
+import {
+  checkManifestTransition,
+  decodeManifest,
+  emptyManifest,
+  encodeManifest,
+  manifestKey,
+  manifestVersionOf,
+} from './manifest.js';
+import { Memtable } from './memtable.js';
+import type { RequestCounts } from './object-store/counting.js';
+import { CountingObjectStore } from './object-store/counting.js';
+import type { RetryOptions } from './object-store/retrying.js';
+import { RetryingObjectStore } from './object-store/retrying.js';
+import type { ObjectStore } from './object-store/types.js';
+import { PreconditionFailedError } from './object-store/types.js';
+import type { Version } from './read-path.js';
+import { SstBuilder } from './sst/builder.js';
+import type { SstBuildOptions, SstSummary } from './sst/builder.js';
+import type { RangeSource } from './sst/reader.js';
+import { TableHandle, sstKey } from './tables.js';
+import type { WalBatch } from './wal.js';
+import { batchBytes, decodeWal, encodeWal, walIdOf, walKey } from './wal.js';
+
+/** Engine settings, defaults applied (see `S3LevelOptions` for their meaning). */
+export interface EngineConfig {
+  store: ObjectStore;
+  prefix: string;
+  readOnly: boolean;
+  flushIntervalMs: number;
+  walFlushBytes: number;
+  memtableBytes: number;
+  l0CompactionTrigger: number;
+  l0StallTrigger: number;
+  targetSstBytes: number;
+  sst: SstBuildOptions;
+  blockCacheBytes: number;
+  diskCacheDir: string | undefined;
+  gcGraceMs: number;
+  pollIntervalMs: number;
+  compaction: boolean;
+  gc: boolean;
+  clock: Clock;
+  random: Random;
+  retry: RetryOptions;
+  onBackgroundError: (err: unknown) => void;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Thrown by writes on a read-only instance; abstract-level's code. */
+export class ReadOnlyError extends Error {
+  readonly code = 'LEVEL_READONLY' as const;
+  constructor() {
+    super('This S3Level is read-only (a follower); open it without readOnly to write');
+    this.name = 'ReadOnlyError';
+  }
+}
+
+/** Counters besides requests, for tests and the benchmark. */
+export interface EngineStats {
+  walObjects: number;
+  memtableFlushes: number;
+  compactions: number;
+  gc: GcResult[];
+}
+
+/** The engine. One per open `S3Level`. */
+export class Engine {
+  /** Requests that reached the store (retries included). */
+  readonly requests: RequestCounts;
+  /** Background work done. */
+  readonly stats: EngineStats = { walObjects: 0, memtableFlushes: 0, compactions: 0, gc: [] };
+  /** This instance's writer epoch (0 for a follower). */
+  epoch = 0;
+  private readonly store: ObjectStore;
+  private readonly counting: CountingObjectStore;
+  private readonly cache: BlockCache;
+  private manifest: Manifest = { ...emptyManifest(), version: 0 };
+  private mem = new Memtable();
+  private imm: Memtable[] = [];
+  private l0: TableHandle[] = [];
+  private l1: TableHandle[] = [];
+  private readonly handles = new Map<string, TableHandle>();
+  private nextWalId = 1;
+  private sstSeq = 1;
+  private buf: WalBatch[] = [];
+  private bufBytes = 0;
+  private bufWaiters: Waiter[] = [];
+  private walInFlight: Promise<void> | undefined;
+  private timerArmed = false;
+  private timerGen = 0;
+  private flushDue = false;
+  private forceFreeze = false;
+  private fenced: FencedError | undefined;
+  private failed: Error | undefined;
+  private closing = false;
+  private flushTask: Promise<void> | undefined;
+  private compactTask: Promise<void> | undefined;
+  private manifestLock: Promise<unknown> = Promise.resolve();
+  private stallWaiters: (() => void)[] = [];
+  // follower state
+  private followerWal = new Map<number, WalBatch[]>();
+  private lastWalId = 0;
+  private pollGen = 0;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly cfg: EngineConfig) {
+    this.counting = new CountingObjectStore(cfg.store);
+    this.requests = this.counting.counts;
+    this.store = new RetryingObjectStore(this.counting, cfg.clock, cfg.random, cfg.retry);
+    this.cache = new BlockCache(cfg.blockCacheBytes);
+  }
+
+  // ---------------------------------------------------------------- open / close
+
+  /** Opens as writer (fencing the previous one) or as follower. */
+  async open(): Promise<void> {
+    if (this.cfg.diskCacheDir) await mkdir(this.cfg.diskCacheDir, { recursive: true });
+    if (this.cfg.readOnly) return this.openFollower();
+    for (;;) {
+      const latest = await this.readLatestManifest(0);
+      const next: Manifest = latest ? { ...latest, version: latest.version + 1, epoch: latest.epoch + 1 } : emptyManifest();
+      checkManifestTransition(latest, next, true);
+      try {
+        await this.store.put(manifestKey(this.cfg.prefix, next.version), encodeManifest(next), { ifNoneMatch: '*' });
+        this.manifest = next;
+        break;
+      } catch (err) {
+        // Another writer opened (or committed) meanwhile: start again from its manifest.
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+    }
+    this.epoch = this.manifest.epoch;
+    this.sstSeq = this.manifest.nextSstSeq;
+    this.installTables(this.manifest);
+    let id = (await this.replayWal(this.manifest.walReplayFrom, (batches) => batches.forEach((b) => this.mem.apply(b)))) + 1;
+    // Claim the next WAL slot: the previous writer's next WAL PUT hits 412 and finds our epoch.
+    for (;;) {
+      try {
+        await this.store.put(walKey(this.cfg.prefix, id), encodeWal(this.epoch, []), { ifNoneMatch: '*' });
+        break;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        const obj = await this.readWalSlot(id);
+        if (obj && obj.epoch > this.epoch) throw new FencedError('Fenced while opening', { epoch: this.epoch, by: obj.epoch });
+        if (obj) for (const b of obj.batches) this.mem.apply(b);
+        id++;
+      }
+    }
+    this.nextWalId = id + 1;
+    this.mem.lastWalId = id;
+    if (this.mem.bytes >= this.cfg.memtableBytes) this.freeze();
+    this.maybeFlushImm();
+    this.maybeCompact();
+  }
+
+  /** Stops background work; a writer first makes pending writes durable. */
+  async close(): Promise<void> {
+    this.pollGen++;
+    if (!this.cfg.readOnly && !this.fenced && !this.failed) {
+      while (this.buf.length > 0 || this.walInFlight) {
+        if (this.walInFlight) await this.walInFlight.catch(() => undefined);
+        else this.startFlush();
+      }
+    }
+    this.closing = true;
+    this.timerGen++;
+    await this.refreshing?.catch(() => undefined);
+    await this.flushTask?.catch(() => undefined);
+    await this.compactTask?.catch(() => undefined);
+    for (const w of this.stallWaiters.splice(0)) w();
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The current version, captured synchronously (an implicit snapshot). */
+  version(): Version {
+    return {
+      mems: [this.mem.snapshot(), ...this.imm.map((m) => m.snapshot())],
+      l0: this.l0.slice(),
+      l1: this.l1,
+    };
+  }
+
+  /** Pins a version's tables against GC in this process. */
+  pin(v: Version): void {
+    for (const t of v.l0) t.pins++;
+    for (const t of v.l1) t.pins++;
+  }
+
+  /** Releases {@link Engine.pin}. */
+  unpin(v: Version): void {
+    for (const t of v.l0) t.pins--;
+    for (const t of v.l1) t.pins--;
+  }
+
+  /** The manifest this instance works from. */
+  currentManifest(): Manifest {
+    return this.manifest;
+  }
+
+  // ---------------------------------------------------------------- write path
+
+  /**
+   * Applies an atomic batch now (visible to this process at once) and queues it for the next WAL
+   * object. With `durable`, the promise resolves once that object is stored.
+   */
+  write(batch: WalBatch, durable: boolean): Promise<void> | undefined {
+    this.assertWritable();
+    this.mem.apply(batch);
+    this.buf.push(batch);
+    this.bufBytes += batchBytes(batch);
+    let p: Promise<void> | undefined;
+    if (durable) p = new Promise<void>((resolve, reject) => this.bufWaiters.push({ resolve, reject }));
+    this.schedule();
+    if (this.l0.length + this.imm.length >= this.cfg.l0StallTrigger) {
+      // Too many tables to merge: slow writers down until compaction catches up.
+      const stall = new Promise<void>((resolve) => this.stallWaiters.push(resolve));
+      return p ? Promise.all([p, stall]).then(() => undefined) : stall;
+    }
+    return p;
+  }
+
+  private assertWritable(): void {
+    if (this.cfg.readOnly) throw new ReadOnlyError();
+    if (this.fenced) throw this.fenced;
+    if (this.failed) throw this.failed;
+    // The manifest this writer works from must still be its own: a bug elsewhere must not let
+    // a write through under a foreign epoch.
+    if (this.manifest.epoch !== this.epoch) {
+      throw new FencedError('Manifest epoch differs from this writer', { epoch: this.epoch, manifest: this.manifest.epoch });
+    }
+  }
+
+  private schedule(): void {
+    const eager = this.cfg.flushIntervalMs <= 0 || this.bufBytes >= this.cfg.walFlushBytes;
+    if (this.walInFlight) {
+      if (eager) this.flushDue = true;
+      else this.armTimer();
+      return;
+    }
+    if (eager) this.startFlush();
+    else this.armTimer();
+  }
+
+  private armTimer(): void {
+    if (this.timerArmed) return;
+    this.timerArmed = true;
+    const gen = ++this.timerGen;
+    void this.cfg.clock.sleep(this.cfg.flushIntervalMs).then(() => {
+      if (gen !== this.timerGen) return;
+      this.timerArmed = false;
+      if (this.walInFlight) this.flushDue = true;
+      else this.startFlush();
+    });
+  }
+
+  private startFlush(): void {
+    this.timerGen++;
+    this.timerArmed = false;
+    this.flushDue = false;
+    const p = this.flushWal().finally(() => {
+      this.walInFlight = undefined;
+      if (this.buf.length > 0 && !this.fenced && !this.failed) {
+        if (this.flushDue || this.cfg.flushIntervalMs <= 0 || this.bufBytes >= this.cfg.walFlushBytes) this.startFlush();
+        else this.armTimer();
+      }
+      this.maybeFlushImm();
+    });
+    this.walInFlight = p;
+  }
+
+  private freeze(): void {
+    this.imm.unshift(this.mem);
+    this.mem = new Memtable();
+  }
+
+  private async flushWal(): Promise<void> {
+    if (this.buf.length === 0) return;
+    const batches = this.buf;
+    const waiters = this.bufWaiters;
+    this.buf = [];
+    this.bufBytes = 0;
+    this.bufWaiters = [];
+    // Freeze at this WAL boundary: the frozen table holds exactly the WAL slots up to this one.
+    const frozen =
+      (this.forceFreeze || this.mem.bytes >= this.cfg.memtableBytes) && !this.mem.isEmpty ? this.mem : undefined;
+    this.forceFreeze = false;
+    if (frozen) this.freeze();
+    try {
+      const id = await this.putWal(encodeWal(this.epoch, batches));
+      this.stats.walObjects++;
+      if (frozen) frozen.lastWalId = id;
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      this.setBroken(err);
+      const reason = this.fenced ?? this.failed;
+      for (const w of waiters) w.reject(reason);
+      for (const w of this.bufWaiters.splice(0)) w.reject(reason);
+    }
+  }
+
+  private setBroken(err: unknown): void {
+    if (err instanceof FencedError) this.fenced ??= err;
+    else if (!this.fenced) {
+      this.failed ??=
+        err instanceof StoreUnavailableError
+          ? err
+          : new StoreUnavailableError(`Write failed, this instance stopped writing: ${(err as Error)?.message}`, err);
+    }
+    for (const w of this.stallWaiters.splice(0)) w();
+  }
+
+  /** Stores a WAL object in the next free slot; a torn (void) slot is skipped. */
+  private async putWal(body: Buffer): Promise<number> {
+    let id = this.nextWalId;
+    for (;;) {
+      if (this.fenced) throw this.fenced;
+      try {
+        await this.store.put(walKey(this.cfg.prefix, id), body, { ifNoneMatch: '*' });
+        this.nextWalId = id + 1;
+        return id;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        const bytes = await this.store.get(walKey(this.cfg.prefix, id));
+        if (bytes === undefined) continue;
+        if (equalBytes(bytes, body)) {
+          this.nextWalId = id + 1;
+          return id;
+        }
+        let epoch: number;
+        try {
+          epoch = decodeWal(bytes).epoch;
+        } catch (e) {
+          if (!(e instanceof CorruptionError)) throw e;
+          id++;
+          continue;
+        }
+        throw new FencedError(`This writer (epoch ${this.epoch}) was fenced by a writer with epoch ${epoch}`, {
+          epoch: this.epoch,
+          by: epoch,
+          walSlot: id,
+        });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- manifest
+
+  /** The newest manifest with a version above `after`, or undefined if none. */
+  private async readLatestManifest(after: number): Promise<Manifest | undefined> {
+    const listed = await this.store.list(`${this.cfg.prefix}manifest/`, {
+      ...(after > 0 ? { startAfter: manifestKey(this.cfg.prefix, after) } : {}),
+    });
+    let best: { key: string; version: number } | undefined;
+    for (const o of listed) {
+      const v = manifestVersionOf(this.cfg.prefix, o.key);
+      if (v !== undefined && (!best || v > best.version)) best = { key: o.key, version: v };
+    }
+    if (!best) return undefined;
+    const bytes = await this.store.get(best.key);
+    if (!bytes) throw new CorruptionError(`${best.key} vanished between LIST and GET`);
+    return decodeManifest(bytes, best.key);
+  }
+
+  /**
+   * Writes the next manifest version made by `change` from the current one, then runs `apply`
+   * (synchronously, so reads never see a half-applied change). Serialised in this process.
+   */
+  private commitManifest(change: (cur: Manifest) => Manifest, apply: () => void): Promise<void> {
+    const run = async (): Promise<void> => {
+      this.assertWritable();
+      const cur = this.manifest;
+      const next = { ...change(cur), version: cur.version + 1, epoch: cur.epoch, nextSstSeq: Math.max(this.sstSeq, cur.nextSstSeq) };
+      checkManifestTransition(cur, next, false);
+      try {
+        await this.store.put(manifestKey(this.cfg.prefix, next.version), encodeManifest(next), { ifNoneMatch: '*' });
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+        const latest = await this.readLatestManifest(cur.version - 1);
+        const fenced = new FencedError(
+          `This writer (epoch ${this.epoch}) was fenced: manifest ${next.version} exists with epoch ${latest?.epoch}`,
+          { epoch: this.epoch, by: latest?.epoch },
+        );
+        this.setBroken(fenced);
+        throw fenced;
+      }
+      this.manifest = next;
+      apply();
+    };
+    const p = this.manifestLock.then(run, run);
+    this.manifestLock = p.catch(() => undefined);
+    return p;
+  }
+
+  private handleFor(meta: TableMeta): TableHandle {
+    let h = this.handles.get(meta.id);
+    if (!h) {
+      h = new TableHandle(meta, this.sourceFor(meta), this.cache);
+      this.handles.set(meta.id, h);
+    }
+    return h;
+  }
+
+  private installTables(m: Manifest): void {
+    this.l0 = m.l0.map((t) => this.handleFor(t));
+    this.l1 = m.l1.map((t) => this.handleFor(t));
+    const live = new Set([...m.l0, ...m.l1].map((t) => t.id));
+    for (const [id, h] of this.handles) {
+      if (!live.has(id) && h.pins <= 0) this.handles.delete(id);
+    }
+  }
+
+  private sourceFor(meta: TableMeta): RangeSource {
+    const key = sstKey(this.cfg.prefix, meta.id);
+    const dir = this.cfg.diskCacheDir;
+    const fromStore: RangeSource = async (start, end) => {
+      const bytes = await this.store.getRange(key, start, end);
+      if (!bytes) throw new CorruptionError(`${key} is missing (deleted by GC? a reader older than gcGraceMs)`);
+      return bytes;
+    };
+    if (!dir) return fromStore;
+    const path = join(dir, `${meta.id}.sst`);
+    let whole: Promise<void> | undefined;
+    return async (start, end) => {
+      try {
+        const fh = await openFile(path, 'r');
+        try {
+          const out = Buffer.allocUnsafe(end - start);
+          const { bytesRead } = await fh.read(out, 0, end - start, start);
+          if (bytesRead === end - start) return out;
+        } finally {
+          await fh.close();
+        }
+      } catch {
+        // not cached yet
+      }
+      // First touch: fetch the whole table once (one GET), keep it on disk.
+      whole ??= (async () => {
+        const bytes = await this.store.get(key);
+        if (!bytes) throw new CorruptionError(`${key} is missing`);
+        const tmp = `${path}.${process.pid}.${Math.floor(this.cfg.random() * 1e9)}.tmp`;
+        await writeFile(tmp, bytes);
+        await rename(tmp, path);
+      })();
+      try {
+        await whole;
+      } catch (err) {
+        whole = undefined;
+        return fromStore(start, end).catch(() => {
+          throw err;
+        });
+      }
+      const fh = await openFile(path, 'r');
+      try {
+        const out = Buffer.allocUnsafe(end - start);
+        await fh.read(out, 0, end - start, start);
+        return out;
+      } finally {
+        await fh.close();
+      }
+    };
+  }
+
+  private newTableId(): string {
+    const seq = this.sstSeq++;
+    const rand = Math.floor(this.cfg.random() * 36 ** 6)
+      .toString(36)
+      .padStart(6, '0');
+    return `${this.epoch.toString(36)}-${seq.toString(36).padStart(6, '0')}-${rand}`;
+  }
+
+  private async writeTable(bytes: Buffer, summary: SstSummary, rangeDeletes: boolean): Promise<TableMeta> {
+    const id = this.newTableId();
+    await this.store.put(sstKey(this.cfg.prefix, id), bytes);
+    if (this.cfg.diskCacheDir) {
+      const path = join(this.cfg.diskCacheDir, `${id}.sst`);
+      await writeFile(`${path}.tmp`, bytes).then(() => rename(`${path}.tmp`, path)).catch(() => undefined);
+    }
+    const meta: TableMeta = { id, size: summary.size, entries: summary.entries };
+    if (summary.minKey !== undefined) meta.min = Buffer.from(summary.minKey).toString('base64');
+    if (summary.maxKey !== undefined) meta.max = Buffer.from(summary.maxKey).toString('base64');
+    if (rangeDeletes) meta.rangeDeletes = true;
+    return meta;
+  }
+
+  // ---------------------------------------------------------------- WAL replay
+
+  private async readWalSlot(id: number): Promise<{ epoch: number; batches: WalBatch[] } | undefined> {
+    const bytes = await this.store.get(walKey(this.cfg.prefix, id));
+    if (!bytes) return undefined;
+    try {
+      return decodeWal(bytes, walKey(this.cfg.prefix, id));
+    } catch (err) {
+      if (err instanceof CorruptionError) return undefined; // torn: never acknowledged
+      throw err;
+    }
+  }
+
+  /** Reads WAL slots from `from` on, in order; returns the last slot id seen (`from - 1` if none). */
+  private async replayWal(from: number, apply: (batches: WalBatch[], id: number) => void): Promise<number> {
+    const listed = await this.store.list(`${this.cfg.prefix}wal/`, { startAfter: walKey(this.cfg.prefix, from - 1) });
+    const ids = listed
+      .map((o) => walIdOf(this.cfg.prefix, o.key))
+      .filter((id): id is number => id !== undefined && id >= from)
+      .sort((a, b) => a - b);
+    let last = from - 1;
+    // Fetch a few ahead: replay of a large WAL tail is latency-bound.
+    const window = 8;
+    const pending = new Map<number, ReturnType<Engine['readWalSlot']>>();
+    for (let i = 0; i < ids.length; i++) {
+      for (let j = i; j < Math.min(ids.length, i + window); j++) {
+        const id = ids[j] as number;
+        if (!pending.has(id)) {
+          const p = this.readWalSlot(id);
+          p.catch(() => undefined);
+          pending.set(id, p);
+        }
+      }
+      const id = ids[i] as number;
+      const obj = await pending.get(id);
+      pending.delete(id);
+      last = id;
+      if (!obj) continue;
+      if (!this.cfg.readOnly && obj.epoch > this.epoch) {
+        throw new FencedError('A newer writer owns this store', { epoch: this.epoch, by: obj.epoch });
+      }
+      apply(obj.batches, id);
+    }
+    return last;
+  }
+
+  // ---------------------------------------------------------------- memtable flush
+
+  private maybeFlushImm(): void {
+    if (this.flushTask || this.closing || this.fenced || this.failed || this.cfg.readOnly) return;
+    const oldest = this.imm[this.imm.length - 1];
+    if (!oldest || oldest.lastWalId === 0) return;
+    this.flushTask = this.flushImmLoop()
+      .catch((err) => this.background(err))
+      .finally(() => {
+        this.flushTask = undefined;
+        this.maybeFlushImm();
+      });
+  }
+
+  private async flushImmLoop(): Promise<void> {
+    for (;;) {
+      const t = this.imm[this.imm.length - 1];
+      if (!t || t.lastWalId === 0 || this.closing || this.fenced || this.failed) return;
+      const snap = t.snapshot();
+      let meta: TableMeta | undefined;
+      if (!t.isEmpty) {
+        const b = new SstBuilder(this.cfg.sst);
+        for (let it = snap.tree.begin; it.valid; it.next()) b.add(it.key, it.value);
+        for (const rt of snap.rangeTombstones) b.addRangeTombstone(rt);
+        const out = b.finish();
+        meta = await this.writeTable(out.bytes, out.summary, snap.rangeTombstones.length > 0);
+      }
+      await this.commitManifest(
+        (cur) => ({
+          ...cur,
+          l0: meta ? [meta, ...cur.l0] : cur.l0,
+          walReplayFrom: Math.max(cur.walReplayFrom, t.lastWalId + 1),
+        }),
+        () => {
+          this.imm = this.imm.filter((m) => m !== t);
+          if (meta) this.l0 = [this.handleFor(meta), ...this.l0];
+        },
+      );
+      this.stats.memtableFlushes++;
+      this.maybeCompact();
+    }
+  }
+
+  private background(err: unknown): void {
+    if (err instanceof FencedError) {
+      this.setBroken(err);
+      return;
+    }
+    if (this.closing) return;
+    this.cfg.onBackgroundError(err);
+  }
+
+  // ---------------------------------------------------------------- compaction and GC
+
+  private maybeCompact(): void {
+    if (this.compactTask || this.closing || this.fenced || this.failed || this.cfg.readOnly || !this.cfg.compaction) return;
+    if (this.l0.length < this.cfg.l0CompactionTrigger) {
+      this.releaseStall();
+      return;
+    }
+    this.compactTask = this.compactOnce()
+      .catch((err) => this.background(err))
+      .finally(() => {
+        this.compactTask = undefined;
+        this.maybeCompact();
+      });
+  }
+
+  private releaseStall(): void {
+    if (this.l0.length + this.imm.length < this.cfg.l0StallTrigger) for (const w of this.stallWaiters.splice(0)) w();
+  }
+
+  /** Merges all of L0 into L1 now (tests; normally triggered by L0's size). */
+  async compactNow(): Promise<void> {
+    while (this.compactTask) await this.compactTask;
+    if (this.l0.length > 0) await this.compactOnce();
+  }
+
+  /** Freezes the memtable and writes it (and any frozen ones) to L0 now (tests, benchmarks). */
+  async flushMemtable(): Promise<void> {
+    this.assertWritable();
+    if (!this.mem.isEmpty) {
+      // An empty durable batch forces a WAL cut, at which the memtable freezes.
+      this.forceFreeze = true;
+      await this.write([], true);
+    }
+    while (this.walInFlight) await this.walInFlight;
+    while (this.flushTask) await this.flushTask;
+    this.maybeFlushImm();
+    while (this.flushTask) await this.flushTask;
+    if (this.failed) throw this.failed;
+    if (this.fenced) throw this.fenced;
+  }
+
+  private async compactOnce(): Promise<void> {
+    const plan = await planCompaction(this.l0.slice(), this.l1);
+    if (plan.l0.length === 0) return;
+    const outputs: TableMeta[] = [];
+    await runCompaction(
+      plan,
+      this.cfg.sst,
+      this.cfg.targetSstBytes,
+      async (bytes, summary) => {
+        outputs.push(await this.writeTable(bytes, summary, false));
+      },
+      () => this.closing || this.fenced !== undefined,
+    );
+    const inputs = new Set([...plan.l0, ...plan.l1].map((t) => t.meta.id));
+    const mergeL1 = (l1: TableMeta[]): TableMeta[] => {
+      const kept = l1.filter((t) => !inputs.has(t.id));
+      return [...kept, ...outputs].sort((a, b) => Buffer.compare(Buffer.from(a.min ?? '', 'base64'), Buffer.from(b.min ?? '', 'base64')));
+    };
+    await this.commitManifest(
+      (cur) => ({ ...cur, l0: cur.l0.filter((t) => !inputs.has(t.id)), l1: mergeL1(cur.l1) }),
+      () => {
+        this.l0 = this.l0.filter((t) => !inputs.has(t.meta.id));
+        this.l1 = this.manifest.l1.map((t) => this.handleFor(t));
+        for (const id of inputs) {
+          const h = this.handles.get(id);
+          if (h && h.pins <= 0) this.handles.delete(id);
+        }
+      },
+    );
+    this.stats.compactions++;
+    this.releaseStall();
+    if (this.cfg.gc) await this.runGc();
+  }
+
+  /** One GC pass now (tests; normally after each compaction). */
+  async runGc(): Promise<GcResult> {
+    const pinned = new Set<string>();
+    for (const [id, h] of this.handles) if (h.pins > 0) pinned.add(id);
+    const result = await collectGarbage({
+      store: this.store,
+      prefix: this.cfg.prefix,
+      clock: this.cfg.clock,
+      graceMs: this.cfg.gcGraceMs,
+      epoch: this.epoch,
+      pinned,
+    });
+    for (const id of result.tables) this.cache.dropTable(id);
+    this.stats.gc.push(result);
+    return result;
+  }
+
+  // ---------------------------------------------------------------- follower
+
+  private async openFollower(): Promise<void> {
+    const latest = await this.readLatestManifest(0);
+    if (latest) this.adoptManifest(latest);
+    await this.pullWal();
+    this.schedulePoll();
+  }
+
+  private adoptManifest(m: Manifest): void {
+    this.manifest = m;
+    this.installTables(m);
+    for (const id of [...this.followerWal.keys()]) if (id < m.walReplayFrom) this.followerWal.delete(id);
+    const mem = new Memtable();
+    for (const id of [...this.followerWal.keys()].sort((a, b) => a - b)) {
+      for (const b of this.followerWal.get(id) as WalBatch[]) mem.apply(b);
+    }
+    this.mem = mem;
+    this.lastWalId = Math.max(this.lastWalId, m.walReplayFrom - 1);
+  }
+
+  private async pullWal(): Promise<void> {
+    this.lastWalId = await this.replayWal(this.lastWalId + 1, (batches, id) => {
+      this.followerWal.set(id, batches);
+      for (const b of batches) this.mem.apply(b);
+    });
+  }
+
+  /** A follower catches up with the writer now (manifest, then WAL). */
+  async refresh(): Promise<void> {
+    if (!this.cfg.readOnly) return;
+    this.refreshing ??= (async () => {
+      try {
+        const latest = await this.readLatestManifest(this.manifest.version);
+        if (latest && latest.version > this.manifest.version) this.adoptManifest(latest);
+        await this.pullWal();
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private schedulePoll(): void {
+    const gen = ++this.pollGen;
+    const loop = async (): Promise<void> => {
+      while (gen === this.pollGen) {
+        await this.cfg.clock.sleep(this.cfg.pollIntervalMs, { unref: true });
+        if (gen !== this.pollGen) return;
+        try {
+          await this.refresh();
+        } catch (err) {
+          this.cfg.onBackgroundError(err);
+        }
+      }
+    };
+    void loop();
+  }
+}

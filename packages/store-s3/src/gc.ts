@@ -1,0 +1,80 @@
+/**
+ * Garbage collection: deletes tables no manifest of the grace period names, WAL objects below the
+ * replay point and old manifests, each only once older than the grace period, so readers in
+ * other processes (followers, long scans) that loaded an older manifest keep working.
+ *
+ * @module
+ */
+import type { Clock } from './clock.js';
+import type { Manifest } from './manifest.js';
+import { decodeManifest, manifestVersionOf } from './manifest.js';
+import type { ObjectStore } from './object-store/types.js';
+import { sstIdOf } from './tables.js';
+import { walIdOf } from './wal.js';
+
+/** What GC needs. */
+export interface GcContext {
+  store: ObjectStore;
+  prefix: string;
+  clock: Clock;
+  graceMs: number;
+  /** This writer's epoch: GC does nothing once a newer writer exists. */
+  epoch: number;
+  /** Tables pinned by iterators of this process. */
+  pinned: ReadonlySet<string>;
+}
+
+/** What one GC pass deleted. */
+export interface GcResult {
+  tables: string[];
+  wal: number[];
+  manifests: number[];
+}
+
+/** One GC pass. */
+export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
+  const { store, prefix, clock, graceMs } = ctx;
+  const result: GcResult = { tables: [], wal: [], manifests: [] };
+  const now = clock.now();
+  const manifests = (await store.list(`${prefix}manifest/`))
+    .map((o) => ({ ...o, version: manifestVersionOf(prefix, o.key) }))
+    .filter((o): o is typeof o & { version: number } => o.version !== undefined)
+    .sort((a, b) => a.version - b.version);
+  const latestInfo = manifests[manifests.length - 1];
+  if (!latestInfo) return result;
+  const live = new Set<string>();
+  let latest: Manifest | undefined;
+  const oldManifests: number[] = [];
+  for (const m of manifests) {
+    const isLatest = m === latestInfo;
+    if (!isLatest && m.lastModified < now - graceMs) {
+      oldManifests.push(m.version);
+      continue;
+    }
+    const bytes = await store.get(m.key);
+    if (!bytes) continue;
+    const parsed = decodeManifest(bytes, m.key);
+    for (const t of [...parsed.l0, ...parsed.l1]) live.add(t.id);
+    if (isLatest) latest = parsed;
+  }
+  // A newer writer owns the store: leave its garbage to it.
+  if (!latest || latest.epoch > ctx.epoch) return result;
+
+  for (const o of await store.list(`${prefix}sst/`)) {
+    const id = sstIdOf(prefix, o.key);
+    if (id === undefined || live.has(id) || ctx.pinned.has(id) || o.lastModified >= now - graceMs) continue;
+    await store.delete(o.key);
+    result.tables.push(id);
+  }
+  for (const o of await store.list(`${prefix}wal/`)) {
+    const id = walIdOf(prefix, o.key);
+    if (id === undefined || id >= latest.walReplayFrom || o.lastModified >= now - graceMs) continue;
+    await store.delete(o.key);
+    result.wal.push(id);
+  }
+  for (const v of oldManifests) {
+    await store.delete(manifests.find((m) => m.version === v)?.key as string);
+    result.manifests.push(v);
+  }
+  return result;
+}

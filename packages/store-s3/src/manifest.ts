@@ -1,0 +1,138 @@
+/**
+ * The manifest: which tables make up the store, where WAL replay starts, and the writer epoch.
+ * Each version is a new object `manifest/<20-digit version>` created with `If-None-Match: *`, so
+ * two writers can never both write the same version: the loser learns it was fenced.
+ *
+ * @module
+ */
+import { compareBytes } from './bytes.js';
+import { CorruptionError, ManifestInvariantError } from './errors.js';
+
+/** The manifest format this code writes. */
+export const MANIFEST_FORMAT = 1;
+
+/** What the manifest records about one SST. */
+export interface TableMeta {
+  /** Unique table id; the object is `sst/<id>.sst`. */
+  id: string;
+  /** Object size in bytes. */
+  size: number;
+  /** Point entries. */
+  entries: number;
+  /** Smallest and largest point key (base64), absent when the table has none. */
+  min?: string;
+  max?: string;
+  /** True when the table holds range tombstones (they may reach beyond min/max). */
+  rangeDeletes?: boolean;
+}
+
+/** One manifest version. */
+export interface Manifest {
+  format: number;
+  /** Version number = the object's name. */
+  version: number;
+  /** Epoch of the writer that owns the store; opening a writer increments it. */
+  epoch: number;
+  /** First WAL slot not yet in a table: replay starts here. */
+  walReplayFrom: number;
+  /** Next table sequence number (table ids are unique per epoch and sequence). */
+  nextSstSeq: number;
+  /** Level 0: one table per memtable flush, newest first, ranges may overlap. */
+  l0: TableMeta[];
+  /** Level 1: one sorted run, non-overlapping, in key order. */
+  l1: TableMeta[];
+}
+
+/** The manifest of an empty store. */
+export function emptyManifest(): Manifest {
+  return { format: MANIFEST_FORMAT, version: 1, epoch: 1, walReplayFrom: 1, nextSstSeq: 1, l0: [], l1: [] };
+}
+
+/** Object key of a manifest version. */
+export function manifestKey(prefix: string, version: number): string {
+  return `${prefix}manifest/${String(version).padStart(20, '0')}`;
+}
+
+/** Version of a manifest object key, or undefined for a foreign key. */
+export function manifestVersionOf(prefix: string, key: string): number | undefined {
+  const m = /^manifest\/(\d{20})$/.exec(key.slice(prefix.length));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Serialises a manifest. */
+export function encodeManifest(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(m));
+}
+
+/** Parses and checks a manifest object. */
+export function decodeManifest(bytes: Uint8Array, what = 'manifest'): Manifest {
+  let m: Manifest;
+  try {
+    m = JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest;
+  } catch (err) {
+    throw new CorruptionError(`${what}: not JSON: ${(err as Error).message}`);
+  }
+  if (m === null || typeof m !== 'object' || m.format !== MANIFEST_FORMAT) {
+    throw new CorruptionError(`${what}: unsupported manifest format ${String((m as Manifest | null)?.format)}`);
+  }
+  try {
+    checkShape(m);
+  } catch (err) {
+    throw new CorruptionError(`${what}: ${(err as Error).message}`);
+  }
+  return m;
+}
+
+/** Decodes a table's key bound. */
+export function keyOf(b64: string): Buffer {
+  return Buffer.from(b64, 'base64');
+}
+
+function checkShape(m: Manifest): void {
+  const ints: (keyof Manifest)[] = ['version', 'epoch', 'walReplayFrom', 'nextSstSeq'];
+  for (const k of ints) {
+    const v = m[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new ManifestInvariantError(`${k} is ${String(v)}`);
+  }
+  if (!Array.isArray(m.l0) || !Array.isArray(m.l1)) throw new ManifestInvariantError('levels are not arrays');
+  const seen = new Set<string>();
+  for (const t of [...m.l0, ...m.l1]) {
+    if (typeof t.id !== 'string' || !/^[0-9a-z-]+$/.test(t.id)) throw new ManifestInvariantError(`bad table id ${String(t.id)}`);
+    if (seen.has(t.id)) throw new ManifestInvariantError(`table ${t.id} is listed twice`);
+    seen.add(t.id);
+    if (!Number.isSafeInteger(t.size) || t.size <= 0) throw new ManifestInvariantError(`table ${t.id} has size ${t.size}`);
+    if ((t.min === undefined) !== (t.max === undefined)) throw new ManifestInvariantError(`table ${t.id} has one bound`);
+    if (t.min !== undefined && t.max !== undefined && compareBytes(keyOf(t.min), keyOf(t.max)) > 0) {
+      throw new ManifestInvariantError(`table ${t.id} has min > max`);
+    }
+  }
+  for (let i = 0; i < m.l1.length; i++) {
+    const t = m.l1[i] as TableMeta;
+    if (t.min === undefined || t.max === undefined) throw new ManifestInvariantError(`L1 table ${t.id} has no keys`);
+    if (t.rangeDeletes) throw new ManifestInvariantError(`L1 table ${t.id} has range tombstones`);
+    const prev = m.l1[i - 1];
+    if (prev?.max !== undefined && compareBytes(keyOf(prev.max), keyOf(t.min)) >= 0) {
+      throw new ManifestInvariantError(`L1 tables ${prev.id} and ${t.id} overlap or are out of order`);
+    }
+  }
+}
+
+/**
+ * Checks a manifest about to replace `prev`. `fencing` allows the epoch to grow by one (a writer
+ * taking over); otherwise the epoch must not change. Throws {@link ManifestInvariantError}.
+ */
+export function checkManifestTransition(prev: Manifest | undefined, next: Manifest, fencing: boolean): void {
+  checkShape(next);
+  if (next.format !== MANIFEST_FORMAT) throw new ManifestInvariantError(`format ${next.format}`);
+  if (prev === undefined) {
+    if (next.version !== 1) throw new ManifestInvariantError(`first manifest has version ${next.version}`);
+    return;
+  }
+  if (next.version !== prev.version + 1) throw new ManifestInvariantError(`version ${prev.version} -> ${next.version}`);
+  const expectedEpoch = fencing ? prev.epoch + 1 : prev.epoch;
+  if (next.epoch !== expectedEpoch) throw new ManifestInvariantError(`epoch ${prev.epoch} -> ${next.epoch}`);
+  if (next.walReplayFrom < prev.walReplayFrom) {
+    throw new ManifestInvariantError(`walReplayFrom went back ${prev.walReplayFrom} -> ${next.walReplayFrom}`);
+  }
+  if (next.nextSstSeq < prev.nextSstSeq) throw new ManifestInvariantError('nextSstSeq went back');
+}

@@ -1,0 +1,367 @@
+/**
+ * `S3Level`: an `abstract-level` database whose data lives in an S3-compatible bucket.
+ *
+ * @module
+ */
+import { AbstractIterator, AbstractLevel } from 'abstract-level';
+import type { AbstractDatabaseOptions, AbstractIteratorOptions, AbstractOpenOptions } from 'abstract-level';
+import type { Clock, Random } from './clock.js';
+import { systemClock } from './clock.js';
+import { Engine } from './engine.js';
+import type { EngineStats } from './engine.js';
+import type { GcResult } from './gc.js';
+import type { Manifest } from './manifest.js';
+import type { RequestCounts } from './object-store/counting.js';
+import type { RetryOptions } from './object-store/retrying.js';
+import type { ObjectStore } from './object-store/types.js';
+import { rangeFromOptions } from './range.js';
+import type { LevelRangeOptions } from './range.js';
+import { MergedScan, getFromVersion } from './read-path.js';
+import type { Version } from './read-path.js';
+import type { WalBatch } from './wal.js';
+
+/** Binary keys and values as abstract-level hands them to the private API. */
+type Bytes = Uint8Array;
+
+/** When a write is acknowledged. */
+export type Durability = 'sync' | 'async';
+
+/** Options of {@link S3Level}. All sizes in bytes, times in milliseconds. */
+export interface S3LevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V> {
+  /** The bucket (`S3ObjectStore`, or `InMemoryObjectStore` in tests). */
+  store: ObjectStore;
+  /** Key prefix of this store in the bucket, e.g. `'tenants/acme/'` (default `''`). */
+  prefix?: string;
+  /** A follower: reads only, follows the writer with bounded staleness, never fences. */
+  readOnly?: boolean;
+  /**
+   * Default acknowledgement of writes: `'sync'` (default) resolves once the write's WAL object is
+   * stored; `'async'` resolves at once (durable within about one flush interval; a crash may lose
+   * the last interval's writes, whole batches only). `{ sync: true }` on a call forces a durable
+   * write, `{ sync: false }` an early one.
+   */
+  durability?: Durability;
+  /** Group-commit window: a WAL object is written at most this long after its first write (default 50; 0 = as soon as the previous WAL PUT finishes). */
+  flushIntervalMs?: number;
+  /** Write the WAL object early once it holds this much (default 1 MiB). */
+  walFlushBytes?: number;
+  /** Memtable size that triggers a flush to an L0 table (default 16 MiB). */
+  memtableBytes?: number;
+  /** L0 tables that trigger a compaction (default 4). */
+  l0CompactionTrigger?: number;
+  /** L0 tables (plus frozen memtables) at which writes wait for compaction (default 16). */
+  l0StallTrigger?: number;
+  /** Target size of compaction output tables (default 8 MiB). */
+  targetSstBytes?: number;
+  /** Target uncompressed size of an SST block (default 4 KiB). */
+  blockBytes?: number;
+  /** Deflate SST blocks (default false). */
+  compress?: boolean;
+  /** Bloom filter bits per key (default 10, ~1% false positives). */
+  bloomBitsPerKey?: number;
+  /** In-memory block cache bound (default 64 MiB). */
+  blockCacheBytes?: number;
+  /** Local directory caching whole SSTs (optional; SSTs are immutable, so never invalidated). */
+  diskCacheDir?: string;
+  /** Objects no longer referenced are deleted only after this long (default 10 minutes). */
+  gcGraceMs?: number;
+  /** How often a follower looks for new manifests and WAL objects (default 1,000). */
+  pollIntervalMs?: number;
+  /** Run compaction in the background (default true). */
+  compaction?: boolean;
+  /** Run garbage collection after compactions (default true). */
+  gc?: boolean;
+  /** Time source (tests inject a virtual clock). */
+  clock?: Clock;
+  /** Randomness for backoff jitter and table ids (tests inject a seeded one). */
+  random?: Random;
+  /** Retry policy for object store requests. */
+  retry?: RetryOptions;
+  /** Called with errors of background work (flushes, compaction, follower polls). */
+  onBackgroundError?: (err: unknown) => void;
+}
+
+/** Write options S3Level understands beyond abstract-level's. */
+interface SyncOption {
+  sync?: boolean;
+}
+
+const kEngine = Symbol('engine');
+
+/**
+ * An LSM tree on object storage behind the `abstract-level` interface: a drop-in for
+ * `classic-level` or `memory-level`. One writer owns a store at a time (opening a writer fences
+ * the previous one: its writes then fail with `FencedError`); any number of `readOnly` followers
+ * read it from anywhere.
+ */
+export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint8Array, K, V> {
+  private readonly opts: S3LevelOptions<K, V>;
+  private [kEngine]: Engine | undefined;
+  private readonly defaultSync: boolean;
+
+  constructor(options: S3LevelOptions<K, V>) {
+    const { store, ...forward } = options;
+    if (!store || typeof store.put !== 'function') throw new TypeError('S3Level: options.store must be an ObjectStore');
+    super(
+      {
+        seek: true,
+        implicitSnapshots: true,
+        explicitSnapshots: false,
+        permanence: true,
+        createIfMissing: false,
+        errorIfExists: false,
+        has: true,
+        encodings: { buffer: true, view: true },
+        signals: { iterators: false },
+      },
+      forward,
+    );
+    this.opts = options;
+    this.defaultSync = (options.durability ?? 'sync') === 'sync';
+  }
+
+  private get engine(): Engine {
+    const e = this[kEngine];
+    if (!e) throw new Error('S3Level is not open');
+    return e;
+  }
+
+  /** Requests this instance sent to the store since it opened (GET, PUT, LIST, DELETE). */
+  get requests(): RequestCounts {
+    return this[kEngine]?.requests ?? { get: 0, put: 0, list: 0, delete: 0 };
+  }
+
+  /** Background work done since open (WAL objects, flushes, compactions, GC passes). */
+  get engineStats(): EngineStats | undefined {
+    return this[kEngine]?.stats;
+  }
+
+  /** This writer's epoch (0 for a follower or a closed instance). */
+  get epoch(): number {
+    return this[kEngine]?.epoch ?? 0;
+  }
+
+  /** The manifest this instance currently works from. */
+  get manifest(): Manifest | undefined {
+    return this[kEngine]?.currentManifest();
+  }
+
+  /** Follower: catch up with the writer now instead of at the next poll. No-op on a writer. */
+  async refresh(): Promise<void> {
+    await this.engine.refresh();
+  }
+
+  /** Writer: write the memtable to an L0 table now. */
+  async flushMemtable(): Promise<void> {
+    await this.engine.flushMemtable();
+  }
+
+  /** Writer: merge L0 into L1 now (then GC). */
+  async compact(): Promise<void> {
+    await this.engine.compactNow();
+  }
+
+  /** Writer: one garbage collection pass now. */
+  async collectGarbage(): Promise<GcResult> {
+    return this.engine.runGc();
+  }
+
+  async _open(_options: AbstractOpenOptions): Promise<void> {
+    const o = this.opts;
+    let prefix = o.prefix ?? '';
+    if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
+    const engine = new Engine({
+      store: o.store,
+      prefix,
+      readOnly: o.readOnly ?? false,
+      flushIntervalMs: o.flushIntervalMs ?? 50,
+      walFlushBytes: o.walFlushBytes ?? 1024 * 1024,
+      memtableBytes: o.memtableBytes ?? 16 * 1024 * 1024,
+      l0CompactionTrigger: o.l0CompactionTrigger ?? 4,
+      l0StallTrigger: o.l0StallTrigger ?? 16,
+      targetSstBytes: o.targetSstBytes ?? 8 * 1024 * 1024,
+      sst: {
+        blockBytes: o.blockBytes ?? 4096,
+        compress: o.compress ?? false,
+        bloomBitsPerKey: o.bloomBitsPerKey ?? 10,
+      },
+      blockCacheBytes: o.blockCacheBytes ?? 64 * 1024 * 1024,
+      diskCacheDir: o.diskCacheDir,
+      gcGraceMs: o.gcGraceMs ?? 10 * 60 * 1000,
+      pollIntervalMs: o.pollIntervalMs ?? 1000,
+      compaction: o.compaction ?? true,
+      gc: o.gc ?? true,
+      clock: o.clock ?? systemClock,
+      random: o.random ?? Math.random,
+      retry: o.retry ?? {},
+      onBackgroundError:
+        o.onBackgroundError ??
+        ((err) => {
+          process.emitWarning(`S3Level background error: ${(err as Error)?.stack ?? String(err)}`);
+        }),
+    });
+    await engine.open();
+    this[kEngine] = engine;
+  }
+
+  async _close(): Promise<void> {
+    const e = this[kEngine];
+    if (!e) return;
+    try {
+      await e.close();
+    } finally {
+      this[kEngine] = undefined;
+    }
+  }
+
+  async _get(key: Bytes, options: { valueEncoding: string }): Promise<Bytes | undefined> {
+    const v = this.engine.version();
+    const value = await getFromVersion(v, key);
+    return value === undefined ? undefined : output(value, options.valueEncoding);
+  }
+
+  async _getMany(keys: Bytes[], options: { valueEncoding: string }): Promise<(Bytes | undefined)[]> {
+    const v = this.engine.version();
+    const values = await Promise.all(keys.map((k) => getFromVersion(v, k)));
+    return values.map((value) => (value === undefined ? undefined : output(value, options.valueEncoding)));
+  }
+
+  async _has(key: Bytes): Promise<boolean> {
+    const v = this.engine.version();
+    return (await getFromVersion(v, key)) !== undefined;
+  }
+
+  async _hasMany(keys: Bytes[]): Promise<boolean[]> {
+    const v = this.engine.version();
+    return (await Promise.all(keys.map((k) => getFromVersion(v, k)))).map((x) => x !== undefined);
+  }
+
+  private sync(options: SyncOption | undefined): boolean {
+    return options?.sync ?? this.defaultSync;
+  }
+
+  async _put(key: Bytes, value: Bytes, options: SyncOption): Promise<void> {
+    await this.engine.write([{ type: 'put', key: copy(key), value: copy(value) }], this.sync(options));
+  }
+
+  async _del(key: Bytes, options: SyncOption): Promise<void> {
+    await this.engine.write([{ type: 'del', key: copy(key) }], this.sync(options));
+  }
+
+  async _batch(
+    operations: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[],
+    options: SyncOption,
+  ): Promise<void> {
+    const batch: WalBatch = operations.map((op) =>
+      op.type === 'put' ? { type: 'put', key: copy(op.key), value: copy(op.value) } : { type: 'del', key: copy(op.key) },
+    );
+    await this.engine.write(batch, this.sync(options));
+  }
+
+  async _clear(options: LevelRangeOptions & SyncOption & { limit: number; reverse: boolean }): Promise<void> {
+    const range = rangeFromOptions(options);
+    if (options.limit === -1) {
+      // A range tombstone: compaction drops the covered data from the bucket.
+      await this.engine.write([{ type: 'range-del', range }], this.sync(options));
+      return;
+    }
+    const v = this.engine.version();
+    const scan = new MergedScan(v, { range, reverse: options.reverse });
+    await scan.start();
+    const batch: WalBatch = [];
+    while (batch.length < options.limit) {
+      const e = await scan.next();
+      if (!e) break;
+      batch.push({ type: 'del', key: copy(e[0]) });
+    }
+    if (batch.length > 0) await this.engine.write(batch, this.sync(options));
+  }
+
+  _iterator(options: AbstractIteratorOptions<K, V> & LevelRangeOptions): S3Iterator<K, V> {
+    return new S3Iterator(this, this.engine, options);
+  }
+}
+
+function copy(b: Bytes): Buffer {
+  return Buffer.from(b);
+}
+
+function output(b: Uint8Array, encoding: string): Bytes {
+  const c = Buffer.from(b);
+  return encoding === 'view' ? new Uint8Array(c.buffer, c.byteOffset, c.byteLength) : c;
+}
+
+interface IteratorOptions {
+  reverse: boolean;
+  keys: boolean;
+  values: boolean;
+  keyEncoding: string;
+  valueEncoding: string;
+}
+
+/** Iterator over a snapshot taken when it was created. */
+class S3Iterator<K, V> extends AbstractIterator<S3Level<K, V>, K, V> {
+  private readonly version: Version;
+  private readonly scan: MergedScan;
+  private positioned: Promise<void> | undefined;
+  private readonly o: IteratorOptions;
+  private released = false;
+
+  constructor(db: S3Level<K, V>, engine: Engine, options: AbstractIteratorOptions<K, V> & LevelRangeOptions) {
+    super(db, options);
+    this.o = options as unknown as IteratorOptions;
+    this.version = engine.version();
+    engine.pin(this.version);
+    this.engineRef = engine;
+    this.scan = new MergedScan(this.version, { range: rangeFromOptions(options), reverse: this.o.reverse });
+  }
+
+  private readonly engineRef: Engine;
+
+  private async entry(): Promise<[Bytes | undefined, Bytes | undefined] | undefined> {
+    this.positioned ??= this.scan.start();
+    await this.positioned;
+    const e = await this.scan.next();
+    if (!e) return undefined;
+    return [
+      this.o.keys ? output(e[0], this.o.keyEncoding) : undefined,
+      this.o.values ? output(e[1] as Uint8Array, this.o.valueEncoding) : undefined,
+    ];
+  }
+
+  async _next(): Promise<[Bytes | undefined, Bytes | undefined] | undefined> {
+    return this.entry();
+  }
+
+  async _nextv(size: number): Promise<[Bytes | undefined, Bytes | undefined][]> {
+    const out: [Bytes | undefined, Bytes | undefined][] = [];
+    while (out.length < size) {
+      const e = await this.entry();
+      if (!e) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  async _all(): Promise<[Bytes | undefined, Bytes | undefined][]> {
+    const out: [Bytes | undefined, Bytes | undefined][] = [];
+    const limit = this.limit - this.count;
+    while (out.length < limit) {
+      const e = await this.entry();
+      if (!e) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  _seek(target: Bytes): void {
+    const previous = this.positioned ?? Promise.resolve();
+    this.positioned = previous.catch(() => undefined).then(() => this.scan.seek(Buffer.from(target)));
+  }
+
+  async _close(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    this.engineRef.unpin(this.version);
+  }
+}
