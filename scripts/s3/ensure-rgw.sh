@@ -59,4 +59,5 @@ fi
 # Serialise starts too: two test processes starting the same cluster would wipe each other.
 exec 9>"$LOCKS/start.lock"
 flock -w 300 9 || { echo "ensure-rgw: timed out waiting for another start" >&2; exit 1; }
-"$HERE/start-rgw.sh" "$DATA" "$PORT"
+# 9>&-: the daemons must not inherit (and so hold forever) the lock.
+"$HERE/start-rgw.sh" "$DATA" "$PORT" 9>&-

@@ -88,6 +88,32 @@ interface SyncOption {
 
 const kEngine = Symbol('engine');
 
+const S3_OPTION_NAMES = [
+  'store',
+  'prefix',
+  'readOnly',
+  'durability',
+  'flushIntervalMs',
+  'walFlushBytes',
+  'memtableBytes',
+  'l0CompactionTrigger',
+  'l0StallTrigger',
+  'targetSstBytes',
+  'blockBytes',
+  'compress',
+  'bloomBitsPerKey',
+  'blockCacheBytes',
+  'diskCacheDir',
+  'gcGraceMs',
+  'pollIntervalMs',
+  'compaction',
+  'gc',
+  'clock',
+  'random',
+  'retry',
+  'onBackgroundError',
+] as const satisfies readonly (keyof S3LevelOptions)[];
+
 /**
  * An LSM tree on object storage behind the `abstract-level` interface: a drop-in for
  * `classic-level` or `memory-level`. One writer owns a store at a time (opening a writer fences
@@ -100,7 +126,10 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
   private readonly defaultSync: boolean;
 
   constructor(options: S3LevelOptions<K, V>) {
-    const { store, ...forward } = options;
+    const { store } = options;
+    const forward: Record<string, unknown> = { ...options };
+    // abstract-level hands constructor options on to open() and its hooks: only its own go there.
+    for (const k of S3_OPTION_NAMES) delete forward[k];
     if (!store || typeof store.put !== 'function') throw new TypeError('S3Level: options.store must be an ObjectStore');
     super(
       {
@@ -114,7 +143,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
         encodings: { buffer: true, view: true },
         signals: { iterators: false },
       },
-      forward,
+      forward as AbstractDatabaseOptions<K, V>,
     );
     this.opts = options;
     this.defaultSync = (options.durability ?? 'sync') === 'sync';
