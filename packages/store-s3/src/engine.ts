@@ -118,6 +118,9 @@ export class Engine {
   private compactTask: Promise<void> | undefined;
   private manifestLock: Promise<unknown> = Promise.resolve();
   private stallWaiters: (() => void)[] = [];
+  private bgFailures = 0;
+  private flushBackoff = false;
+  private compactBackoff = false;
   // follower state
   private followerWal = new Map<number, WalBatch[]>();
   private lastWalId = 0;
@@ -138,8 +141,10 @@ export class Engine {
     if (this.cfg.diskCacheDir) await mkdir(this.cfg.diskCacheDir, { recursive: true });
     if (this.cfg.readOnly) return this.openFollower();
     for (;;) {
-      const latest = await this.readLatestManifest(0);
-      const next: Manifest = latest ? { ...latest, version: latest.version + 1, epoch: latest.epoch + 1 } : emptyManifest();
+      const { manifest: latest, topSlot } = await this.readLatestManifest(0);
+      const next: Manifest = latest
+        ? { ...latest, version: topSlot + 1, epoch: latest.epoch + 1 }
+        : { ...emptyManifest(), version: topSlot + 1 };
       checkManifestTransition(latest, next, true);
       try {
         await this.store.put(manifestKey(this.cfg.prefix, next.version), encodeManifest(next), { ifNoneMatch: '*' });
@@ -233,7 +238,7 @@ export class Engine {
     let p: Promise<void> | undefined;
     if (durable) p = new Promise<void>((resolve, reject) => this.bufWaiters.push({ resolve, reject }));
     this.schedule();
-    if (this.l0.length + this.imm.length >= this.cfg.l0StallTrigger) {
+    if (this.l0.length + this.imm.length >= this.cfg.l0StallTrigger && !this.compactBackoff && !this.flushBackoff) {
       // Too many tables to merge: slow writers down until compaction catches up.
       const stall = new Promise<void>((resolve) => this.stallWaiters.push(resolve));
       return p ? Promise.all([p, stall]).then(() => undefined) : stall;
@@ -329,6 +334,12 @@ export class Engine {
           : new StoreUnavailableError(`Write failed, this instance stopped writing: ${(err as Error)?.message}`, err);
     }
     for (const w of this.stallWaiters.splice(0)) w();
+    // Buffered writes will never be stored by this instance. (A WAL PUT already in flight settles
+    // on its own: if it lands, the next writer replays it, so acknowledging it is right.)
+    const reason = this.fenced ?? this.failed;
+    for (const w of this.bufWaiters.splice(0)) w.reject(reason);
+    this.buf = [];
+    this.bufBytes = 0;
   }
 
   /** Stores a WAL object in the next free slot; a torn (void) slot is skipped. */
@@ -367,20 +378,40 @@ export class Engine {
 
   // ---------------------------------------------------------------- manifest
 
-  /** The newest manifest with a version above `after`, or undefined if none. */
-  private async readLatestManifest(after: number): Promise<Manifest | undefined> {
+  /**
+   * The newest valid manifest with a version above `after` (undefined if none), and the highest
+   * manifest slot in use. A torn manifest (a failed upload that left a truncated object) is void:
+   * its writer was never told it succeeded, so it is skipped and its slot is never reused.
+   */
+  private async readLatestManifest(after: number): Promise<{ manifest: Manifest | undefined; topSlot: number }> {
     const listed = await this.store.list(`${this.cfg.prefix}manifest/`, {
       ...(after > 0 ? { startAfter: manifestKey(this.cfg.prefix, after) } : {}),
     });
-    let best: { key: string; version: number } | undefined;
-    for (const o of listed) {
-      const v = manifestVersionOf(this.cfg.prefix, o.key);
-      if (v !== undefined && (!best || v > best.version)) best = { key: o.key, version: v };
+    const versions = listed
+      .map((o) => manifestVersionOf(this.cfg.prefix, o.key))
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => b - a);
+    const topSlot = versions[0] ?? after;
+    for (const v of versions) {
+      const m = await this.readManifestSlot(v);
+      if (m) return { manifest: m, topSlot };
     }
-    if (!best) return undefined;
-    const bytes = await this.store.get(best.key);
-    if (!bytes) throw new CorruptionError(`${best.key} vanished between LIST and GET`);
-    return decodeManifest(bytes, best.key);
+    return { manifest: undefined, topSlot };
+  }
+
+  /** The manifest in slot `version`, or undefined when the slot is empty or void (torn). */
+  private async readManifestSlot(version: number): Promise<Manifest | undefined> {
+    const key = manifestKey(this.cfg.prefix, version);
+    const bytes = await this.store.get(key);
+    if (!bytes) return undefined;
+    try {
+      const m = decodeManifest(bytes, key);
+      if (m.version !== version) throw new CorruptionError(`${key} holds version ${m.version}`);
+      return m;
+    } catch (err) {
+      if (err instanceof CorruptionError) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -392,15 +423,23 @@ export class Engine {
       this.assertWritable();
       const cur = this.manifest;
       const next = { ...change(cur), version: cur.version + 1, epoch: cur.epoch, nextSstSeq: Math.max(this.sstSeq, cur.nextSstSeq) };
-      checkManifestTransition(cur, next, false);
-      try {
-        await this.store.put(manifestKey(this.cfg.prefix, next.version), encodeManifest(next), { ifNoneMatch: '*' });
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-        const latest = await this.readLatestManifest(cur.version - 1);
+      for (;;) {
+        checkManifestTransition(cur, next, false);
+        try {
+          await this.store.put(manifestKey(this.cfg.prefix, next.version), encodeManifest(next), { ifNoneMatch: '*' });
+          break;
+        } catch (err) {
+          if (!(err instanceof PreconditionFailedError)) throw err;
+        }
+        const there = await this.readManifestSlot(next.version);
+        if (there === undefined) {
+          // A void (torn) slot, likely our own failed upload: use the next one.
+          next.version++;
+          continue;
+        }
         const fenced = new FencedError(
-          `This writer (epoch ${this.epoch}) was fenced: manifest ${next.version} exists with epoch ${latest?.epoch}`,
-          { epoch: this.epoch, by: latest?.epoch },
+          `This writer (epoch ${this.epoch}) was fenced: manifest ${next.version} exists with epoch ${there.epoch}`,
+          { epoch: this.epoch, by: there.epoch },
         );
         this.setBroken(fenced);
         throw fenced;
@@ -553,15 +592,25 @@ export class Engine {
   // ---------------------------------------------------------------- memtable flush
 
   private maybeFlushImm(): void {
-    if (this.flushTask || this.closing || this.fenced || this.failed || this.cfg.readOnly) return;
+    if (this.flushTask || this.flushBackoff || this.closing || this.fenced || this.failed || this.cfg.readOnly) return;
     const oldest = this.imm[this.imm.length - 1];
     if (!oldest || oldest.lastWalId === 0) return;
-    this.flushTask = this.flushImmLoop()
-      .catch((err) => this.background(err))
-      .finally(() => {
+    this.flushTask = this.flushImmLoop().then(
+      () => {
         this.flushTask = undefined;
+        this.bgFailures = 0;
         this.maybeFlushImm();
-      });
+      },
+      (err) => {
+        this.background(err);
+        this.flushTask = undefined;
+        this.flushBackoff = true;
+        void this.retryLater(() => {
+          this.flushBackoff = false;
+          this.maybeFlushImm();
+        });
+      },
+    );
   }
 
   private async flushImmLoop(): Promise<void> {
@@ -593,6 +642,16 @@ export class Engine {
     }
   }
 
+  /**
+   * Runs `again` after a backoff: a background task that keeps failing (store down) must not spin.
+   */
+  private retryLater(again: () => void): Promise<void> {
+    // Stalled writers would wait for work that cannot progress now: let them go.
+    for (const w of this.stallWaiters.splice(0)) w();
+    const delay = Math.min(30_000, 100 * 2 ** Math.min(this.bgFailures++, 10));
+    return this.cfg.clock.sleep(delay, { unref: true }).then(again);
+  }
+
   private background(err: unknown): void {
     if (err instanceof FencedError) {
       this.setBroken(err);
@@ -605,17 +664,27 @@ export class Engine {
   // ---------------------------------------------------------------- compaction and GC
 
   private maybeCompact(): void {
-    if (this.compactTask || this.closing || this.fenced || this.failed || this.cfg.readOnly || !this.cfg.compaction) return;
+    if (this.compactTask || this.compactBackoff || this.closing || this.fenced || this.failed || this.cfg.readOnly || !this.cfg.compaction) return;
     if (this.l0.length < this.cfg.l0CompactionTrigger) {
       this.releaseStall();
       return;
     }
-    this.compactTask = this.compactOnce()
-      .catch((err) => this.background(err))
-      .finally(() => {
+    this.compactTask = this.compactOnce().then(
+      () => {
         this.compactTask = undefined;
+        this.bgFailures = 0;
         this.maybeCompact();
-      });
+      },
+      (err) => {
+        this.background(err);
+        this.compactTask = undefined;
+        this.compactBackoff = true;
+        void this.retryLater(() => {
+          this.compactBackoff = false;
+          this.maybeCompact();
+        });
+      },
+    );
   }
 
   private releaseStall(): void {
@@ -698,7 +767,7 @@ export class Engine {
   // ---------------------------------------------------------------- follower
 
   private async openFollower(): Promise<void> {
-    const latest = await this.readLatestManifest(0);
+    const { manifest: latest } = await this.readLatestManifest(0);
     if (latest) this.adoptManifest(latest);
     await this.pullWal();
     this.schedulePoll();
@@ -728,7 +797,7 @@ export class Engine {
     if (!this.cfg.readOnly) return;
     this.refreshing ??= (async () => {
       try {
-        const latest = await this.readLatestManifest(this.manifest.version);
+        const { manifest: latest } = await this.readLatestManifest(this.manifest.version);
         if (latest && latest.version > this.manifest.version) this.adoptManifest(latest);
         await this.pullWal();
       } finally {

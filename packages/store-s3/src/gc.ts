@@ -7,6 +7,7 @@
  */
 import type { Clock } from './clock.js';
 import type { Manifest } from './manifest.js';
+import { CorruptionError } from './errors.js';
 import { decodeManifest, manifestVersionOf } from './manifest.js';
 import type { ObjectStore } from './object-store/types.js';
 import { sstIdOf } from './tables.js';
@@ -40,22 +41,26 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     .map((o) => ({ ...o, version: manifestVersionOf(prefix, o.key) }))
     .filter((o): o is typeof o & { version: number } => o.version !== undefined)
     .sort((a, b) => a.version - b.version);
-  const latestInfo = manifests[manifests.length - 1];
-  if (!latestInfo) return result;
   const live = new Set<string>();
   let latest: Manifest | undefined;
   const oldManifests: number[] = [];
-  for (const m of manifests) {
-    const isLatest = m === latestInfo;
-    if (!isLatest && m.lastModified < now - graceMs) {
+  // Newest first: the newest valid manifest is kept whatever its age.
+  for (const m of [...manifests].reverse()) {
+    if (latest && m.lastModified < now - graceMs) {
       oldManifests.push(m.version);
       continue;
     }
     const bytes = await store.get(m.key);
     if (!bytes) continue;
-    const parsed = decodeManifest(bytes, m.key);
+    let parsed: Manifest;
+    try {
+      parsed = decodeManifest(bytes, m.key);
+    } catch (err) {
+      if (!(err instanceof CorruptionError)) throw err;
+      continue; // a void (torn) slot: deleted once older than the grace period
+    }
     for (const t of [...parsed.l0, ...parsed.l1]) live.add(t.id);
-    if (isLatest) latest = parsed;
+    latest ??= parsed;
   }
   // A newer writer owns the store: leave its garbage to it.
   if (!latest || latest.epoch > ctx.epoch) return result;

@@ -124,11 +124,9 @@ function checkShape(m: Manifest): void {
 export function checkManifestTransition(prev: Manifest | undefined, next: Manifest, fencing: boolean): void {
   checkShape(next);
   if (next.format !== MANIFEST_FORMAT) throw new ManifestInvariantError(`format ${next.format}`);
-  if (prev === undefined) {
-    if (next.version !== 1) throw new ManifestInvariantError(`first manifest has version ${next.version}`);
-    return;
-  }
-  if (next.version !== prev.version + 1) throw new ManifestInvariantError(`version ${prev.version} -> ${next.version}`);
+  if (prev === undefined) return;
+  // Versions grow by one, or by more when void (torn) slots are skipped.
+  if (next.version <= prev.version) throw new ManifestInvariantError(`version ${prev.version} -> ${next.version}`);
   const expectedEpoch = fencing ? prev.epoch + 1 : prev.epoch;
   if (next.epoch !== expectedEpoch) throw new ManifestInvariantError(`epoch ${prev.epoch} -> ${next.epoch}`);
   if (next.walReplayFrom < prev.walReplayFrom) {
