@@ -1,0 +1,143 @@
+/**
+ * Payload codecs (how event data becomes bytes) and the record format (how a whole event is
+ * stored). The record envelope is msgpack; the payload inside it is whatever the log's codec made.
+ *
+ * @module
+ */
+import { Packr } from 'msgpackr';
+import { CorruptionError } from './errors.js';
+import type { RecordedEvent } from './types.js';
+
+/** What a codec is told about the event whose payload it encodes or decodes. */
+export interface CodecContext {
+  /** The event's stream. */
+  readonly stream: string;
+  /** The event's type. */
+  readonly type: string;
+}
+
+/**
+ * Turns event data into bytes and back. A log records its codec's `name` on creation and refuses
+ * to open with a different one, so stored data always stays readable.
+ */
+export interface PayloadCodec {
+  /** Stable name recorded in the store, e.g. `json` or `msgpack`. */
+  readonly name: string;
+  /** Encodes one event's data. */
+  encode(data: unknown, context: CodecContext): Uint8Array;
+  /** Decodes what {@link PayloadCodec.encode} produced. */
+  decode(bytes: Uint8Array, context: CodecContext): unknown;
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** The default codec: UTF-8 JSON. Readable by any tool, a little larger and slower than msgpack. */
+export const jsonCodec: PayloadCodec = {
+  name: 'json',
+  encode: (data) => utf8Encoder.encode(JSON.stringify(data)),
+  decode: (bytes) => JSON.parse(utf8Decoder.decode(bytes)),
+};
+
+const payloadPackr = new Packr({ useRecords: false, moreTypes: false });
+
+/** A binary codec based on msgpackr: smaller and faster than JSON; keeps `Date` and binary data. */
+export const msgpackCodec: PayloadCodec = {
+  name: 'msgpack',
+  encode: (data) => payloadPackr.pack(data),
+  decode: (bytes) => payloadPackr.unpack(bytes),
+};
+
+/** The codecs every log knows by name. */
+export const builtInCodecs: ReadonlyMap<string, PayloadCodec> = new Map([
+  [jsonCodec.name, jsonCodec],
+  [msgpackCodec.name, msgpackCodec],
+]);
+
+const RECORD_FORMAT = 1;
+const envelope = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** The stored form of an event before its payload is decoded. */
+export interface StoredRecord {
+  stream: string;
+  version: number;
+  position: number;
+  type: string;
+  id: string;
+  timestamp: number;
+  data: Uint8Array;
+  metadata: Record<string, unknown> | undefined;
+  schemaVersion: number | undefined;
+}
+
+/**
+ * Encodes a record: `[format, stream, version, position, type, id, timestamp, data, metadata,
+ * schemaVersion]` in msgpack. Pinned by golden tests.
+ */
+export function encodeRecord(r: StoredRecord): Uint8Array {
+  return envelope.pack([
+    RECORD_FORMAT,
+    r.stream,
+    r.version,
+    r.position,
+    r.type,
+    r.id,
+    r.timestamp,
+    r.data,
+    r.metadata ?? null,
+    r.schemaVersion ?? null,
+  ]);
+}
+
+/** Decodes a record and its payload into a {@link RecordedEvent}. */
+export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
+  let a: unknown[];
+  try {
+    a = envelope.unpack(bytes) as unknown[];
+  } catch (cause) {
+    throw new CorruptionError('an event record could not be decoded', cause);
+  }
+  if (!Array.isArray(a) || a[0] !== RECORD_FORMAT) throw new CorruptionError(`unknown event record format ${String(Array.isArray(a) ? a[0] : a)}`);
+  const stream = a[1] as string;
+  const type = a[4] as string;
+  const event: RecordedEvent = {
+    stream,
+    version: a[2] as number,
+    position: a[3] as number,
+    type,
+    id: a[5] as string,
+    timestamp: a[6] as number,
+    data: codec.decode(a[7] as Uint8Array, { stream, type }),
+    metadata: (a[8] as Record<string, unknown> | null) ?? undefined,
+    schemaVersion: (a[9] as number | null) ?? undefined,
+  };
+  return event;
+}
+
+/** A stream head as stored: `[version, lastPosition, created, truncatedBefore, deleted, lastId]`. */
+export interface StoredHead {
+  version: number;
+  lastPosition: number;
+  created: number;
+  truncatedBefore: number;
+  deleted: boolean;
+  lastId: string;
+}
+
+/** Encodes a stream head. */
+export function encodeHead(h: StoredHead): Uint8Array {
+  return envelope.pack([h.version, h.lastPosition, h.created, h.truncatedBefore, h.deleted ? 1 : 0, h.lastId]);
+}
+
+/** Decodes a stream head. */
+export function decodeHead(bytes: Uint8Array): StoredHead {
+  const a = envelope.unpack(bytes) as [number, number, number, number, number, string];
+  if (!Array.isArray(a) || a.length < 6) throw new CorruptionError('a stream head could not be decoded');
+  return { version: a[0], lastPosition: a[1], created: a[2], truncatedBefore: a[3], deleted: a[4] === 1, lastId: a[5] };
+}
+
+/** Generic msgpack helpers for small metadata values kept beside the log. */
+export const meta = {
+  encode: (value: unknown): Uint8Array => envelope.pack(value),
+  decode: (bytes: Uint8Array): unknown => envelope.unpack(bytes),
+};

@@ -1,0 +1,53 @@
+/**
+ * Opening a log on the embedded stores: LevelDB on disk (the default) or memory.
+ *
+ * @module
+ */
+import { ClassicLevel } from 'classic-level';
+import { MemoryLevel } from 'memory-level';
+import { InvalidArgumentError } from './errors.js';
+import { EventLog, type EventLogOptions } from './log.js';
+
+/** Options of {@link openLog}: where to keep the log, plus every {@link EventLogOptions} but `store`. */
+export type OpenLogOptions = Omit<EventLogOptions, 'store' | 'ownsStore'> &
+  (
+    | {
+        /** Directory of a LevelDB database (created if missing). */
+        path: string;
+        memory?: never;
+      }
+    | {
+        /** Keep the log in memory (lost on close; for tests and tools). */
+        memory: true;
+        path?: never;
+      }
+  );
+
+/**
+ * Opens an event log on LevelDB (`{ path }`) or in memory (`{ memory: true }`). The log owns the
+ * database and closes it on `close()`.
+ *
+ * @example
+ * ```ts
+ * const log = await openLog({ path: './data' });
+ * await log.append('orders/eu/order-42', [{ type: 'OrderPlaced', data: { total: 42 } }], { expectedVersion: 'no_stream' });
+ * ```
+ */
+export async function openLog(options: OpenLogOptions): Promise<EventLog> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('openLog needs { path } or { memory: true }.');
+  const { path, memory, ...rest } = options as { path?: unknown; memory?: unknown } & Omit<EventLogOptions, 'store'>;
+  let store: EventLogOptions['store'];
+  if (memory === true) {
+    store = new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' });
+  } else if (typeof path === 'string' && path.length > 0) {
+    store = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  } else {
+    throw new InvalidArgumentError('openLog needs { path: "<directory>" } for LevelDB on disk, or { memory: true }.');
+  }
+  try {
+    return await EventLog.open({ ...rest, store, ownsStore: true });
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}

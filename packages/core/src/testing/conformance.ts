@@ -1,0 +1,315 @@
+/**
+ * The event-log conformance suite, shipped as code: every storage backend runs it in one call
+ * (`runLogConformance({ test, factory })`). Runner-agnostic: it needs only a `test(name, fn)`
+ * function (vitest's `it`, node:test's `test`...) and uses node:assert.
+ *
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { isStrandError, WrongExpectedVersionError } from '../errors.js';
+import { EventLog, type AnyLevel, type EventLogOptions } from '../log.js';
+import type { EventInput, RecordedEvent } from '../types.js';
+
+/** How the suite gets a fresh, empty store. */
+export interface ConformanceOptions {
+  /** Registers one test, e.g. vitest's `it` or node:test's `test`. */
+  test: (name: string, fn: () => Promise<void>) => void;
+  /** Creates a fresh, empty, unopened or opened store. Called once per test. */
+  factory: () => Promise<AnyLevel> | AnyLevel;
+  /** Extra options for every log the suite opens. */
+  logOptions?: Partial<Omit<EventLogOptions, 'store'>>;
+  /** Prefix of every test name. Default `event log conformance`. */
+  name?: string;
+}
+
+/** Collects an async iterable into an array. */
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of iterable) out.push(x);
+  return out;
+}
+
+/** `n` simple events of type `T` with data `{ n: i }`. */
+export function events(n: number, type = 'T', start = 0): EventInput[] {
+  return Array.from({ length: n }, (_, i) => ({ type, data: { n: start + i } }));
+}
+
+async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: string): Promise<void> {
+  try {
+    await (typeof promise === 'function' ? promise() : promise);
+  } catch (error) {
+    assert.ok(isStrandError(error, code), `expected ${code}, got ${(error as Error)?.constructor?.name}: ${(error as { code?: string }).code} ${(error as Error).message}`);
+    return;
+  }
+  assert.fail(`expected ${code}, but nothing was thrown`);
+}
+
+/** Registers the conformance tests. */
+export function runLogConformance(options: ConformanceOptions): void {
+  const { test, factory } = options;
+  const prefix = options.name ?? 'event log conformance';
+  const it = (name: string, fn: (log: EventLog) => Promise<void>) =>
+    test(`${prefix}: ${name}`, async () => {
+      const log = await EventLog.open({ ...options.logOptions, store: await factory(), ownsStore: true });
+      try {
+        await fn(log);
+      } finally {
+        await log.close();
+      }
+    });
+
+  it('appends and reads a stream in order with versions and positions', async (log) => {
+    const r = await log.append('orders/eu/o-1', events(3), { expectedVersion: 'no_stream' });
+    assert.equal(r.version, 3);
+    assert.equal(r.firstPosition, 1);
+    assert.equal(r.position, 3);
+    const read = await collect(log.readStream('orders/eu/o-1'));
+    assert.deepEqual(read.map((e) => [e.version, e.position, (e.data as { n: number }).n]), [[1, 1, 0], [2, 2, 1], [3, 3, 2]]);
+    assert.equal(typeof read[0]!.id, 'string');
+    const info = await log.streamInfo('orders/eu/o-1');
+    assert.equal(info?.version, 3);
+    assert.equal(await log.streamInfo('orders/eu/none'), undefined);
+    assert.deepEqual(await collect(log.readStream('orders/eu/none')), []);
+  });
+
+  it('reads backwards and from a version with a limit', async (log) => {
+    await log.append('s/a', events(10));
+    const back = await collect(log.readStream('s/a', { direction: 'backwards', limit: 3 }));
+    assert.deepEqual(back.map((e) => e.version), [10, 9, 8]);
+    const mid = await collect(log.readStream('s/a', { from: 4, limit: 2 }));
+    assert.deepEqual(mid.map((e) => e.version), [4, 5]);
+    const backFrom = await collect(log.readStream('s/a', { direction: 'backwards', from: 2 }));
+    assert.deepEqual(backFrom.map((e) => e.version), [2, 1]);
+  });
+
+  it('enforces every kind of expected version and writes nothing on mismatch', async (log) => {
+    await rejectsWith(log.append('s/x', events(1), { expectedVersion: 'stream_exists' }), 'STRAND_WRONG_EXPECTED_VERSION');
+    await rejectsWith(log.append('s/x', events(1), { expectedVersion: 1 }), 'STRAND_WRONG_EXPECTED_VERSION');
+    await log.append('s/x', events(1), { expectedVersion: 0 });
+    await rejectsWith(log.append('s/x', events(1), { expectedVersion: 'no_stream' }), 'STRAND_WRONG_EXPECTED_VERSION');
+    try {
+      await log.append('s/x', events(2), { expectedVersion: 5 });
+      assert.fail('should throw');
+    } catch (error) {
+      assert.ok(error instanceof WrongExpectedVersionError, String(error));
+      assert.equal(error.actual, 1);
+      assert.equal(error.expected, 5);
+    }
+    await log.append('s/x', events(1), { expectedVersion: 'stream_exists' });
+    await log.append('s/x', events(1), { expectedVersion: 2 });
+    await log.append('s/x', events(1), { expectedVersion: 'any' });
+    assert.equal((await log.streamInfo('s/x'))?.version, 4);
+    assert.equal(log.position, 4);
+    assert.equal((await collect(log.readAll())).length, 4);
+  });
+
+  it('appends to several streams atomically, all or nothing', async (log) => {
+    await log.append('acc/a', events(1));
+    await rejectsWith(
+      log.appendMulti([
+        { stream: 'acc/a', events: events(1), expectedVersion: 1 },
+        { stream: 'acc/b', events: events(1), expectedVersion: 3 },
+      ]),
+      'STRAND_WRONG_EXPECTED_VERSION',
+    );
+    assert.equal((await log.streamInfo('acc/a'))?.version, 1);
+    assert.equal(await log.streamInfo('acc/b'), undefined);
+    const r = await log.appendMulti([
+      { stream: 'acc/a', events: events(1), expectedVersion: 1 },
+      { stream: 'acc/b', events: events(2), expectedVersion: 'no_stream' },
+    ]);
+    assert.deepEqual(r.results.map((x) => [x.stream, x.version]), [['acc/a', 2], ['acc/b', 2]]);
+    assert.equal(r.position, 4);
+    const all = await collect(log.readAll());
+    assert.deepEqual(all.map((e) => e.position), [1, 2, 3, 4]);
+  });
+
+  it('returns the original result for a retried append and writes nothing', async (log) => {
+    const batch = [{ type: 'T', data: 1, id: 'e-1' }, { type: 'T', data: 2, id: 'e-2' }];
+    const first = await log.append('s/i', batch, { expectedVersion: 'no_stream' });
+    await log.append('s/other', events(1));
+    const again = await log.append('s/i', batch, { expectedVersion: 'no_stream' });
+    assert.equal(again.idempotent, true);
+    assert.equal(again.version, first.version);
+    assert.equal(again.position, first.position);
+    const anyAgain = await log.append('s/i', batch, { expectedVersion: 'any' });
+    assert.equal(anyAgain.idempotent, true);
+    assert.equal(log.position, 3);
+    await rejectsWith(
+      log.append('s/i', [{ type: 'T', data: 3, id: 'e-1' }, { type: 'T', data: 4, id: 'e-new' }], { expectedVersion: 0 }),
+      'STRAND_DUPLICATE_EVENT_ID',
+    );
+    await rejectsWith(log.append('s/i', [{ type: 'T', data: 3, id: 'e-9' }], { expectedVersion: 0 }), 'STRAND_WRONG_EXPECTED_VERSION');
+  });
+
+  it('assigns gapless global positions in commit order under concurrent appends', async (log) => {
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(`c/s-${i % 20}`, events(1 + (i % 3)))));
+    const total = results.reduce((n, r) => n + r.events.length, 0);
+    const all = await collect(log.readAll());
+    assert.equal(all.length, total);
+    all.forEach((e, i) => assert.equal(e.position, i + 1));
+    const perStream = new Map<string, number>();
+    for (const e of all) {
+      const v = (perStream.get(e.stream) ?? 0) + 1;
+      assert.equal(e.version, v, `stream ${e.stream} versions must follow global order`);
+      perStream.set(e.stream, v);
+    }
+  });
+
+  it('reads all events from a position, and by pattern', async (log) => {
+    await log.append('orders/eu/o-1', events(1));
+    await log.append('orders/us/o-1', events(1));
+    await log.append('orders/eu/o-2', events(1));
+    await log.append('users/u-1', events(1));
+    await log.append('orders/eu/o-1/lines', events(1));
+    const from3 = await collect(log.readAll({ from: 3 }));
+    assert.deepEqual(from3.map((e) => e.position), [3, 4, 5]);
+    const eu = await collect(log.readAll({ pattern: 'orders/eu/*' }));
+    assert.deepEqual(eu.map((e) => e.stream), ['orders/eu/o-1', 'orders/eu/o-2']);
+    const allOrders = await collect(log.readAll({ pattern: 'orders/>' }));
+    assert.equal(allOrders.length, 4);
+    const o1 = await collect(log.readAll({ pattern: 'orders/*/o-1' }));
+    assert.deepEqual(o1.map((e) => e.stream), ['orders/eu/o-1', 'orders/us/o-1']);
+    const limited = await collect(log.readAll({ limit: 2 }));
+    assert.equal(limited.length, 2);
+  });
+
+  it('browses the hierarchy with paging', async (log) => {
+    for (const s of ['orders/eu/o-1', 'orders/eu/o-2', 'orders/eu-west/o-1', 'orders/eu', 'orders/us/o-9', 'users/u-1']) await log.append(s, events(1));
+    const root = await log.listChildren('');
+    assert.deepEqual(root.entries.map((e) => [e.segment, e.isStream, e.hasChildren]), [['orders', false, true], ['users', false, true]]);
+    const orders = await log.listChildren('orders');
+    assert.deepEqual(orders.entries.map((e) => [e.name, e.isStream, e.hasChildren]), [
+      ['orders/eu', true, true],
+      ['orders/eu-west', false, true],
+      ['orders/us', false, true],
+    ]);
+    const p1 = await log.listChildren('orders', { limit: 2 });
+    assert.equal(p1.entries.length, 2);
+    assert.equal(p1.next, 'eu-west');
+    const p2 = await log.listChildren('orders', { limit: 2, after: p1.next! });
+    assert.deepEqual(p2.entries.map((e) => e.segment), ['us']);
+    assert.equal(p2.next, undefined);
+    const eu = await log.listChildren('orders/eu');
+    assert.deepEqual(eu.entries.map((e) => [e.segment, e.isStream, e.hasChildren]), [['o-1', true, false], ['o-2', true, false]]);
+  });
+
+  it('subscribes with catch-up then live, no gap and no duplicate', async (log) => {
+    await log.append('t/a', events(5));
+    await log.append('u/a', events(2));
+    const got = firstValueFrom(log.subscribe('t/>', { from: 2 }).pipe(take(8), toArray()));
+    await log.append('t/b', events(3));
+    await log.append('u/b', events(1));
+    await log.append('t/a', events(2));
+    const received = await got;
+    assert.deepEqual(received.map((e) => e.position), [2, 3, 4, 5, 8, 9, 10, 12]);
+    assert.ok(received.every((e) => e.stream.startsWith('t/')));
+  });
+
+  it('follows from the end and sees only new events', async (log) => {
+    await log.append('f/a', events(3));
+    const abort = new AbortController();
+    const seen: RecordedEvent[] = [];
+    const done = (async () => {
+      for await (const e of log.follow('>', { from: 'end', signal: abort.signal })) {
+        seen.push(e);
+        if (seen.length === 2) abort.abort();
+      }
+    })();
+    await log.append('f/b', events(2));
+    await done;
+    assert.deepEqual(seen.map((e) => e.position), [4, 5]);
+  });
+
+  it('truncates old events, keeps versions, and reports truncated reads', async (log) => {
+    await log.append('tr/a', events(10));
+    await log.append('tr/b', events(2));
+    const t = await log.truncateBefore('tr/a', 6);
+    assert.equal(t.removed, 5);
+    assert.equal(t.truncatedBefore, 6);
+    await rejectsWith(() => collect(log.readStream('tr/a')), 'STRAND_STREAM_TRUNCATED');
+    const rest = await collect(log.readStream('tr/a', { from: 6 }));
+    assert.deepEqual(rest.map((e) => e.version), [6, 7, 8, 9, 10]);
+    const skipped = await collect(log.readStream('tr/a', { ifTruncated: 'skip' }));
+    assert.equal(skipped.length, 5);
+    assert.equal((await log.streamInfo('tr/a'))?.truncatedBefore, 6);
+    const all = await collect(log.readAll());
+    assert.equal(all.length, 7);
+    const r = await log.append('tr/a', events(1), { expectedVersion: 10 });
+    assert.equal(r.version, 11);
+    await rejectsWith(log.truncateBefore('tr/a', 50), 'STRAND_INVALID_ARGUMENT');
+  });
+
+  it('soft-deletes streams and recreates them only on purpose', async (log) => {
+    await log.append('d/a', events(2));
+    await log.deleteStream('d/a', { expectedVersion: 2 });
+    await rejectsWith(log.append('d/a', events(1)), 'STRAND_STREAM_DELETED');
+    await rejectsWith(() => collect(log.readStream('d/a')), 'STRAND_STREAM_DELETED');
+    assert.equal((await log.streamInfo('d/a'))?.deleted, true);
+    const r = await log.append('d/a', events(1), { recreate: true, expectedVersion: 2 });
+    assert.equal(r.version, 3);
+    assert.equal((await log.streamInfo('d/a'))?.deleted, false);
+  });
+
+  it('rejects bad input with typed errors and writes nothing', async (log) => {
+    await rejectsWith(log.append('bad//name', events(1)), 'STRAND_INVALID_STREAM_NAME');
+    await rejectsWith(log.append('a/../b', events(1)), 'STRAND_INVALID_STREAM_NAME');
+    await rejectsWith(log.append('', events(1)), 'STRAND_INVALID_STREAM_NAME');
+    await rejectsWith(log.append('ok', []), 'STRAND_INVALID_EVENT');
+    await rejectsWith(log.append('ok', [{ type: '', data: 1 }]), 'STRAND_INVALID_EVENT');
+    await rejectsWith(log.append('ok', [{ type: 'T', data: 1n }]), 'STRAND_INVALID_EVENT');
+    await rejectsWith(log.append('ok', events(1), { expectedVersion: -1 }), 'STRAND_INVALID_ARGUMENT');
+    await rejectsWith(log.append('ok', [{ type: 'T', data: 'x'.repeat(2 * 1024 * 1024) }]), 'STRAND_EVENT_TOO_LARGE');
+    await rejectsWith(() => log.readAll({ pattern: 'a/>/b' }), 'STRAND_INVALID_PATTERN');
+    await rejectsWith(() => log.subscribe('', {}), 'STRAND_INVALID_PATTERN');
+    assert.equal(log.position, 0);
+    assert.deepEqual(await collect(log.readAll()), []);
+  });
+
+  it('keeps everything across close and reopen', async () => {
+    const store = await factory();
+    const log = await EventLog.open({ ...options.logOptions, store });
+    await log.append('p/a', events(3));
+    await log.close();
+    const again = await EventLog.open({ ...options.logOptions, store, ownsStore: true });
+    try {
+      assert.equal(again.position, 3);
+      const r = await again.append('p/a', events(1), { expectedVersion: 3 });
+      assert.equal(r.position, 4);
+      assert.equal((await collect(again.readStream('p/a'))).length, 4);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('fails every operation once closed', async () => {
+    const log = await EventLog.open({ ...options.logOptions, store: await factory(), ownsStore: true });
+    await log.close();
+    await rejectsWith(log.append('x', events(1)), 'STRAND_LOG_CLOSED');
+    await rejectsWith(() => log.readStream('x'), 'STRAND_LOG_CLOSED');
+    await rejectsWith(() => log.readAll(), 'STRAND_LOG_CLOSED');
+    await rejectsWith(log.streamInfo('x'), 'STRAND_LOG_CLOSED');
+    await rejectsWith(log.listChildren(''), 'STRAND_LOG_CLOSED');
+    await rejectsWith(log.truncateBefore('x', 1), 'STRAND_LOG_CLOSED');
+  });
+
+  it('runs commit hooks atomically with the append', async (log) => {
+    const counts = log.sublevel('counts');
+    log.addCommitHook({
+      name: 'counter',
+      async onCommit(evs, tx) {
+        for (const e of evs) {
+          if (e.type === 'Boom') throw new Error('hook failed');
+          const n = ((await tx.get(counts, e.stream)) as number | undefined) ?? 0;
+          tx.put(counts, e.stream, n + 1);
+        }
+      },
+    });
+    await Promise.all([log.append('h/a', events(2)), log.append('h/a', events(1)), log.append('h/b', events(1))]);
+    await assert.rejects(log.append('h/a', [{ type: 'Boom', data: null }]));
+    assert.equal(await counts.get('h/a'), 3);
+    assert.equal(await counts.get('h/b'), 1);
+    assert.equal((await log.streamInfo('h/a'))?.version, 3);
+  });
+}

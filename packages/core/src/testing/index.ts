@@ -1,0 +1,8 @@
+/**
+ * `@strand/core/testing`: the conformance suite every storage backend runs, and test helpers.
+ * Kept out of the main entry point so production bundles do not carry them.
+ *
+ * @packageDocumentation
+ */
+export { collect, events, runLogConformance } from './conformance.js';
+export type { ConformanceOptions } from './conformance.js';

@@ -1,0 +1,24 @@
+import { runLogConformance } from '@strand/core/testing';
+import { afterAll, beforeAll, it } from 'vitest';
+import type { S3ObjectStore } from './object-store/s3.js';
+import { S3Level } from './s3-level.js';
+import { ensureRgw, rgwStore, uniquePrefix } from './testing/rgw.js';
+
+// Strand's event-log conformance suite on S3Level over a real S3 server (Ceph RGW).
+let store: S3ObjectStore | undefined;
+const base = uniquePrefix('conformance');
+let n = 0;
+
+beforeAll(async () => {
+  store = rgwStore(await ensureRgw());
+}, 900_000);
+afterAll(() => store?.destroy());
+
+runLogConformance({
+  name: 'S3Level on RGW',
+  test: it,
+  factory: async () => {
+    store ??= rgwStore(await ensureRgw());
+    return new S3Level({ store, prefix: `${base}db-${n++}/`, flushIntervalMs: 5, keyEncoding: 'view', valueEncoding: 'view' });
+  },
+});
