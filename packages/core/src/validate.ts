@@ -8,6 +8,7 @@ import type { EventInput } from './types.js';
 
 /** Longest event type and event id, in characters. */
 export const MAX_TYPE_LENGTH = 128;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point: they are refused in types and ids.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -1,0 +1,57 @@
+/**
+ * `npm run bench [-- --json FILE] [--only a,b] [--scale 0.1] [--runs 5]`: runs every benchmark
+ * section, prints a table for people and writes `{"figures":[...]}` for machines.
+ *
+ * @module
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { type BenchSection, createContext, type Figure, round } from './figure.js';
+import { sections } from './sections.js';
+
+const program = new Command('strand-bench')
+  .description('Strand benchmark: every figure beside the reference measured in the same run.')
+  .option('--json <file>', 'also write the figures as JSON to FILE')
+  .option('--only <names>', 'comma-separated section names to run (default: all)')
+  .option('--scale <factor>', 'workload scale (1 = full size)', '1')
+  .option('--runs <n>', 'repetitions per measurement (medians are reported)', '5')
+  .addHelpText('after', `\nSections: ${sections.map((s) => s.name).join(', ')}\n\nExamples:\n  npm run bench\n  npm run bench -- --json bench.json\n  npm run bench -- --only core --scale 0.1 --runs 3`);
+
+program.parse();
+const opts = program.opts<{ json?: string; only?: string; scale: string; runs: string }>();
+const scale = Number(opts.scale);
+const runs = Number(opts.runs);
+if (!(scale > 0) || !Number.isInteger(runs) || runs < 1) {
+  program.error('--scale must be a positive number and --runs a positive integer');
+}
+const only = opts.only?.split(',').map((s) => s.trim());
+const chosen: BenchSection[] = only ? sections.filter((s) => only.includes(s.name)) : sections;
+if (only && chosen.length !== only.length) {
+  program.error(`unknown section in --only; known: ${sections.map((s) => s.name).join(', ')}`);
+}
+
+const ctx = await createContext(scale, runs);
+const figures: Figure[] = [];
+try {
+  for (const section of chosen) {
+    ctx.log(`section ${section.name}`);
+    const got = await section.run(ctx);
+    figures.push(...got);
+    for (const f of got) ctx.log(`  ${f.id} = ${round(f.value)} ${f.unit}${f.reference ? ` (ref ${f.reference.name}: ${round(f.reference.value)})` : ''}`);
+  }
+} finally {
+  await ctx.dispose();
+}
+
+const rows = figures.map((f) => [f.id, `${round(f.value)} ${f.unit}`, f.reference ? `${round(f.reference.value)} ${f.unit}` : '-', f.reference?.name ?? '-', f.note ?? '']);
+const header = ['figure', 'strand', 'reference', 'reference is', 'workload'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+process.stdout.write(`\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${rows.map(line).join('\n')}\n`);
+process.stdout.write(`\nscale ${scale}, medians of ${runs} runs, node ${process.version}\n`);
+
+if (opts.json) {
+  const out = { figures: figures.map(({ id, value, unit, reference }) => ({ id, value, unit, ...(reference ? { reference } : {}) })), scale, runs, node: process.version };
+  await writeFile(opts.json, `${JSON.stringify(out, null, 2)}\n`);
+  process.stderr.write(`[bench] wrote ${opts.json}\n`);
+}

@@ -1,0 +1,9 @@
+/**
+ * Every benchmark section, in run order. Each area adds its own module here.
+ *
+ * @module
+ */
+import type { BenchSection } from './figure.js';
+
+/** All sections. */
+export const sections: BenchSection[] = [];
