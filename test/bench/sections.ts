@@ -3,7 +3,8 @@
  *
  * @module
  */
+import { core } from './core.js';
 import type { BenchSection } from './figure.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [];
+export const sections: BenchSection[] = [core];

@@ -113,7 +113,9 @@ type Request =
   | ({ kind: 'head'; stream: string; change: (head: CachedHead) => StoredHead } & Deferred<StoredHead>);
 
 const FORMAT_VERSION = 1;
-const PAGE = 512;
+/** Store reads fetch pages that grow from PAGE to MAX_PAGE: short reads stay cheap, long ones pay few round trips to the store's thread. */
+const PAGE = 256;
+const MAX_PAGE = 4096;
 const VALUE_OPTS = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 const EMPTY: readonly never[] = [];
 
@@ -642,10 +644,12 @@ export class EventLog {
     }
     if (lo > hi) return;
     let remaining = limit;
+    let size = PAGE;
     const it = this.store.values({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards', ...VALUE_OPTS });
     try {
       while (remaining > 0) {
-        const page = (await it.nextv(Math.min(PAGE, remaining))) as Uint8Array[];
+        const page = (await it.nextv(Math.min(size, remaining, hi - lo + 1))) as Uint8Array[];
+        size = Math.min(size * 2, MAX_PAGE);
         if (page.length === 0) return;
         for (const bytes of page) {
           const e = this.intercept(decodeRecord(bytes, this.codec));
@@ -674,10 +678,12 @@ export class EventLog {
   private async *readAllPages(from: number, to: number, limit: number, matches: ((s: string) => boolean) | undefined): AsyncGenerator<RecordedEvent> {
     if (from > to || limit === 0) return;
     let remaining = limit;
+    let size = PAGE;
     const it = this.store.values({ gte: globalKey(from), lte: globalKey(to), ...VALUE_OPTS });
     try {
       for (;;) {
-        const page = (await it.nextv(PAGE)) as Uint8Array[];
+        const page = (await it.nextv(Math.min(size, to - from + 1))) as Uint8Array[];
+        size = Math.min(size * 2, MAX_PAGE);
         if (page.length === 0) return;
         for (const bytes of page) {
           const raw = decodeRecord(bytes, this.codec);

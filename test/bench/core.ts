@@ -1,0 +1,224 @@
+/**
+ * Core event log figures (issue 2), each beside raw classic-level doing the same writes or reads
+ * in the same run: the physical reference, with no event-store logic at all. Workloads follow
+ * `../shared/notes/peers.md` (W1..W4) so the figures compare with the peers measured there.
+ *
+ * @module
+ */
+import { ClassicLevel } from 'classic-level';
+import { openLog } from '@strand/core';
+import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, repeat, timeMs } from './figure.js';
+import { dirSize } from '../support/fs.js';
+
+type Raw = ClassicLevel<string, string>;
+
+const enc = (i: number) => JSON.stringify(payload(i));
+
+async function openRaw(ctx: BenchContext, label: string): Promise<Raw> {
+  const db = new ClassicLevel<string, string>(await ctx.tmpdir(label));
+  await db.open();
+  return db;
+}
+
+/** One raw "append": the event under a global key and a stream key, plus the stream head, in one synced batch. */
+function rawAppend(db: Raw, stream: string, version: number, position: number, i: number): Promise<void> {
+  const value = enc(i);
+  return db.batch(
+    [
+      { type: 'put', key: `g${String(position).padStart(12, '0')}`, value },
+      { type: 'put', key: `s${stream}\u0000${String(version).padStart(12, '0')}`, value },
+      { type: 'put', key: `h${stream}`, value: String(version) },
+    ],
+    { sync: true } as never,
+  );
+}
+
+/** W1: sequential single-event appends with expected version over 200 streams. */
+async function sequential(ctx: BenchContext): Promise<Figure[]> {
+  const n = Math.max(200, Math.round(2000 * ctx.scale));
+  const strand: number[][] = [];
+  const raw: number[][] = [];
+  await repeat(ctx.runs, async () => {
+    const log = await openLog({ path: await ctx.tmpdir('w1') });
+    const lat: number[] = [];
+    const versions = new Array<number>(200).fill(0);
+    for (let i = 0; i < n; i++) {
+      const s = i % 200;
+      const t0 = process.hrtime.bigint();
+      await log.append(`acct/s-${s}`, [{ type: 'Deposited', data: payload(i) }], { expectedVersion: versions[s]! });
+      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      versions[s]!++;
+    }
+    await log.close();
+    strand.push(lat);
+    const db = await openRaw(ctx, 'w1-raw');
+    const rl: number[] = [];
+    const rv = new Array<number>(200).fill(0);
+    for (let i = 0; i < n; i++) {
+      const s = i % 200;
+      const t0 = process.hrtime.bigint();
+      await db.get(`hacct/s-${s}`);
+      await rawAppend(db, `acct/s-${s}`, ++rv[s]!, i + 1, i);
+      rl.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    await db.close();
+    raw.push(rl);
+  });
+  const ref = 'raw classic-level: read head + one synced batch per append';
+  return [
+    { id: 'append.seq.p50_ms', value: median(strand.map((l) => percentile(l, 50))), unit: 'ms', reference: { name: ref, value: median(raw.map((l) => percentile(l, 50))) }, note: `W1: ${n} sequential 1-event appends with expected version, 200 streams, durable` },
+    { id: 'append.seq.p99_ms', value: median(strand.map((l) => percentile(l, 99))), unit: 'ms', reference: { name: ref, value: median(raw.map((l) => percentile(l, 99))) }, note: 'W1, p99' },
+  ];
+}
+
+/** Runs `total` tasks with `inFlight` concurrently; returns elapsed ms. */
+async function pool(total: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  return timeMs(() =>
+    Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        for (let i = next++; i < total; i = next++) await task(i);
+      }),
+    ),
+  );
+}
+
+/** W2: 64 appends in flight over 2,000 streams (never two on one stream), durable. */
+async function concurrent(ctx: BenchContext): Promise<Figure[]> {
+  const n = Math.max(2000, Math.round(20_000 * ctx.scale));
+  const strand: number[] = [];
+  const raw: number[] = [];
+  await repeat(ctx.runs, async () => {
+    const log = await openLog({ path: await ctx.tmpdir('w2') });
+    // 1,984 streams (64 x 31); consecutive tasks go to different streams, as in the peers' W2.
+    const ms = await pool(n, 64, (i) => log.append(`acct/s-${(i % 64) + 64 * (Math.floor(i / 64) % 31)}`, [{ type: 'Deposited', data: payload(i) }]));
+    await log.close();
+    strand.push((n / ms) * 1000);
+    const db = await openRaw(ctx, 'w2-raw');
+    let position = 0;
+    const rv = new Map<string, number>();
+    const rms = await pool(n, 64, (i) => {
+      const s = `acct/s-${(i % 64) + 64 * (Math.floor(i / 64) % 31)}`;
+      const v = (rv.get(s) ?? 0) + 1;
+      rv.set(s, v);
+      return rawAppend(db, s, v, ++position, i);
+    });
+    await db.close();
+    raw.push((n / rms) * 1000);
+  });
+  return [
+    {
+      id: 'append.durable.events_per_s',
+      value: median(strand),
+      unit: 'events/s',
+      reference: { name: 'raw classic-level, one synced batch per append, 64 in flight', value: median(raw) },
+      note: `W2: ${n} 1-event appends, 64 in flight over ~2,000 streams, durable`,
+    },
+  ];
+}
+
+/** W3 and W4: fold one 10,000-event stream; catch-up read of everything in global order. */
+async function reads(ctx: BenchContext): Promise<Figure[]> {
+  const streamLen = 10_000;
+  const total = Math.max(streamLen, Math.round(200_000 * ctx.scale));
+  const dir = await ctx.tmpdir('w3');
+  const log = await openLog({ path: dir, durability: 'buffered' });
+  const db = await openRaw(ctx, 'w3-raw');
+  const batch = 500;
+  for (let v = 0; v < streamLen; v += batch) {
+    await log.append('acct/big', Array.from({ length: batch }, (_, k) => ({ type: 'Deposited', data: { amount: v + k, note: payload(v + k).note } })));
+  }
+  for (let i = streamLen; i < total; i += batch) {
+    await log.append(`acct/other-${i % 997}`, Array.from({ length: batch }, (_, k) => ({ type: 'Deposited', data: { amount: i + k, note: payload(i + k).note } })));
+  }
+  for (let v = 1; v <= streamLen; v += batch) {
+    await db.batch(Array.from({ length: batch }, (_, k) => ({ type: 'put' as const, key: `sacct/big\u0000${String(v + k).padStart(12, '0')}`, value: JSON.stringify({ amount: v + k - 1, note: payload(v + k - 1).note }) })));
+  }
+  for (let p = 1; p <= total; p += batch) {
+    await db.batch(Array.from({ length: Math.min(batch, total - p + 1) }, (_, k) => ({ type: 'put' as const, key: `g${String(p + k).padStart(12, '0')}`, value: JSON.stringify({ amount: p + k, note: payload(p + k).note }) })));
+  }
+  const fold: number[] = [];
+  const rawFold: number[] = [];
+  const rounds = Math.max(ctx.runs, 5);
+  for (let r = 0; r < rounds; r++) {
+    fold.push(
+      await timeMs(async () => {
+        let sum = 0;
+        for await (const e of log.readStream('acct/big')) sum += (e.data as { amount: number }).amount;
+        if (sum !== (streamLen * (streamLen - 1)) / 2) throw new Error(`fold mismatch ${sum}`);
+      }),
+    );
+    rawFold.push(
+      await timeMs(async () => {
+        let sum = 0;
+        for await (const v of db.values({ gte: 'sacct/big\u0000', lt: 'sacct/big\u0001' })) sum += (JSON.parse(v) as { amount: number }).amount;
+        if (sum !== (streamLen * (streamLen - 1)) / 2) throw new Error(`raw fold mismatch ${sum}`);
+      }),
+    );
+  }
+  const catchup: number[] = [];
+  const rawCatchup: number[] = [];
+  for (let r = 0; r < ctx.runs; r++) {
+    catchup.push(
+      (total /
+        (await timeMs(async () => {
+          let n = 0;
+          for await (const _ of log.readAll()) n++;
+          if (n !== total) throw new Error(`catch-up read ${n} of ${total}`);
+        }))) *
+        1000,
+    );
+    rawCatchup.push(
+      (total /
+        (await timeMs(async () => {
+          let n = 0;
+          for await (const v of db.values({ gte: 'g', lt: 'h' })) {
+            JSON.parse(v);
+            n++;
+          }
+          if (n !== total) throw new Error(`raw catch-up read ${n} of ${total}`);
+        }))) *
+        1000,
+    );
+  }
+  await log.close();
+  await db.close();
+  const ref = 'raw classic-level iterating and JSON-parsing the same values';
+  return [
+    { id: 'read.fold10k.ms', value: median(fold), unit: 'ms', reference: { name: ref, value: median(rawFold) }, note: `W3: read and fold one ${streamLen}-event stream, median of ${rounds}` },
+    { id: 'catchup.events_per_s', value: median(catchup), unit: 'events/s', reference: { name: ref, value: median(rawCatchup) }, note: `W4: readAll of ${total} events from position 0` },
+  ];
+}
+
+/** 1,000,000 streams with one event each: time, disk bytes per event, peak RSS. */
+async function millionStreams(ctx: BenchContext): Promise<Figure[]> {
+  const n = Math.max(10_000, Math.round(1_000_000 * ctx.scale));
+  (globalThis as { gc?: () => void }).gc?.();
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const sample = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 50);
+  const dir = await ctx.tmpdir('streams1m');
+  const log = await openLog({ path: dir });
+  const ms = await pool(n, 256, (i) => log.append(`tenants/t-${i % 100}/entity-${i}`, [{ type: 'Created', data: payload(i) }], { expectedVersion: 'no_stream' }));
+  peak = Math.max(peak, process.memoryUsage().rss);
+  clearInterval(sample);
+  if (log.position !== n) throw new Error(`expected ${n} events, log is at ${log.position}`);
+  await log.close();
+  const bytes = await dirSize(dir);
+  return [
+    { id: 'streams1m.rss_mb', value: peak / 2 ** 20, unit: 'MB', reference: { name: 'RSS of the bench process before the run', value: baseline / 2 ** 20 }, note: `${n} streams with one event each (durable, 256 in flight); target < 300 MB` },
+    { id: 'streams1m.seconds', value: ms / 1000, unit: 's', note: `time to create ${n} streams` },
+    { id: 'streams1m.disk_bytes_per_event', value: bytes / n, unit: 'B', reference: { name: 'payload bytes per event', value: enc(1).length }, note: 'LevelDB directory size / events (before compaction)' },
+  ];
+}
+
+/** The core section. */
+export const core: BenchSection = {
+  name: 'core',
+  async run(ctx) {
+    return [...(await sequential(ctx)), ...(await concurrent(ctx)), ...(await reads(ctx)), ...(await millionStreams(ctx))];
+  },
+};
+
