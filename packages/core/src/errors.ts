@@ -27,6 +27,22 @@ export interface StrandErrorOptions {
 }
 
 /**
+ * A short, safe rendering of any value for an error message: never throws (cycles, symbols,
+ * null-prototype objects) and never floods the message.
+ */
+export function describeValue(v: unknown): string {
+  let s: string;
+  try {
+    if (typeof v === 'bigint') s = `${v}n`;
+    else if (typeof v === 'symbol' || typeof v === 'function') s = `a ${typeof v}`;
+    else s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = v === null || typeof v !== 'object' ? `a ${typeof v}` : Array.isArray(v) ? 'an array' : 'an object';
+  }
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+}
+
+/**
  * Base class of every error Strand throws on purpose. Match on `code` (stable), not on the class
  * name or message.
  */
@@ -53,8 +69,8 @@ export class InvalidStreamNameError extends StrandError {
     super(
       'STRAND_INVALID_STREAM_NAME',
       'invalid',
-      `Invalid stream name ${JSON.stringify(String(name)).slice(0, 200)}: ${reason}. Use '/'-separated segments of letters, digits and - _ . : @ + = ~ (e.g. "orders/eu/order-42").`,
-      { details: { name: String(name).slice(0, 1024), reason } },
+      `Invalid stream name ${describeValue(name)}: ${reason}. Use '/'-separated segments of letters, digits and - _ . : @ + = ~ (e.g. "orders/eu/order-42").`,
+      { details: { name: typeof name === 'string' ? name.slice(0, 1024) : describeValue(name), reason } },
     );
   }
 }
@@ -65,8 +81,8 @@ export class InvalidPatternError extends StrandError {
     super(
       'STRAND_INVALID_PATTERN',
       'invalid',
-      `Invalid stream pattern ${JSON.stringify(String(pattern)).slice(0, 200)}: ${reason}. A pattern is a stream name whose segments may be '*' (exactly one segment) or, last only, '>' (one or more segments), e.g. "orders/*/order-42" or "orders/>".`,
-      { details: { pattern: String(pattern).slice(0, 1024), reason } },
+      `Invalid stream pattern ${describeValue(pattern)}: ${reason}. A pattern is a stream name whose segments may be '*' (exactly one segment) or, last only, '>' (one or more segments), e.g. "orders/*/order-42" or "orders/>".`,
+      { details: { pattern: typeof pattern === 'string' ? pattern.slice(0, 1024) : describeValue(pattern), reason } },
     );
   }
 }

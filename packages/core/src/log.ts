@@ -11,6 +11,7 @@ import { BehaviorSubject, Observable } from 'rxjs';
 import { type PayloadCodec, type StoredHead, builtInCodecs, decodeHead, decodeRecord, encodeHead, encodeRecord, jsonCodec, meta } from './codec.js';
 import { type BatchOp, HookTx } from './commit-tx.js';
 import {
+  describeValue,
   DuplicateEventIdError,
   EventTooLargeError,
   type ExpectedVersion,
@@ -190,7 +191,7 @@ export class EventLog {
       assertCount(k, options[k], { min: k === 'headCacheSize' ? 0 : 1 });
     }
     if (options.durability !== undefined && options.durability !== 'sync' && options.durability !== 'buffered') {
-      throw new InvalidArgumentError(`durability must be 'sync' or 'buffered', got ${JSON.stringify(options.durability)}.`);
+      throw new InvalidArgumentError(`durability must be 'sync' or 'buffered', got ${describeValue(options.durability)}.`);
     }
     const store = options.store;
     try {
@@ -245,7 +246,7 @@ export class EventLog {
    */
   sublevel(name: string, options: { valueEncoding?: string } = {}): Sublevel {
     if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
-      throw new InvalidArgumentError(`A sublevel name is 1 to 64 letters, digits, '-' or '_'; got ${JSON.stringify(name)}.`);
+      throw new InvalidArgumentError(`A sublevel name is 1 to 64 letters, digits, '-' or '_'; got ${describeValue(name)}.`);
     }
     return this.store.sublevel(name, { keyEncoding: 'utf8', valueEncoding: options.valueEncoding ?? 'json' }) as Sublevel;
   }
@@ -613,7 +614,7 @@ export class EventLog {
     assertCount('from', options.from, { min: 0 });
     assertCount('limit', options.limit, { min: 0 });
     const direction = options.direction ?? 'forwards';
-    if (direction !== 'forwards' && direction !== 'backwards') throw new InvalidArgumentError(`direction must be 'forwards' or 'backwards', got ${JSON.stringify(direction)}.`);
+    if (direction !== 'forwards' && direction !== 'backwards') throw new InvalidArgumentError(`direction must be 'forwards' or 'backwards', got ${describeValue(direction)}.`);
     const ifTruncated = options.ifTruncated ?? 'error';
     if (ifTruncated !== 'error' && ifTruncated !== 'skip') throw new InvalidArgumentError(`ifTruncated must be 'error' or 'skip'.`);
     return this.readStreamPages(stream, direction, options.from, options.limit ?? Number.POSITIVE_INFINITY, ifTruncated);

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, InvalidEventError, type ExpectedVersion } from './errors.js';
+import { describeValue, InvalidArgumentError, InvalidEventError, type ExpectedVersion } from './errors.js';
 import type { EventInput } from './types.js';
 
 /** Longest event type and event id, in characters. */
@@ -22,8 +22,8 @@ export function assertExpectedVersion(v: unknown): asserts v is ExpectedVersion 
   if (v === 'any' || v === 'no_stream' || v === 'stream_exists') return;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return;
   throw new InvalidArgumentError(
-    `expectedVersion must be 'any', 'no_stream', 'stream_exists' or a version >= 0, got ${JSON.stringify(v) ?? String(v)}.`,
-    { expectedVersion: String(v) },
+    `expectedVersion must be 'any', 'no_stream', 'stream_exists' or a version >= 0, got ${describeValue(v)}.`,
+    { expectedVersion: describeValue(v) },
   );
 }
 
@@ -31,7 +31,7 @@ export function assertExpectedVersion(v: unknown): asserts v is ExpectedVersion 
 export function assertCount(name: string, v: unknown, { min = 0, optional = true } = {}): void {
   if (v === undefined && optional) return;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${JSON.stringify(v) ?? String(v)}.`, { [name]: String(v) });
+    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${describeValue(v)}.`, { [name]: describeValue(v) });
   }
 }
 
