@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // Stops the throw-away S3 server the store-s3 tests started, if this run started it.
+    globalSetup: ['test/support/rgw-global-setup.ts'],
   },
 });

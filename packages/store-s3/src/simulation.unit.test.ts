@@ -194,7 +194,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
         if (r < 0.05) {
           const a = pick(KEYS);
           const b = pick(KEYS);
-          ops.push({ type: 'clear', gte: Math.min(a , b), lt: Math.max(a , b) });
+          ops.push({ type: 'clear', gte: a < b ? a : b, lt: a < b ? b : a }); // strings: Math.min/max would not do
         } else {
           const n = 1 + Math.floor(rnd() * 4);
           for (let i = 0; i < n; i++) {
