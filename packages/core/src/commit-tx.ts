@@ -12,6 +12,8 @@ export interface BatchOp {
   key: unknown;
   value?: unknown;
   sublevel?: Sublevel;
+  keyEncoding?: unknown;
+  valueEncoding?: unknown;
 }
 
 const DELETED = Symbol('deleted');
@@ -40,12 +42,14 @@ export class HookTx implements CommitTx {
 
   put(db: Sublevel, key: string, value: unknown): void {
     this.local.set(HookTx.id(db, key), value);
-    this.ops.push({ type: 'put', key, value, sublevel: db });
+    // The group's batch runs with 'view' encodings; each op names its sublevel's own encodings so
+    // abstract-level does not apply the batch-wide ones to it.
+    this.ops.push({ type: 'put', key, value, sublevel: db, keyEncoding: db.keyEncoding(), valueEncoding: db.valueEncoding() });
   }
 
   del(db: Sublevel, key: string): void {
     this.local.set(HookTx.id(db, key), DELETED);
-    this.ops.push({ type: 'del', key, sublevel: db });
+    this.ops.push({ type: 'del', key, sublevel: db, keyEncoding: db.keyEncoding() });
   }
 
   /** Publishes this append's hook writes to the group. */

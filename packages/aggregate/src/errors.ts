@@ -1,0 +1,67 @@
+/**
+ * Errors of the aggregate package. All extend core's `StrandError`, so callers test them with
+ * `isStrandError(error, code)` like every other Strand error (codes listed in docs/errors.md).
+ *
+ * @module
+ */
+import { StrandError } from '@strand/core';
+
+/**
+ * `decide` refused the command: a business rule said no (insufficient funds, account closed...).
+ * `reason` is the aggregate's own stable code for the rule. Nothing was written.
+ */
+export class DomainError extends StrandError {
+  /** The aggregate's code for the broken rule, e.g. `INSUFFICIENT_FUNDS`. */
+  readonly reason: string;
+
+  constructor(reason: string, message: string, details: Record<string, unknown> = {}) {
+    super('STRAND_DOMAIN_REJECTED', 'conflict', message, { details: { reason, ...details } });
+    this.reason = reason;
+  }
+}
+
+/** A command (or its id) failed its schema: nothing was decided or written. */
+export class InvalidCommandError extends StrandError {
+  constructor(aggregate: string, type: string, issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+    const list = issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+    super('STRAND_INVALID_COMMAND', 'invalid', `Command ${type} of ${aggregate} is invalid: ${list}. Fix the command to match its schema.`, {
+      details: { aggregate, type, issues: issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
+    });
+  }
+}
+
+/** `decide` returned an event that is not declared or fails its schema: a bug in the aggregate. */
+export class InvalidDecisionError extends StrandError {
+  constructor(aggregate: string, detail: string) {
+    super('STRAND_INVALID_DECISION', 'internal', `${aggregate}.decide produced an invalid event: ${detail}. Fix decide() so it only emits declared, valid events.`, {
+      details: { aggregate, detail },
+    });
+  }
+}
+
+/** The command lost the optimistic-concurrency race more times than allowed. Nothing was written. */
+export class ConcurrencyRetriesExhaustedError extends StrandError {
+  constructor(stream: string, attempts: number) {
+    super(
+      'STRAND_CONCURRENCY_RETRIES_EXHAUSTED',
+      'conflict',
+      `Command on "${stream}" conflicted with concurrent writers ${attempts} times; nothing was written. Retry later, or raise maxRetries if this stream is this hot.`,
+      { details: { stream, attempts } },
+    );
+  }
+}
+
+/**
+ * No usable snapshot and the history before it was truncated, so the state cannot be rebuilt
+ * (typically: the state schema changed after history was truncated). Nothing was written.
+ */
+export class StateUnrecoverableError extends StrandError {
+  constructor(stream: string, truncatedBefore: number, why: string) {
+    super(
+      'STRAND_STATE_UNRECOVERABLE',
+      'data',
+      `Cannot load "${stream}": ${why}, and events before version ${truncatedBefore} were truncated. Give the aggregate a migrateSnapshot function for old state versions, or restore the archived events.`,
+      { details: { stream, truncatedBefore, why } },
+    );
+  }
+}

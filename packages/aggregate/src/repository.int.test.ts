@@ -1,0 +1,196 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type EventLog, isStrandError, openLog, type RecordedEvent } from '@strand/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Account } from './account.fixture.js';
+import { defineAggregate } from './define.js';
+import { AggregateRepository, type RepositoryOptions } from './repository.js';
+
+let dir: string;
+let log: EventLog;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'strand-agg-'));
+  log = await openLog({ path: dir });
+});
+afterEach(async () => {
+  await log.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (error) {
+    if (isStrandError(error)) return (error as { reason?: string }).reason ?? error.code;
+    throw error;
+  }
+}
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+const repo = (options?: RepositoryOptions) => new AggregateRepository(log, Account, options);
+
+describe('AggregateRepository on LevelDB', () => {
+  it('loads, decides and appends; domain errors write nothing', async () => {
+    const accounts = repo();
+    const r1 = await accounts.handle('acme/1', { type: 'Open', data: { owner: 'ada' } });
+    expect([r1.stream, r1.version, r1.idempotent]).toEqual(['accounts/acme/1', 1, false]);
+    await accounts.handle('acme/1', { type: 'Deposit', data: { amount: 50 } });
+    const before = log.position;
+    expect(await codeOf(accounts.handle('acme/1', { type: 'Withdraw', data: { amount: 80 } }))).toBe('INSUFFICIENT_FUNDS');
+    expect(await codeOf(accounts.handle('acme/1', { type: 'Deposit', data: { amount: -1 } }))).toBe('STRAND_INVALID_COMMAND');
+    expect(await codeOf(accounts.handle('acme/1', { type: 'Nope', data: {} } as never))).toBe('STRAND_INVALID_COMMAND');
+    expect(log.position).toBe(before);
+    const loaded = await accounts.load('acme/1');
+    expect(loaded.state).toEqual({ status: 'open', owner: 'ada', balance: 50, ops: 2 });
+    expect(loaded.version).toBe(2);
+    await accounts.close();
+  });
+
+  it('retries on version conflicts until every concurrent command lands exactly once', async () => {
+    const accounts = repo({ backoffMs: 1, maxRetries: 50 });
+    await accounts.handle('hot', { type: 'Open', data: { owner: 'bob' } });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => accounts.handle('hot', { type: 'Deposit', data: { amount: i + 1 } })));
+    expect(results.some((r) => r.retries > 0)).toBe(true);
+    const state = (await accounts.load('hot')).state;
+    expect(state.balance).toBe(210);
+    const versions = (await collect(log.readStream('accounts/hot'))).map((e) => e.version);
+    expect(versions).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    await accounts.close();
+  });
+
+  it('makes a command idempotent by its id, even when copies race', async () => {
+    const accounts = repo({ backoffMs: 1, maxRetries: 50 });
+    await accounts.handle('idem', { type: 'Open', data: { owner: 'cy' } }, { commandId: 'open-1' });
+    const again = await accounts.handle('idem', { type: 'Open', data: { owner: 'cy' } }, { commandId: 'open-1' });
+    expect(again.idempotent).toBe(true);
+    expect(again.version).toBe(1);
+    const copies = await Promise.all(Array.from({ length: 8 }, () => accounts.handle('idem', { type: 'Deposit', data: { amount: 7 } }, { commandId: 'dep-1' })));
+    expect(copies.filter((c) => !c.idempotent)).toHaveLength(1);
+    expect(new Set(copies.map((c) => c.position)).size).toBe(1);
+    expect((await accounts.load('idem')).state.balance).toBe(7);
+    // Later commands do not make the old id reusable.
+    await accounts.handle('idem', { type: 'Deposit', data: { amount: 1 } });
+    expect((await accounts.handle('idem', { type: 'Deposit', data: { amount: 7 } }, { commandId: 'dep-1' })).idempotent).toBe(true);
+    expect((await accounts.load('idem')).state.balance).toBe(8);
+    await accounts.close();
+  });
+
+  it('snapshots every N events and then loads only the events after the snapshot', async () => {
+    const accounts = repo({ snapshots: { every: 10 } });
+    await accounts.handle('s', { type: 'Open', data: { owner: 'di' } });
+    for (let i = 0; i < 24; i++) await accounts.handle('s', { type: 'Deposit', data: { amount: 1 } });
+    await accounts.flush();
+    expect((await accounts.storedSnapshot('s'))?.version).toBe(20);
+    const loaded = await accounts.load('s');
+    expect([loaded.snapshotVersion, loaded.replayed, loaded.version, loaded.state.balance]).toEqual([20, 5, 25, 24]);
+    expect(accounts.stats.snapshotsWritten).toBe(2);
+    await accounts.close();
+  });
+
+  it('snapshots when a load had to replay too much', async () => {
+    const accounts = repo({ snapshots: { whenReplayOver: 5 } });
+    await accounts.handle('r', { type: 'Open', data: { owner: 'ed' } });
+    for (let i = 0; i < 8; i++) await accounts.handle('r', { type: 'Deposit', data: { amount: 2 } });
+    await accounts.flush();
+    const snap = await accounts.storedSnapshot('r');
+    expect(snap?.version).toBeGreaterThanOrEqual(6);
+    expect((await accounts.load('r')).replayed).toBeLessThanOrEqual(9 - snap!.version);
+    await accounts.close();
+  });
+
+  it('ignores snapshots of an older state version (and rebuilds them), or migrates them', async () => {
+    const v1 = repo({ snapshots: { every: 5 } });
+    await v1.handle('m', { type: 'Open', data: { owner: 'fay' } });
+    for (let i = 0; i < 6; i++) await v1.handle('m', { type: 'Deposit', data: { amount: 3 } });
+    await v1.close();
+    const AccountV2 = defineAggregate({ ...Account.definition, stateVersion: 2 });
+    const v2 = new AggregateRepository(log, AccountV2, { snapshots: { every: 5 } });
+    const loaded = await v2.load('m');
+    expect([loaded.snapshotVersion, loaded.replayed, loaded.state.balance]).toEqual([0, 7, 18]);
+    expect(v2.stats.snapshotsIgnored).toBe(1);
+    await v2.snapshot('m');
+    expect((await v2.storedSnapshot('m'))?.stateVersion).toBe(2);
+    expect((await v2.load('m')).snapshotVersion).toBe(7);
+    await v2.close();
+  });
+
+  it('truncates history older than the snapshot, archives it first, and says so on full reads', async () => {
+    const archived: RecordedEvent[] = [];
+    const accounts = repo({
+      snapshots: { every: 10 },
+      retention: { mode: 'truncate', keepLast: 2, archive: async (_s, events) => void archived.push(...events) },
+    });
+    await accounts.handle('t', { type: 'Open', data: { owner: 'gus' } });
+    for (let i = 0; i < 14; i++) await accounts.handle('t', { type: 'Deposit', data: { amount: 1 } });
+    await accounts.flush();
+    expect((await log.streamInfo('accounts/t'))?.truncatedBefore).toBe(9);
+    expect(archived.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(accounts.stats.eventsTruncated).toBe(8);
+    expect(await codeOf(collect(log.readStream('accounts/t')))).toBe('STRAND_STREAM_TRUNCATED');
+    const loaded = await accounts.load('t');
+    expect([loaded.state.balance, loaded.version, loaded.replayed]).toEqual([14, 15, 5]);
+
+    // A state change after truncation cannot rebuild from events: it says so, unless migrated.
+    const AccountV2 = defineAggregate({ ...Account.definition, stateVersion: 2 });
+    expect(await codeOf(new AggregateRepository(log, AccountV2).load('t'))).toBe('STRAND_STATE_UNRECOVERABLE');
+    const Migrating = defineAggregate({ ...Account.definition, stateVersion: 2, migrateSnapshot: (s) => s as never });
+    expect((await new AggregateRepository(log, Migrating).load('t')).state.balance).toBe(14);
+    await accounts.close();
+  });
+
+  it('never fails a command because a snapshot failed', async () => {
+    const Strict = defineAggregate({ ...Account.definition, state: Account.definition.state.refine((s) => s.balance < 5, 'too rich to snapshot') });
+    const accounts = new AggregateRepository(log, Strict, { snapshots: { every: 2 } });
+    await accounts.handle('f', { type: 'Open', data: { owner: 'hal' } });
+    for (let i = 0; i < 6; i++) await accounts.handle('f', { type: 'Deposit', data: { amount: 1 } });
+    await accounts.flush();
+    expect(accounts.stats.snapshotsFailed).toBeGreaterThan(0);
+    expect((await accounts.load('f')).state.balance).toBe(6);
+    await accounts.close();
+  });
+
+  it('awaits afterCommit before resolving', async () => {
+    const accounts = repo();
+    const seen: number[] = [];
+    const r = await accounts.handle('ac', { type: 'Open', data: { owner: 'ivy' } }, { afterCommit: async (res) => void seen.push(res.position) });
+    expect(seen).toEqual([r.position]);
+    await accounts.close();
+  });
+
+  it('validates its inputs', async () => {
+    expect(() => new AggregateRepository(log, Account, { snapshots: { every: 0 } })).toThrow(/every/);
+    expect(() => new AggregateRepository(log, Account, { retention: { mode: 'drop' } as never })).toThrow(/retention/);
+    const accounts = repo();
+    expect(await codeOf(accounts.handle('', { type: 'Open', data: { owner: 'x' } }))).toBe('STRAND_INVALID_ARGUMENT');
+    expect(await codeOf(accounts.handle('a//b', { type: 'Open', data: { owner: 'x' } }))).toBe('STRAND_INVALID_STREAM_NAME');
+    expect(await codeOf(accounts.handle('ok', { type: 'Open', data: { owner: 'x' } }, { commandId: '' }))).toBe('STRAND_INVALID_ARGUMENT');
+    expect(log.position).toBe(0);
+    await accounts.close();
+  });
+
+  it('infers types from the schemas', () => {
+    const Counter = defineAggregate({
+      name: 'counter',
+      stream: (id) => `counters/${id}`,
+      commands: { Add: z.object({ n: z.number() }) },
+      events: { Added: z.object({ n: z.number() }) },
+      state: z.object({ total: z.number() }),
+      initialState: () => ({ total: 0 }),
+      decide: { Add: (c) => ({ type: 'Added', data: { n: c.n } }) },
+      evolve: {
+        Added: (s, e) => ({ total: s.total + e.n }),
+        // @ts-expect-error: Removed is not a declared event type, so a handler for it does not compile.
+        Removed: (s: { total: number }) => s,
+      },
+    });
+    expect(Counter.fold([{ type: 'Added', data: { n: 2 } }]).total).toBe(2);
+  });
+});

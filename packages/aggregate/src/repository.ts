@@ -1,0 +1,374 @@
+/**
+ * The command path: load (latest valid snapshot + the events after it), decide, append with the
+ * expected version, retry on conflict; then, off the command path, snapshots and retention.
+ *
+ * @module
+ */
+import {
+  type AppendResult,
+  type EventLog,
+  InvalidArgumentError,
+  isStrandError,
+  type Logger,
+  type RecordedEvent,
+  silentLogger,
+  type Sublevel,
+} from '@strand/core';
+import type { z } from 'zod';
+import { type Aggregate, foldRecorded, type Message, type SchemaMap } from './define.js';
+import { ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
+import { assertPolicies, type RetentionPolicy, type SnapshotPolicy, type SnapshotRecord, SnapshotStore } from './snapshots.js';
+
+/** Options of {@link AggregateRepository}. */
+export interface RepositoryOptions {
+  /** When to write snapshots. Default: only on demand ({@link AggregateRepository.snapshot}). */
+  snapshots?: SnapshotPolicy;
+  /** What to do with history older than the latest snapshot. Default `{ mode: 'keep-all' }`. */
+  retention?: RetentionPolicy;
+  /** Conflict retries before giving up (default 8). */
+  maxRetries?: number;
+  /** First backoff in ms (default 2); doubles per attempt, jittered, capped at 200 ms. */
+  backoffMs?: number;
+  /** Clock for `decide`'s context (default `Date.now`). */
+  clock?: () => number;
+  /** Randomness for backoff jitter (default `Math.random`). */
+  random?: () => number;
+  /** Structured logger (pino-compatible). */
+  logger?: Logger;
+}
+
+/** Options of one command. */
+export interface HandleOptions {
+  /**
+   * Makes the command idempotent: a command id already handled for this aggregate returns the
+   * original result (`idempotent: true`) and writes nothing, however often it is re-sent.
+   */
+  commandId?: string;
+  /** Metadata added to every event (correlation id, user...). */
+  metadata?: Record<string, unknown>;
+  /**
+   * Runs after the append is acknowledged and before `handle` resolves, e.g. to wait until read
+   * models have processed it (`@strand/projections`' `confirmProjections`). Its failure fails the
+   * call, but the events stay committed (the error says so).
+   */
+  afterCommit?: (result: CommandResult) => Promise<void>;
+}
+
+/** Result of a handled command. */
+export interface CommandResult {
+  /** The aggregate's stream. */
+  readonly stream: string;
+  /** The stream's version after the command. */
+  readonly version: number;
+  /** Global position of the last event written (0 when the command decided no events). */
+  readonly position: number;
+  /** The events written (re-read from the log for an idempotent repeat). */
+  readonly events: readonly RecordedEvent[];
+  /** True when this command id had already been handled: nothing was written. */
+  readonly idempotent: boolean;
+  /** Conflicts retried before success. */
+  readonly retries: number;
+}
+
+/** A loaded aggregate. */
+export interface Loaded<S> {
+  /** Current state. */
+  readonly state: S;
+  /** Stream version the state folds up to (0 = no events). */
+  readonly version: number;
+  /** Version of the snapshot used (0 = none). */
+  readonly snapshotVersion: number;
+  /** Events replayed on top of the snapshot. */
+  readonly replayed: number;
+}
+
+/** Counters of the snapshot and retention work (for metrics and tests). */
+export interface RepositoryStats {
+  snapshotsWritten: number;
+  snapshotsFailed: number;
+  snapshotsIgnored: number;
+  eventsTruncated: number;
+  eventsArchived: number;
+}
+
+interface CommandRecord {
+  version: number;
+  firstVersion: number;
+  position: number;
+}
+
+/** Internal signal from the command-id hook to `handle`; never escapes this module. */
+class DuplicateCommand extends Error {
+  constructor(readonly record: CommandRecord) {
+    super('This command id was already handled; returning its original result.');
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Loads, decides and appends for one aggregate type on one log.
+ *
+ * @example
+ * ```ts
+ * const accounts = new AggregateRepository(log, Account, { snapshots: { every: 100 }, retention: { mode: 'truncate' } });
+ * await accounts.handle('acme/acct-7', { type: 'Deposit', data: { amount: 5 } }, { commandId: 'cmd-1' });
+ * ```
+ */
+export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S extends z.ZodType> {
+  private readonly snapshots: SnapshotStore;
+  private readonly commands: Sublevel;
+  private readonly removeHook: () => void;
+  private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
+  private background: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<string>();
+  /** Snapshot and retention counters. */
+  readonly stats: RepositoryStats = { snapshotsWritten: 0, snapshotsFailed: 0, snapshotsIgnored: 0, eventsTruncated: 0, eventsArchived: 0 };
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly aggregate: Aggregate<C, E, S>,
+    options: RepositoryOptions = {},
+  ) {
+    if (log === null || typeof log !== 'object' || typeof log.append !== 'function') throw new InvalidArgumentError('AggregateRepository needs an open EventLog.');
+    if (aggregate === null || typeof aggregate !== 'object' || typeof aggregate.decide !== 'function') {
+      throw new InvalidArgumentError('AggregateRepository needs an aggregate made with defineAggregate().');
+    }
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('Repository options must be an object.');
+    assertPolicies(options.snapshots, options.retention);
+    for (const k of ['maxRetries', 'backoffMs'] as const) {
+      const v = options[k];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError(`${k} must be an integer >= 0.`);
+    }
+    this.options = {
+      maxRetries: options.maxRetries ?? 8,
+      backoffMs: options.backoffMs ?? 2,
+      clock: options.clock ?? Date.now,
+      random: options.random ?? Math.random,
+      logger: options.logger ?? silentLogger,
+      snapshots: options.snapshots,
+      retention: options.retention ?? { mode: 'keep-all' },
+    };
+    this.snapshots = new SnapshotStore(log);
+    this.commands = log.sublevel(`commands-${aggregate.name}`);
+    // Command ids are recorded in the same atomic batch as the events they produced, so a retried
+    // command can never write twice, even when two copies race (docs/design/0004-snapshots.md).
+    this.removeHook = log.addCommitHook({
+      name: `command-ids:${aggregate.name}`,
+      onCommit: async (events, tx) => {
+        const first = events[0];
+        const meta = first?.metadata as { commandId?: unknown; aggregate?: unknown } | undefined;
+        if (first === undefined || typeof meta?.commandId !== 'string' || meta.aggregate !== aggregate.name) return;
+        const key = `${first.stream}\u0000${meta.commandId}`;
+        const prior = (await tx.get(this.commands, key)) as CommandRecord | undefined;
+        if (prior !== undefined && prior !== null) throw new DuplicateCommand(prior);
+        const last = events[events.length - 1]!;
+        tx.put(this.commands, key, { version: last.version, firstVersion: first.version, position: last.position } satisfies CommandRecord);
+      },
+    });
+  }
+
+  /** The aggregate this repository handles. */
+  get definition(): Aggregate<C, E, S> {
+    return this.aggregate;
+  }
+
+  /**
+   * Loads an aggregate: the latest valid snapshot plus the events after it (never more). Throws
+   * `STRAND_STATE_UNRECOVERABLE` when no snapshot is usable and history was truncated.
+   */
+  async load(id: string): Promise<Loaded<z.output<S>>> {
+    const stream = this.aggregate.streamOf(id);
+    const info = await this.log.streamInfo(stream);
+    const snap = info === undefined ? undefined : await this.usableSnapshot(stream, info.version);
+    let state = snap?.state ?? this.aggregate.definition.initialState();
+    let version = snap?.version ?? 0;
+    const floor = info?.truncatedBefore ?? 1;
+    if (version + 1 < floor) {
+      throw new StateUnrecoverableError(stream, floor, snap ? `its snapshot (version ${snap.version}) is older than the truncation` : 'it has no usable snapshot');
+    }
+    let replayed = 0;
+    for await (const e of this.log.readStream(stream, { from: version + 1 })) {
+      state = foldRecorded(this.aggregate, state, e);
+      version = e.version;
+      replayed++;
+    }
+    const policy = this.options.snapshots;
+    if (policy?.whenReplayOver !== undefined && replayed > policy.whenReplayOver) this.schedule(stream, state, version);
+    return { state, version, snapshotVersion: snap?.version ?? 0, replayed };
+  }
+
+  private async usableSnapshot(stream: string, streamVersion: number): Promise<{ state: z.output<S>; version: number } | undefined> {
+    const rec = await this.snapshots.get(stream);
+    if (rec === undefined || rec.aggregate !== this.aggregate.name || rec.version > streamVersion) return undefined;
+    let candidate: unknown = rec.state;
+    if (rec.stateVersion !== this.aggregate.stateVersion) {
+      const migrate = this.aggregate.definition.migrateSnapshot;
+      candidate = migrate ? migrate(rec.state, rec.stateVersion) : undefined;
+      if (candidate === undefined) {
+        this.stats.snapshotsIgnored++;
+        return undefined;
+      }
+    }
+    const parsed = this.aggregate.definition.state.safeParse(candidate);
+    if (!parsed.success) {
+      this.stats.snapshotsIgnored++;
+      this.options.logger.warn({ stream, version: rec.version, issues: parsed.error.issues.length }, 'snapshot does not match the state schema; ignored');
+      return undefined;
+    }
+    return { state: parsed.data as z.output<S>, version: rec.version };
+  }
+
+  /**
+   * Handles a command: load, decide, append with the expected version; on a version conflict,
+   * reload and decide again, with a bounded, jittered backoff. Domain errors from `decide` are
+   * thrown as they are; nothing is written then.
+   */
+  async handle(id: string, command: Message<C>, options: HandleOptions = {}): Promise<CommandResult> {
+    const stream = this.aggregate.streamOf(id);
+    const parsed = this.aggregate.parseCommand(command);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('handle options must be an object.');
+    const { commandId, metadata, afterCommit } = options;
+    if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0 || commandId.length > 100)) {
+      throw new InvalidArgumentError('commandId must be a string of 1 to 100 characters.');
+    }
+    if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) throw new InvalidArgumentError('metadata must be an object.');
+    if (afterCommit !== undefined && typeof afterCommit !== 'function') throw new InvalidArgumentError('afterCommit must be a function.');
+
+    if (commandId !== undefined) {
+      const prior = await this.priorResult(stream, commandId, 0);
+      if (prior) return prior;
+    }
+    for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
+      const loaded = await this.load(id);
+      const events = this.aggregate.decide(parsed, loaded.state, { id, now: this.options.clock() });
+      if (events.length === 0) return { stream, version: loaded.version, position: 0, events: [], idempotent: false, retries: attempt };
+      let appended: AppendResult;
+      try {
+        appended = await this.log.append(
+          stream,
+          events.map((e, i) => ({
+            type: e.type,
+            data: e.data,
+            ...(commandId === undefined ? {} : { id: `${commandId}:${i}` }),
+            metadata: { ...metadata, aggregate: this.aggregate.name, commandType: parsed.type, ...(commandId === undefined ? {} : { commandId }) },
+          })),
+          { expectedVersion: loaded.version },
+        );
+      } catch (error) {
+        if (error instanceof DuplicateCommand) return (await this.priorResult(stream, commandId!, attempt))!;
+        if (!isStrandError(error, 'STRAND_WRONG_EXPECTED_VERSION')) throw error;
+        if (commandId !== undefined) {
+          const prior = await this.priorResult(stream, commandId, attempt);
+          if (prior) return prior;
+        }
+        if (attempt < this.options.maxRetries) {
+          const cap = Math.min(200, this.options.backoffMs * 2 ** attempt);
+          await sleep(cap * (0.5 + this.options.random() / 2));
+        }
+        continue;
+      }
+      // The log recognises a retry whose event ids already sit at these versions (idempotent append).
+      const result: CommandResult = { stream, version: appended.version, position: appended.position, events: appended.events, idempotent: appended.idempotent, retries: attempt };
+      if (!appended.idempotent) this.afterAppend(stream, loaded, events, appended);
+      if (afterCommit) await afterCommit(result);
+      return result;
+    }
+    throw new ConcurrencyRetriesExhaustedError(stream, this.options.maxRetries + 1);
+  }
+
+  private async priorResult(stream: string, commandId: string, retries: number): Promise<CommandResult | undefined> {
+    const rec = (await this.commands.get(`${stream}\u0000${commandId}`)) as CommandRecord | undefined;
+    if (rec === undefined || rec === null) return undefined;
+    const events: RecordedEvent[] = [];
+    for await (const e of this.log.readStream(stream, { from: rec.firstVersion, limit: rec.version - rec.firstVersion + 1, ifTruncated: 'skip' })) events.push(e);
+    return { stream, version: rec.version, position: rec.position, events, idempotent: true, retries };
+  }
+
+  /** Off the command path: snapshot when the policy says so. Never fails the command. */
+  private afterAppend(stream: string, loaded: Loaded<z.output<S>>, events: Message<E>[], appended: AppendResult): void {
+    const every = this.options.snapshots?.every;
+    if (every === undefined) return;
+    if (Math.floor(appended.version / every) === Math.floor(loaded.version / every)) return;
+    let state = loaded.state;
+    appended.events.forEach((e, i) => {
+      state = this.aggregate.evolve(state, events[i]!, { version: e.version, timestamp: e.timestamp });
+    });
+    this.schedule(stream, state, appended.version);
+  }
+
+  private schedule(stream: string, state: z.output<S>, version: number): void {
+    if (this.inFlight.has(stream)) return;
+    this.inFlight.add(stream);
+    this.background = this.background
+      .then(async () => {
+        await this.writeSnapshot(stream, state, version);
+      })
+      .catch((error: unknown) => {
+        this.stats.snapshotsFailed++;
+        this.options.logger.warn({ stream, version, err: error }, 'snapshot failed; the command was not affected');
+      })
+      .finally(() => this.inFlight.delete(stream));
+  }
+
+  /**
+   * Writes a snapshot of the aggregate now and applies the retention policy. Returns the snapshot
+   * version and how many events were truncated.
+   */
+  async snapshot(id: string): Promise<{ version: number; truncated: number }> {
+    const stream = this.aggregate.streamOf(id);
+    const loaded = await this.load(id);
+    if (loaded.version === 0) return { version: 0, truncated: 0 };
+    return this.writeSnapshot(stream, loaded.state, loaded.version);
+  }
+
+  private async writeSnapshot(stream: string, state: z.output<S>, version: number): Promise<{ version: number; truncated: number }> {
+    const parsed = this.aggregate.definition.state.safeParse(state);
+    if (!parsed.success) throw new InvalidArgumentError(`State of ${stream} at version ${version} does not match ${this.aggregate.name}'s state schema: ${parsed.error.message}`);
+    const record: SnapshotRecord = { format: 1, aggregate: this.aggregate.name, stateVersion: this.aggregate.stateVersion, version, state: parsed.data, takenAt: this.options.clock() };
+    const current = await this.snapshots.get(stream);
+    if (current !== undefined && current.version >= version && current.stateVersion === this.aggregate.stateVersion) return { version: current.version, truncated: 0 };
+    // The snapshot is synced before any truncation below: a crash in between leaves the full
+    // history plus a snapshot, never a truncated history without one.
+    await this.snapshots.put(stream, record);
+    this.stats.snapshotsWritten++;
+    return { version, truncated: await this.applyRetention(stream, version) };
+  }
+
+  private async applyRetention(stream: string, snapshotVersion: number): Promise<number> {
+    const retention = this.options.retention;
+    if (retention.mode !== 'truncate') return 0;
+    const before = snapshotVersion + 1 - (retention.keepLast ?? 0);
+    const info = await this.log.streamInfo(stream);
+    if (info === undefined || before <= info.truncatedBefore) return 0;
+    if (retention.archive) {
+      const old: RecordedEvent[] = [];
+      for await (const e of this.log.readStream(stream, { from: info.truncatedBefore, limit: before - info.truncatedBefore })) old.push(e);
+      await retention.archive(stream, old);
+      this.stats.eventsArchived += old.length;
+    }
+    const t = await this.log.truncateBefore(stream, before);
+    this.stats.eventsTruncated += t.removed;
+    return t.removed;
+  }
+
+  /** Resolves when every scheduled snapshot (and truncation) has finished. */
+  async flush(): Promise<void> {
+    let current: Promise<void>;
+    do {
+      current = this.background;
+      await current;
+    } while (current !== this.background);
+  }
+
+  /** Stops handling: waits for background work and removes the command-id hook. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.removeHook();
+  }
+
+  /** The stored snapshot of an aggregate, if any (for tools and tests). */
+  async storedSnapshot(id: string): Promise<SnapshotRecord | undefined> {
+    return this.snapshots.get(this.aggregate.streamOf(id));
+  }
+}

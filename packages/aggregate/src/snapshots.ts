@@ -1,0 +1,103 @@
+/**
+ * Snapshots: folded aggregate state kept beside the log, in a sublevel of the same store, keyed by
+ * stream. Design and crash reasoning: docs/design/0004-snapshots.md.
+ *
+ * @module
+ */
+import { type EventLog, InvalidArgumentError, type Sublevel } from '@strand/core';
+
+/** A stored snapshot (format 1). */
+export interface SnapshotRecord {
+  /** Record format. */
+  readonly format: 1;
+  /** Aggregate name that wrote it. */
+  readonly aggregate: string;
+  /** The aggregate's `stateVersion` when it was written. */
+  readonly stateVersion: number;
+  /** Stream version the state folds up to (inclusive). */
+  readonly version: number;
+  /** The folded state, as JSON. */
+  readonly state: unknown;
+  /** Write time (ms since epoch). */
+  readonly takenAt: number;
+}
+
+/** When the repository writes snapshots (all optional; none set = on demand only). */
+export interface SnapshotPolicy {
+  /** After a command takes the stream across a multiple of `every` events. */
+  every?: number;
+  /** After a load had to replay more than this many events. */
+  whenReplayOver?: number;
+}
+
+/** What happens to history older than the latest snapshot. */
+export type RetentionPolicy =
+  | {
+      /** Keep every event (the default). */
+      mode: 'keep-all';
+    }
+  | {
+      /** Truncate events older than the latest snapshot, through the log's `truncateBefore`. */
+      mode: 'truncate';
+      /** Keep this many events before the snapshot anyway (default 0). */
+      keepLast?: number;
+      /** Receives the events before they are removed (e.g. the S3 archive tier). A failure stops the truncation. */
+      archive?: ArchiveHook;
+    };
+
+/** Receives events about to be truncated. Must be durable when it resolves. */
+export type ArchiveHook = (stream: string, events: readonly import('@strand/core').RecordedEvent[]) => Promise<void>;
+
+/** Checks a policy object, naming the fix. */
+export function assertPolicies(snapshots: unknown, retention: unknown): void {
+  if (snapshots !== undefined) {
+    if (snapshots === null || typeof snapshots !== 'object') throw new InvalidArgumentError('snapshots must be an object like { every: 100 }.');
+    for (const k of ['every', 'whenReplayOver'] as const) {
+      const v = (snapshots as Record<string, unknown>)[k];
+      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) throw new InvalidArgumentError(`snapshots.${k} must be an integer >= 1.`);
+    }
+  }
+  if (retention !== undefined) {
+    const r = retention as { mode?: unknown; keepLast?: unknown; archive?: unknown } | null;
+    if (r === null || typeof r !== 'object' || (r.mode !== 'keep-all' && r.mode !== 'truncate')) {
+      throw new InvalidArgumentError("retention must be { mode: 'keep-all' } or { mode: 'truncate', keepLast?, archive? }.");
+    }
+    if (r.keepLast !== undefined && (typeof r.keepLast !== 'number' || !Number.isSafeInteger(r.keepLast) || r.keepLast < 0)) {
+      throw new InvalidArgumentError('retention.keepLast must be an integer >= 0.');
+    }
+    if (r.archive !== undefined && typeof r.archive !== 'function') throw new InvalidArgumentError('retention.archive must be a function (stream, events) => Promise<void>.');
+  }
+}
+
+/** Reads and writes snapshot records in the log's store. */
+export class SnapshotStore {
+  private readonly db: Sublevel;
+
+  constructor(log: EventLog) {
+    this.db = log.sublevel('snapshots');
+  }
+
+  /** The stored record for a stream, if any. */
+  async get(stream: string): Promise<SnapshotRecord | undefined> {
+    const v = (await this.db.get(stream)) as SnapshotRecord | undefined;
+    return v === undefined || v === null || v.format !== 1 ? undefined : v;
+  }
+
+  /** Writes a record durably (synced) before resolving: truncation relies on it. */
+  async put(stream: string, record: SnapshotRecord): Promise<void> {
+    await this.db.put(stream, record, { sync: true } as never);
+  }
+
+  /** Removes a stream's snapshot. */
+  async delete(stream: string): Promise<void> {
+    await this.db.del(stream, { sync: true } as never);
+  }
+
+  /** Every stored snapshot's stream and version, in stream order (for tools). */
+  async *list(): AsyncIterable<{ stream: string; version: number; aggregate: string; stateVersion: number; takenAt: number }> {
+    for await (const [stream, r] of this.db.iterator()) {
+      const rec = r as SnapshotRecord;
+      yield { stream: stream as string, version: rec.version, aggregate: rec.aggregate, stateVersion: rec.stateVersion, takenAt: rec.takenAt };
+    }
+  }
+}
