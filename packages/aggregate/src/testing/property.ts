@@ -107,7 +107,7 @@ export function checkAggregate<C extends SchemaMap, E extends SchemaMap, S exten
         if (!isDeepStrictEqual(rebuilt, full)) throw new Error(`snapshot at event ${k} + tail gives ${JSON.stringify(rebuilt)}, full replay gives ${JSON.stringify(full)}`);
       });
     }),
-    { numRuns: 100, ...options.parameters },
+    { numRuns: 100, includeErrorInReport: true, ...options.parameters },
   );
   return report;
 }

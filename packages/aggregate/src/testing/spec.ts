@@ -8,10 +8,10 @@ import { isStrandError } from '@strand/core';
 import type { z } from 'zod';
 import type { Aggregate, Message, SchemaMap } from '../define.js';
 
-/** The outcome of `when`: assert on it with `then`, `thenFails` or `thenState`. */
+/** The outcome of `when`: assert on it with `thenEvents`, `thenFails` or `thenState`. */
 export interface SpecOutcome<E extends SchemaMap, S> {
   /** Asserts the command decided exactly these events (after schema parsing). */
-  then(expected: readonly Message<E>[]): void;
+  thenEvents(expected: readonly Message<E>[]): void;
   /** Asserts the command was refused with this domain reason or Strand error code. */
   thenFails(reasonOrCode: string): void;
   /** Asserts on the state after the decided events were applied. */
@@ -53,7 +53,7 @@ export function scenario<C extends SchemaMap, E extends SchemaMap, S extends z.Z
           }
           const describe = () => (failure === undefined ? `decided ${JSON.stringify(events)}` : `failed with ${String(failure)}`);
           return {
-            then(expected) {
+            thenEvents(expected) {
               if (failure !== undefined) throw failure;
               assert.deepEqual(events, expected.map((e) => aggregate.parseEvent(e.type, e.data)));
             },

@@ -66,6 +66,9 @@ function fromJson(s: JsonSchema, path: string): fc.Arbitrary<unknown> {
       for (const [k, v] of Object.entries(props)) model[k] = fromJson(v, `${path}.${k}`);
       return fc.record(model, { requiredKeys: [...required].filter((k) => k in props) as never[] });
     }
+    case undefined:
+      // `{}`: anything (zod custom types, transforms); the zod check below filters.
+      return fc.jsonValue();
     default:
       throw new InvalidArgumentError(`Cannot derive an arbitrary for ${path || 'the schema'} (${JSON.stringify(s).slice(0, 80)}); pass your own arbitrary for it.`);
   }
