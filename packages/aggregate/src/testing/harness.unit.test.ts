@@ -57,7 +57,8 @@ describe('property harness', () => {
     expect(report.refused).toBeGreaterThan(0);
   });
 
-  const broken = (patch: Partial<Parameters<typeof defineAggregate>[0]>) => defineAggregate({ ...(Account.definition as never), ...patch } as never);
+  // Variants of Account with one deliberate bug each (typed loosely: the bugs do not type-check on purpose).
+  const broken = (patch: Record<string, unknown>): typeof Account => defineAggregate({ ...(Account.definition as object), ...patch } as never) as unknown as typeof Account;
 
   it('catches a broken invariant, with the seed', () => {
     expect(() =>
@@ -74,16 +75,16 @@ describe('property harness', () => {
           return s;
         },
       },
-    } as never);
-    expect(() => checkAggregate(Mutating as typeof Account, { parameters: { numRuns: 300 } })).toThrow();
+    });
+    expect(() => checkAggregate(Mutating, { parameters: { numRuns: 300 } })).toThrow();
   });
 
   it('catches a non-deterministic decide', () => {
     let calls = 0;
     const Flaky = broken({
       decide: { ...Account.definition.decide, Deposit: (c: { amount: number }) => ({ type: 'Deposited', data: { amount: c.amount + (calls++ % 2) } }) },
-    } as never);
-    expect(() => checkAggregate(Flaky as typeof Account, { parameters: { numRuns: 300 } })).toThrow(/deterministic/);
+    });
+    expect(() => checkAggregate(Flaky, { parameters: { numRuns: 300 } })).toThrow(/deterministic/);
   });
 
   it('catches state that a snapshot cannot restore', () => {
