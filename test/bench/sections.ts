@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { aggregate } from './aggregate.js';
 import { core } from './core.js';
 import type { BenchSection } from './figure.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core];
+export const sections: BenchSection[] = [core, aggregate];
