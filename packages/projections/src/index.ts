@@ -1,0 +1,18 @@
+/**
+ * `@strand/projections`: read models from the Strand log, as RxJS-friendly projections with
+ * checkpoints, per-stream failure isolation, read-your-writes and blue/green rebuilds.
+ *
+ * @packageDocumentation
+ */
+export { appendAndConfirm, confirmProjections } from './confirm.js';
+export type { ConfirmOptions } from './confirm.js';
+export { DynamicSubscription } from './dynamic.js';
+export type { EngineOptions, ParkedStream } from './engine.js';
+export { ProjectionParkedError, ProjectionStoppedError, ProjectionTimeoutError } from './errors.js';
+export { attachInline } from './inline.js';
+export type { InlineProjection } from './inline.js';
+export { defineProjection } from './projection.js';
+export type { CompiledProjection, EventHandler, ProjectionDefinition } from './projection.js';
+export type { ReadModelTx, ReadModelView } from './read-model.js';
+export { ProjectionRunner } from './runner.js';
+export type { ProjectionStatus, RebuildProgress, RunnerOptions } from './runner.js';

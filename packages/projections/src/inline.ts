@@ -1,0 +1,62 @@
+/**
+ * Inline projections: the handlers run inside the append's commit, and their writes are part of
+ * the same atomic batch as the events. A successful append means the read model is updated; a
+ * handler that throws fails that append (nothing is written).
+ *
+ * @module
+ */
+import { type CommitTx, type EventLog, InvalidArgumentError } from '@strand/core';
+import type { CompiledProjection } from './projection.js';
+import { Collections, type ReadModelTx, type ReadModelView } from './read-model.js';
+
+/** An attached inline projection. */
+export interface InlineProjection {
+  /** Read access to its read model. */
+  view(): ReadModelView;
+  /** Detaches it: later appends no longer update the read model. */
+  detach(): void;
+}
+
+function adapt(collections: Collections, tx: CommitTx): ReadModelTx {
+  return {
+    get: async <T>(collection: string, key: string) => (await tx.get(collections.db(collection), key)) as T | undefined,
+    put: (collection, key, doc) => tx.put(collections.db(collection), key, doc),
+    del: (collection, key) => tx.del(collections.db(collection), key),
+    // Commit hooks of one log run one at a time, so read-modify-write is already atomic here.
+    update: async <T>(collection: string, key: string, fn: (doc: T | undefined) => T | undefined) => {
+      const db = collections.db(collection);
+      const doc = fn((await tx.get(db, key)) as T | undefined);
+      if (doc === undefined) tx.del(db, key);
+      else tx.put(db, key, doc);
+    },
+  };
+}
+
+/**
+ * Runs a projection inline with every append to `log`.
+ *
+ * @example
+ * ```ts
+ * const inline = attachInline(log, balances);
+ * await log.append('accounts/eu/1', [{ type: 'Credited', data: { amount: 5 } }]);
+ * await inline.view().get('byAccount', 'accounts/eu/1'); // already there
+ * ```
+ */
+export function attachInline(log: EventLog, projection: CompiledProjection): InlineProjection {
+  if (projection === null || typeof projection !== 'object' || typeof projection.matches !== 'function') {
+    throw new InvalidArgumentError('attachInline needs a projection made with defineProjection().');
+  }
+  const collections = new Collections(log, `inline-${projection.name}`, 0);
+  const detach = log.addCommitHook({
+    name: `inline:${projection.name}`,
+    async onCommit(events, tx) {
+      const rm = adapt(collections, tx);
+      for (const e of events) {
+        if (!projection.matches(e.stream)) continue;
+        const handler = projection.handlerFor(e.type);
+        if (handler) await handler(e, rm);
+      }
+    },
+  });
+  return { view: () => collections.view(), detach };
+}

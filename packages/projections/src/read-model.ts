@@ -1,0 +1,183 @@
+/**
+ * The built-in read-model store: JSON documents in named collections, kept in sublevels of the
+ * log's own store, so read-model updates and the projection's checkpoint commit in one atomic
+ * batch.
+ *
+ * @module
+ */
+import type { EventLog, Sublevel } from '@strand/core';
+
+/** What a handler uses to read and write its read model. */
+export interface ReadModelTx {
+  /** Reads a document (seeing this transaction's own writes). */
+  get<T = unknown>(collection: string, key: string): Promise<T | undefined>;
+  /** Writes a document. */
+  put(collection: string, key: string, doc: unknown): void;
+  /** Deletes a document. */
+  del(collection: string, key: string): void;
+  /**
+   * Read-modify-write of one document, atomic with respect to every other handler of this
+   * projection (handlers of different streams run concurrently, so `get` then `put` across an
+   * `await` could lose an update on a shared key; `update` cannot). The key stays locked until
+   * the event's handler finishes; update several keys in a consistent order.
+   */
+  update<T = unknown>(collection: string, key: string, fn: (doc: T | undefined) => T | undefined): Promise<void>;
+}
+
+/** Read access to a projection's current read model. */
+export interface ReadModelView {
+  /** Reads a document. */
+  get<T = unknown>(collection: string, key: string): Promise<T | undefined>;
+  /** Lists documents of a collection, optionally with a key prefix, in key order. */
+  list<T = unknown>(collection: string, options?: { prefix?: string; limit?: number }): Promise<Array<{ key: string; doc: T }>>;
+}
+
+const DELETED = Symbol('deleted');
+
+/** Names the sublevel of one collection of one generation of a projection. */
+export function collectionName(projection: string, generation: number, collection: string): string {
+  return `rm-${projection}-g${generation}-${collection}`;
+}
+
+/** Collections of one projection generation, opened lazily. */
+export class Collections {
+  private readonly open = new Map<string, Sublevel>();
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly projection: string,
+    readonly generation: number,
+  ) {}
+
+  /** The sublevel of a collection. */
+  db(collection: string): Sublevel {
+    let db = this.open.get(collection);
+    if (db === undefined) {
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(collection)) throw new TypeError(`collection names are 1-32 letters, digits, '-' or '_'; got ${collection}`);
+      db = this.log.sublevel(collectionName(this.projection, this.generation, collection));
+      this.open.set(collection, db);
+    }
+    return db;
+  }
+
+  /** Every collection opened so far. */
+  all(): Sublevel[] {
+    return [...this.open.values()];
+  }
+
+  /** Names of the collections opened so far. */
+  names(): string[] {
+    return [...this.open.keys()];
+  }
+
+  /** A read view. */
+  view(): ReadModelView {
+    return {
+      get: async <T>(collection: string, key: string) => (await this.db(collection).get(key)) as T | undefined,
+      list: async <T>(collection: string, options: { prefix?: string; limit?: number } = {}) => {
+        const range = options.prefix ? { gte: options.prefix, lt: `${options.prefix}\uffff` } : {};
+        const out: Array<{ key: string; doc: T }> = [];
+        for await (const [key, doc] of this.db(collection).iterator({ ...range, limit: options.limit ?? -1 })) out.push({ key: key as string, doc: doc as T });
+        return out;
+      },
+    };
+  }
+}
+
+/** Buffered writes of many events, committed as one batch with the checkpoint. */
+export class WriteBuffer {
+  private pending = new Map<Sublevel, Map<string, unknown>>();
+  /** Drained into a batch that is being written: still visible to reads until it lands. */
+  private flushing = new Map<Sublevel, Map<string, unknown>>();
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(private readonly collections: Collections) {}
+
+  private async read(db: Sublevel, key: string, local: Map<Sublevel, Map<string, unknown>> | undefined): Promise<unknown> {
+    for (const layer of [local, this.pending, this.flushing]) {
+      const m = layer?.get(db);
+      if (m?.has(key)) {
+        const v = m.get(key);
+        return v === DELETED ? undefined : v;
+      }
+    }
+    return db.get(key);
+  }
+
+  /**
+   * A transaction for one event. Its writes join the shared buffer only on `commit()`,
+   * so a failed (retried or parked) handler leaves nothing behind.
+   */
+  tx(): ReadModelTx & { commit(): void; abort(): void } {
+    const local = new Map<Sublevel, Map<string, unknown>>();
+    const held = new Map<string, () => void>();
+    const write = (collection: string, key: string, value: unknown) => {
+      const db = this.collections.db(collection);
+      let m = local.get(db);
+      if (m === undefined) local.set(db, (m = new Map()));
+      m.set(key, value);
+    };
+    return {
+      get: async <T>(collection: string, key: string) => (await this.read(this.collections.db(collection), key, local)) as T | undefined,
+      put: (collection, key, doc) => write(collection, key, doc),
+      del: (collection, key) => write(collection, key, DELETED),
+      update: async <T>(collection: string, key: string, fn: (doc: T | undefined) => T | undefined) => {
+        const db = this.collections.db(collection);
+        const id = `${db.prefix}\u0000${key}`;
+        if (!held.has(id)) {
+          // Hold the key until this event commits or aborts, so concurrent handlers serialise on
+          // it and a failed attempt's update is dropped with the rest of its writes.
+          const prev = this.locks.get(id) ?? Promise.resolve();
+          let release!: () => void;
+          const mine = new Promise<void>((resolve) => (release = resolve));
+          const chained = prev.then(() => mine);
+          this.locks.set(id, chained);
+          held.set(id, () => {
+            release();
+            if (this.locks.get(id) === chained) this.locks.delete(id);
+          });
+          await prev;
+        }
+        const doc = fn((await this.read(db, key, local)) as T | undefined);
+        write(collection, key, doc === undefined ? DELETED : doc);
+      },
+      abort: () => {
+        for (const release of held.values()) release();
+        held.clear();
+      },
+      commit: () => {
+        for (const [db, m] of local) {
+          let shared = this.pending.get(db);
+          if (shared === undefined) this.pending.set(db, (shared = new Map()));
+          for (const [k, v] of m) shared.set(k, v);
+        }
+        for (const release of held.values()) release();
+        held.clear();
+      },
+    };
+  }
+
+  /** True when nothing is buffered. */
+  get empty(): boolean {
+    return this.pending.size === 0;
+  }
+
+  /**
+   * Batch operations of everything buffered. The writes stay readable until {@link WriteBuffer.landed}
+   * is called after the batch is written.
+   */
+  drain(): Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel: Sublevel }> {
+    const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel: Sublevel }> = [];
+    for (const [db, m] of this.pending) {
+      for (const [key, value] of m) ops.push(value === DELETED ? { type: 'del', key, sublevel: db } : { type: 'put', key, value, sublevel: db });
+    }
+    this.flushing = this.pending;
+    this.pending = new Map();
+    return ops;
+  }
+
+  /** The drained batch is in the store: reads go there now. */
+  landed(): void {
+    this.flushing = new Map();
+  }
+}
