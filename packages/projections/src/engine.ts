@@ -275,29 +275,27 @@ export class Engine {
   }
 
   private async commitNow(): Promise<void> {
-    {
-      this.advance();
-      const checkpoint = this.highestDone;
-      if (checkpoint === this.state.checkpoint && this.buffer.empty && this.parkedDirty.size === 0 && this.versions.size === 0 && this.processedPending.length === 0) return;
-      this.completedSinceCommit = 0;
-      const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = this.buffer.drain();
-      for (const [stream, version] of this.versions) ops.push({ type: 'put', key: `v:${stream}`, value: version, sublevel: this.meta });
-      this.versions.clear();
-      for (const [stream, p] of this.parkedDirty) ops.push(p === null ? { type: 'del', key: `parked:${stream}`, sublevel: this.meta } : { type: 'put', key: `parked:${stream}`, value: p, sublevel: this.meta });
-      this.parkedDirty.clear();
-      // highWater covers events applied beyond the checkpoint (out of order across streams).
-      const highWater = Math.max(this.state.highWater, checkpoint, this.dispatched);
-      const next: State = { checkpoint, highWater };
-      ops.push({ type: 'put', key: 'state', value: next, sublevel: this.meta });
-      ops.push({ type: 'put', key: 'collections', value: this.collections.names(), sublevel: this.meta });
-      await this.meta.batch(ops as never);
-      this.buffer.landed();
-      this.state = next;
-      const done = this.processedPending;
-      this.processedPending = [];
-      for (const e of done) this.processed$.next(e);
-      this.checkpoint$.next(checkpoint);
-    }
+    this.advance();
+    const checkpoint = this.highestDone;
+    if (checkpoint === this.state.checkpoint && this.buffer.empty && this.parkedDirty.size === 0 && this.versions.size === 0 && this.processedPending.length === 0) return;
+    this.completedSinceCommit = 0;
+    const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = this.buffer.drain();
+    for (const [stream, version] of this.versions) ops.push({ type: 'put', key: `v:${stream}`, value: version, sublevel: this.meta });
+    this.versions.clear();
+    for (const [stream, p] of this.parkedDirty) ops.push(p === null ? { type: 'del', key: `parked:${stream}`, sublevel: this.meta } : { type: 'put', key: `parked:${stream}`, value: p, sublevel: this.meta });
+    this.parkedDirty.clear();
+    // highWater covers events applied beyond the checkpoint (out of order across streams).
+    const highWater = Math.max(this.state.highWater, checkpoint, this.dispatched);
+    const next: State = { checkpoint, highWater };
+    ops.push({ type: 'put', key: 'state', value: next, sublevel: this.meta });
+    ops.push({ type: 'put', key: 'collections', value: this.collections.names(), sublevel: this.meta });
+    await this.meta.batch(ops as never);
+    this.buffer.landed();
+    this.state = next;
+    const done = this.processedPending;
+    this.processedPending = [];
+    for (const e of done) this.processed$.next(e);
+    this.checkpoint$.next(checkpoint);
   }
 
   /**
