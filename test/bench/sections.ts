@@ -6,6 +6,7 @@
 import { aggregate } from './aggregate.js';
 import { core } from './core.js';
 import type { BenchSection } from './figure.js';
+import { projections } from './projections.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, aggregate];
+export const sections: BenchSection[] = [core, aggregate, projections];
