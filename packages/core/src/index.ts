@@ -26,6 +26,7 @@ export {
   isStrandError,
 } from './errors.js';
 export type { ErrorKind, ExpectedVersion, StrandErrorOptions } from './errors.js';
+export type { VerifyReport } from './verify.js';
 export { assertStreamName, compilePattern, isValidStreamName, MAX_SEGMENTS, MAX_SEGMENT_BYTES, MAX_STREAM_NAME_BYTES } from './names.js';
 export type { StreamPattern } from './names.js';
 export { builtInCodecs, jsonCodec, msgpackCodec } from './codec.js';

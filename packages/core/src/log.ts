@@ -28,6 +28,7 @@ import {
 import { type CachedHead, HeadCache } from './head-cache.js';
 import { Space, globalKey, headKey, headRangeBelow, metaKey, positionOfGlobalKey, streamKey, streamPrefix } from './keys.js';
 import { LiveRing } from './live-ring.js';
+import { type VerifyReport, verifyStore } from './verify.js';
 import { assertPrefix, assertStreamName, compilePattern, decodeName } from './names.js';
 import { type AppendInterceptor, type CommitHook, type Logger, type ReadInterceptor, type Sublevel, silentLogger } from './plugins.js';
 import type {
@@ -923,6 +924,43 @@ export class EventLog {
       await compact.call(this.store, streamKey(prefix, from), streamKey(prefix, to), { keyEncoding: 'view' });
     }
     return removed;
+  }
+
+  /**
+   * Checks the whole store's invariants (contiguous versions, index consistency, heads, global
+   * order); see `verify.ts`. Reads everything once; `onProgress` gets the keys checked so far.
+   */
+  async verify(onProgress?: (checked: number) => void): Promise<VerifyReport> {
+    this.assertOpen();
+    await this.drained;
+    return verifyStore(this.store, this.lastPosition, onProgress);
+  }
+
+  /** Asks the store to compact everything (LevelDB: rewrites its files, dropping deleted data). */
+  async compact(): Promise<void> {
+    this.assertOpen();
+    const compact = (this.store as { compactRange?: (a: Uint8Array, b: Uint8Array, o: object) => Promise<void> }).compactRange;
+    if (typeof compact === 'function') await compact.call(this.store, Uint8Array.of(0x00), Uint8Array.of(0xff), { keyEncoding: 'view' });
+  }
+
+  /** Counts streams below a hierarchy prefix ('' = all), reading heads page by page. */
+  async countStreams(prefix = ''): Promise<number> {
+    this.assertOpen();
+    assertPrefix(prefix);
+    const { gte, lt } = headRangeBelow(prefix);
+    let n = 0;
+    const it = this.store.keys({ gte, lt, keyEncoding: 'view' });
+    try {
+      for (;;) {
+        const page = await it.nextv(4096);
+        if (page.length === 0) break;
+        n += page.length;
+      }
+    } finally {
+      await it.close();
+    }
+    if (prefix !== '' && (await this.store.get(headKey(prefix), VALUE_OPTS)) !== undefined) n++;
+    return n;
   }
 
   /** Waits for pending commits, stops followers and closes the store if the log owns it. */

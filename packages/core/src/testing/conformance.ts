@@ -294,6 +294,24 @@ export function runLogConformance(options: ConformanceOptions): void {
     await rejectsWith(log.truncateBefore('x', 1), 'STRAND_LOG_CLOSED');
   });
 
+  it('verifies a consistent store and counts streams', async (log) => {
+    await log.append('v/a', events(5));
+    await log.appendMulti([
+      { stream: 'v/b', events: events(2) },
+      { stream: 'w/c', events: events(1) },
+    ]);
+    await log.truncateBefore('v/a', 3);
+    await log.deleteStream('w/c');
+    const report = await log.verify();
+    assert.deepEqual(report.problems, []);
+    assert.equal(report.events, 6);
+    assert.equal(report.streams, 3);
+    assert.equal(report.truncated, 2);
+    assert.equal(report.lastPosition, 8);
+    assert.equal(await log.countStreams(), 3);
+    assert.equal(await log.countStreams('v'), 2);
+  });
+
   it('runs commit hooks atomically with the append', async (log) => {
     const counts = log.sublevel('counts');
     log.addCommitHook({
