@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+/**
+ * `strand`: the command-line tool. Short verbs, `--help` with examples on every command, a table
+ * for people by default and `--json` for scripts, exit codes scripts can trust (see `exitCodeOf`),
+ * colours and progress bars only on a TTY.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, Option } from 'commander';
+import { isStrandError } from '../errors.js';
+import { compilePattern } from '../names.js';
+import type { EventLog } from '../log.js';
+import { openLog } from '../open.js';
+import type { ExpectedVersion } from '../types.js';
+import { dirSize, exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
+
+interface GlobalOptions {
+  path: string;
+  json: boolean;
+  lockTimeout: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Opens the log, waiting while another process holds it (LevelDB allows one process per
+ * directory; short-lived commands like `strand append` take turns).
+ */
+async function openWaiting(path: string, lockTimeoutMs: number): Promise<EventLog> {
+  const deadline = Date.now() + lockTimeoutMs;
+  for (;;) {
+    try {
+      return await openLog({ path });
+    } catch (error) {
+      if (!isStrandError(error, 'STRAND_LOG_LOCKED') || Date.now() >= deadline) throw error;
+      await sleep(50);
+    }
+  }
+}
+
+const program = new Command('strand')
+  .description('Strand: per-entity event streams on an LSM tree.')
+  .version('0.1.0')
+  .addOption(new Option('-p, --path <dir>', 'log directory (LevelDB)').env('STRAND_PATH').default('./data'))
+  .option('--json', 'machine-readable JSON output', false)
+  .option('--lock-timeout <ms>', 'wait this long for a log another process holds', '3000')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  strand info                         what is in ./data
+  strand streams orders/eu            browse the hierarchy
+  strand read orders/eu/order-42      read one stream
+  strand tail 'orders/>'              follow new events live
+  strand append orders/eu/order-42 --type OrderPlaced --data '{"total":42}' --expect 0
+
+Exit codes: 0 ok, 1 usage or invalid input, 2 conflict (expected version), 3 not found,
+4 data problem (verify failed, corruption), 5 unavailable (locked, storage), 70 internal error.`,
+  );
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+async function withLog<T>(fn: (log: EventLog, out: Output) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+  const { path, json } = globals();
+  const out = output(json);
+  if (!options.create && !existsSync(path)) {
+    out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
+  }
+  const log = await openWaiting(path, Number(globals().lockTimeout));
+  try {
+    return await fn(log, out);
+  } finally {
+    await log.close();
+  }
+}
+
+program
+  .command('init')
+  .description('create a log (or open an existing one) and show it')
+  .addHelpText('after', '\nExamples:\n  strand init --path ./data')
+  .action(() =>
+    withLog(
+      async (log, out) => {
+        out.object({ path: globals().path, position: log.position, codec: log.codec.name, created: true });
+      },
+      { create: true },
+    ),
+  );
+
+program
+  .command('info')
+  .description('size on disk, stream count, head position, backend and settings')
+  .addHelpText('after', '\nExamples:\n  strand info\n  strand info --json | jq .streams')
+  .action(() =>
+    withLog(async (log, out) => {
+      const path = globals().path;
+      out.object({
+        path,
+        backend: 'leveldb (classic-level)',
+        bytesOnDisk: await dirSize(path),
+        streams: await log.countStreams(),
+        position: log.position,
+        codec: log.codec.name,
+        durability: 'sync',
+      });
+    }),
+  );
+
+program
+  .command('streams [prefix]')
+  .description('list the children of a hierarchy prefix, with stream counts below each')
+  .option('--after <segment>', 'continue after this segment (paging)')
+  .option('--limit <n>', 'entries per page', '50')
+  .addHelpText('after', '\nExamples:\n  strand streams\n  strand streams orders/eu --limit 20')
+  .action((prefix: string | undefined, opts: { after?: string; limit: string }) =>
+    withLog(async (log, out) => {
+      const page = await log.listChildren(prefix ?? '', { after: opts.after, limit: Number(opts.limit) });
+      const rows = [];
+      for (const e of page.entries) {
+        const info = e.isStream ? await log.streamInfo(e.name) : undefined;
+        rows.push({ name: e.name, stream: e.isStream, version: info?.version ?? '', below: e.hasChildren ? await log.countStreams(e.name) - (e.isStream ? 1 : 0) : 0 });
+      }
+      out.table(rows, ['name', 'stream', 'version', 'below'], page.next === undefined ? undefined : `more: strand streams ${prefix ?? ''} --after ${page.next}`);
+    }),
+  );
+
+program
+  .command('read <stream>')
+  .description("read a stream's events")
+  .option('--from <version>', 'first version (last, with --backwards)')
+  .option('--backwards', 'newest first', false)
+  .option('--limit <n>', 'at most this many events')
+  .addHelpText('after', '\nExamples:\n  strand read orders/eu/order-42\n  strand read orders/eu/order-42 --backwards --limit 1 --json')
+  .action((stream: string, opts: { from?: string; backwards: boolean; limit?: string }) =>
+    withLog(async (log, out) => {
+      const info = await log.streamInfo(stream);
+      if (info === undefined) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No stream "${stream}". List streams with: strand streams`);
+      const events = [];
+      for await (const e of log.readStream(stream, {
+        from: opts.from === undefined ? undefined : Number(opts.from),
+        limit: opts.limit === undefined ? undefined : Number(opts.limit),
+        direction: opts.backwards ? 'backwards' : 'forwards',
+        ifTruncated: 'skip',
+      })) {
+        events.push(e);
+      }
+      out.events(events);
+    }),
+  );
+
+program
+  .command('tail <pattern>')
+  .description('follow events of matching streams, like tail -f (Ctrl-C to stop)')
+  .option('--from <position>', "start at this global position (default: only new events; 'start' for all)")
+  .option('--count <n>', 'stop after this many events')
+  .option('--interval <ms>', 'poll interval', '250')
+  .addHelpText(
+    'after',
+    `
+LevelDB lets one process open a log at a time, so tail polls: it opens the log, prints new events,
+closes it and waits, leaving the log to other short-lived writers (strand append...) in between.
+A long-running writer holds the log: follow it in that process (log.follow) or use the S3 backend,
+whose read-only followers run anywhere.
+
+Examples:
+  strand tail 'orders/>'
+  strand tail 'orders/*/order-42' --from start --count 10 --json`,
+  )
+  .action(async (pattern: string, opts: { from?: string; count?: string; interval: string }) => {
+    const { path, json } = globals();
+    const out = output(json);
+    compilePattern(pattern);
+    if (!existsSync(path)) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
+    let stop = false;
+    process.once('SIGINT', () => {
+      stop = true;
+    });
+    const max = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
+    let next = opts.from === 'start' ? 1 : opts.from === undefined ? undefined : Number(opts.from);
+    let printed = 0;
+    let warned = false;
+    while (!stop && printed < max) {
+      let log: EventLog | undefined;
+      try {
+        log = await openLog({ path });
+      } catch (error) {
+        if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
+        if (!warned) process.stderr.write('strand tail: the log is held by another process; waiting for it to let go...\n');
+        warned = true;
+      }
+      if (log !== undefined) {
+        try {
+          next ??= log.position + 1;
+          for await (const e of log.readAll({ from: next, pattern })) {
+            out.event(e);
+            next = e.position + 1;
+            if (++printed >= max) break;
+          }
+          next = Math.max(next, log.position + 1);
+        } finally {
+          await log.close();
+        }
+      }
+      if (!stop && printed < max) await sleep(Number(opts.interval));
+    }
+  });
+
+program
+  .command('append <stream>')
+  .description('append one event')
+  .requiredOption('--type <type>', 'event type')
+  .requiredOption('--data <json>', 'event data as JSON')
+  .option('--expect <version>', "expected version: a number, 'any', 'no_stream' or 'stream_exists'", 'any')
+  .option('--id <id>', 'event id (makes a retry idempotent)')
+  .addHelpText('after', `\nExamples:\n  strand append orders/eu/order-42 --type OrderPlaced --data '{"total":42}' --expect no_stream`)
+  .action((stream: string, opts: { type: string; data: string; expect: string; id?: string }) =>
+    withLog(
+      async (log, out) => {
+        let data: unknown;
+        try {
+          data = JSON.parse(opts.data);
+        } catch {
+          out.fail(ExitCode.usage, 'STRAND_INVALID_EVENT', `--data is not valid JSON: ${opts.data}`);
+        }
+        const expectedVersion: ExpectedVersion = /^\d+$/.test(opts.expect) ? Number(opts.expect) : (opts.expect as ExpectedVersion);
+        const r = await log.append(stream, [{ type: opts.type, data, ...(opts.id ? { id: opts.id } : {}) }], { expectedVersion });
+        out.object({ stream: r.stream, version: r.version, position: r.position, id: r.events[0]?.id, idempotent: r.idempotent });
+      },
+      { create: true },
+    ),
+  );
+
+program
+  .command('verify')
+  .description('check the whole store: contiguous versions, index consistency, heads, global order')
+  .addHelpText('after', '\nExamples:\n  strand verify\n  strand verify --json')
+  .action(() =>
+    withLog(async (log, out) => {
+      const bar = progressBar(out, 'verify', log.position);
+      const report = await log.verify((n) => bar.update(Math.min(n, log.position)));
+      bar.stop();
+      out.object({ ok: report.problems.length === 0, ...report });
+      if (report.problems.length > 0) process.exitCode = ExitCode.data;
+    }),
+  );
+
+program
+  .command('compact')
+  .description('compact the store (LevelDB rewrites its files, dropping deleted and truncated data)')
+  .action(() =>
+    withLog(async (log, out) => {
+      const path = globals().path;
+      const before = await dirSize(path);
+      await log.compact();
+      out.object({ bytesBefore: before, bytesAfter: await dirSize(path) });
+    }),
+  );
+
+program
+  .command('snapshots [prefix]')
+  .description('list aggregate snapshots (written by @strand/aggregate)')
+  .action((prefix: string | undefined) =>
+    withLog(async (log, out) => {
+      const rows = [];
+      for await (const [stream, r] of log.sublevel('snapshots').iterator(prefix ? { gte: `${prefix}/`, lt: `${prefix}/\uffff` } : {})) {
+        const rec = r as { aggregate: string; version: number; stateVersion: number; takenAt: number };
+        rows.push({ stream, aggregate: rec.aggregate, version: rec.version, stateVersion: rec.stateVersion, takenAt: new Date(rec.takenAt).toISOString() });
+      }
+      out.table(rows, ['stream', 'aggregate', 'version', 'stateVersion', 'takenAt']);
+    }),
+  );
+
+program
+  .command('bench')
+  .description('run the benchmark (npm run bench) and print its table')
+  .allowUnknownOption(true)
+  .argument('[args...]', 'passed to the benchmark, e.g. --only core --scale 0.1 --json out.json')
+  .action(async (args: string[]) => {
+    const script = fileURLToPath(new URL('../../../../test/dist/bench/main.js', import.meta.url));
+    if (!existsSync(script)) output(globals().json).fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `The benchmark is not built (${script}). Run npm run build first.`);
+    const child = spawn(process.execPath, ['--expose-gc', script, ...args], { stdio: 'inherit' });
+    process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  });
+
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const code = (error as { code?: string }).code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
+  if (typeof code === 'string' && code.startsWith('commander.')) process.exit(ExitCode.usage);
+  const out = output(globals().json);
+  if (isStrandError(error)) out.fail(exitCodeOf(error), error.code, error.message);
+  out.fail(ExitCode.internal, 'STRAND_INTERNAL', String((error as Error)?.stack ?? error));
+}

@@ -1,0 +1,95 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The real `strand` binary (the npm bin shim over the built CLI) on a real LevelDB store.
+const bin = fileURLToPath(new URL('../../packages/core/bin/strand.js', import.meta.url));
+let dir: string;
+
+function strand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, '--path', dir, ...args], { env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  dir = join(await mkdtemp(join(tmpdir(), 'strand-cli-')), 'log');
+});
+afterAll(() => rm(join(dir, '..'), { recursive: true, force: true }));
+
+describe('strand CLI', () => {
+  it('says there is no log, with the fix, and exits 3', async () => {
+    const r = await strand('info');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('strand init');
+  });
+
+  it('appends with expected versions and exits 2 on a conflict', async () => {
+    const a = await strand('append', 'orders/eu/o-1', '--type', 'Placed', '--data', '{"total":4}', '--expect', 'no_stream', '--json');
+    expect(a.code).toBe(0);
+    expect(JSON.parse(a.stdout)).toMatchObject({ stream: 'orders/eu/o-1', version: 1, position: 1, idempotent: false });
+    const b = await strand('append', 'orders/eu/o-1', '--type', 'Placed', '--data', '{"total":5}', '--expect', 'no_stream', '--json');
+    expect(b.code).toBe(2);
+    expect(JSON.parse(b.stderr)).toMatchObject({ error: 'STRAND_WRONG_EXPECTED_VERSION' });
+    expect((await strand('append', 'orders//bad', '--type', 'T', '--data', '1')).code).toBe(1);
+    expect((await strand('append', 'orders/x', '--type', 'T', '--data', '{nope')).code).toBe(1);
+    await strand('append', 'orders/eu/o-2', '--type', 'Placed', '--data', '{"total":7}');
+    await strand('append', 'orders/us/o-3', '--type', 'Placed', '--data', '{"total":9}');
+  });
+
+  it('reads, browses and reports', async () => {
+    const read = await strand('read', 'orders/eu/o-1', '--json');
+    expect(JSON.parse(read.stdout).map((e: { data: unknown }) => e.data)).toEqual([{ total: 4 }]);
+    expect((await strand('read', 'orders/none')).code).toBe(3);
+    const streams = await strand('streams', 'orders', '--json');
+    expect(JSON.parse(streams.stdout)).toEqual([
+      { name: 'orders/eu', stream: false, version: '', below: 2 },
+      { name: 'orders/us', stream: false, version: '', below: 1 },
+    ]);
+    const info = JSON.parse((await strand('info', '--json')).stdout);
+    expect(info).toMatchObject({ streams: 3, position: 3, codec: 'json' });
+    expect(info.bytesOnDisk).toBeGreaterThan(0);
+    const human = await strand('streams', 'orders/eu');
+    expect(human.stdout).toMatch(/NAME\s+STREAM\s+VERSION/);
+    expect(human.stdout).toContain('orders/eu/o-1');
+  });
+
+  it('verifies the store', async () => {
+    const v = await strand('verify', '--json');
+    expect(v.code).toBe(0);
+    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, events: 3, streams: 3, problems: [] });
+  });
+
+  it('tails live events', async () => {
+    const child = spawn(process.execPath, [bin, '--path', dir, 'tail', 'orders/>', '--from', 'start', '--count', '4', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    const done = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    const reader = createInterface({ input: child.stdout });
+    const first3 = new Promise<void>((resolve) =>
+      reader.on('line', (l) => {
+        lines.push(l);
+        if (lines.length === 3) resolve();
+      }),
+    );
+    await first3;
+    // A second process appends while tail polls: tail must print it live, then stop at --count 4.
+    const appended = await strand('append', 'orders/eu/o-9', '--type', 'Placed', '--data', '1', '--json');
+    expect(appended.code).toBe(0);
+    expect(await done).toBe(0);
+    expect(lines.map((l) => JSON.parse(l).position)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('prints help with examples for every command', async () => {
+    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify']) {
+      const h = await strand(cmd, '--help');
+      expect(h.code, cmd).toBe(0);
+      expect(h.stdout, cmd).toContain('Examples:');
+    }
+  });
+});
