@@ -7,6 +7,7 @@ import { aggregate } from './aggregate.js';
 import { core } from './core.js';
 import type { BenchSection } from './figure.js';
 import { projections } from './projections.js';
+import { s3 } from './s3.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, aggregate, projections];
+export const sections: BenchSection[] = [core, aggregate, projections, s3];
