@@ -122,6 +122,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
   private background: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<string>();
+  private readonly waiting = new Map<string, { state: z.output<S>; version: number }>();
   /** Snapshot and retention counters. */
   readonly stats: RepositoryStats = { snapshotsWritten: 0, snapshotsFailed: 0, snapshotsIgnored: 0, eventsTruncated: 0, eventsArchived: 0 };
 
@@ -298,7 +299,13 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   }
 
   private schedule(stream: string, state: z.output<S>, version: number): void {
-    if (this.inFlight.has(stream)) return;
+    // One snapshot per stream at a time; a request that arrives meanwhile replaces any waiting one,
+    // so a slow snapshot (or archive) delays the next but never drops the latest.
+    if (this.inFlight.has(stream)) {
+      const waiting = this.waiting.get(stream);
+      if (waiting === undefined || waiting.version < version) this.waiting.set(stream, { state, version });
+      return;
+    }
     this.inFlight.add(stream);
     this.background = this.background
       .then(async () => {
@@ -308,7 +315,14 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
         this.stats.snapshotsFailed++;
         this.options.logger.warn({ stream, version, err: error }, 'snapshot failed; the command was not affected');
       })
-      .finally(() => this.inFlight.delete(stream));
+      .finally(() => {
+        this.inFlight.delete(stream);
+        const next = this.waiting.get(stream);
+        if (next !== undefined) {
+          this.waiting.delete(stream);
+          this.schedule(stream, next.state, next.version);
+        }
+      });
   }
 
   /**

@@ -26,3 +26,5 @@ export { ObjectStoreError, PreconditionFailedError } from './object-store/types.
 export type { ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult } from './object-store/types.js';
 export { systemClock, seededRandom } from './clock.js';
 export type { Clock, Random } from './clock.js';
+export { s3Archive } from './archive.js';
+export type { S3Archive } from './archive.js';
