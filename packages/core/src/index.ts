@@ -50,3 +50,13 @@ export type {
   StreamInfo,
   SubscribeOptions,
 } from './types.js';
+export {
+  compatibilityProblems,
+  IncompatibleSchemaError,
+  SchemaConflictError,
+  SchemaRegistry,
+  SchemaValidationError,
+  subsetProblems,
+  UnknownEventTypeError,
+} from './schema/index.js';
+export type { Compatibility, EventData, EventType, JsonSchema, RegisterOptions, RegistryOptions, SchemaIssue, Upcaster } from './schema/index.js';

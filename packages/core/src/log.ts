@@ -140,8 +140,8 @@ export class EventLog {
   private readonly maxEventBytes: number;
   private readonly maxAppendEvents: number;
   private readonly maxGroupSize: number;
-  private readonly appendInterceptors: readonly AppendInterceptor[];
-  private readonly readInterceptors: readonly ReadInterceptor[];
+  private readonly appendInterceptors: AppendInterceptor[];
+  private readonly readInterceptors: ReadInterceptor[];
   private readonly commitHooks: CommitHook[];
   private readonly clock: () => number;
   private readonly newId: () => string;
@@ -167,8 +167,8 @@ export class EventLog {
     this.maxEventBytes = options.maxEventBytes ?? 1024 * 1024;
     this.maxAppendEvents = options.maxAppendEvents ?? 10_000;
     this.maxGroupSize = options.maxGroupSize ?? 1024;
-    this.appendInterceptors = options.appendInterceptors ?? [];
-    this.readInterceptors = options.readInterceptors ?? [];
+    this.appendInterceptors = [...(options.appendInterceptors ?? [])];
+    this.readInterceptors = [...(options.readInterceptors ?? [])];
     this.commitHooks = [...(options.commitHooks ?? [])];
     this.clock = options.clock ?? Date.now;
     this.newId = options.newId ?? randomUUID;
@@ -250,6 +250,23 @@ export class EventLog {
       throw new InvalidArgumentError(`A sublevel name is 1 to 64 letters, digits, '-' or '_'; got ${describeValue(name)}.`);
     }
     return this.store.sublevel(name, { keyEncoding: 'utf8', valueEncoding: options.valueEncoding ?? 'json' }) as Sublevel;
+  }
+
+  /**
+   * Adds interceptors after opening (plugins that need the open log, like the schema registry,
+   * which keeps its schemas in the log's own store). Returns a remover.
+   */
+  addInterceptors(interceptors: { append?: AppendInterceptor; read?: ReadInterceptor }): () => void {
+    this.assertOpen();
+    const { append, read } = interceptors ?? {};
+    if (append !== undefined && typeof append?.onAppend !== 'function') throw new InvalidArgumentError('An append interceptor needs a name and an onAppend(events, context) method.');
+    if (read !== undefined && typeof read?.onRead !== 'function') throw new InvalidArgumentError('A read interceptor needs a name and an onRead(event) method.');
+    if (append) this.appendInterceptors.push(append);
+    if (read) this.readInterceptors.push(read);
+    return () => {
+      if (append) this.appendInterceptors.splice(this.appendInterceptors.indexOf(append) >>> 0, 1);
+      if (read) this.readInterceptors.splice(this.readInterceptors.indexOf(read) >>> 0, 1);
+    };
   }
 
   /** Adds a commit hook (e.g. an inline projection) to every later append. Returns a remover. */
