@@ -52,6 +52,7 @@ export type {
 } from './types.js';
 export {
   compatibilityProblems,
+  exportParquet,
   IncompatibleSchemaError,
   SchemaConflictError,
   SchemaRegistry,
@@ -59,4 +60,4 @@ export {
   subsetProblems,
   UnknownEventTypeError,
 } from './schema/index.js';
-export type { Compatibility, EventData, EventType, JsonSchema, RegisterOptions, RegistryOptions, SchemaIssue, Upcaster } from './schema/index.js';
+export type { Compatibility, EventData, EventType, ExportedFile, ExportOptions, ExportResult, JsonSchema, RegisterOptions, RegistryOptions, SchemaIssue, Upcaster } from './schema/index.js';

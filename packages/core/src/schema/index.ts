@@ -9,3 +9,5 @@ export { IncompatibleSchemaError, SchemaConflictError, SchemaValidationError, Un
 export type { SchemaIssue } from './errors.js';
 export { SchemaRegistry } from './registry.js';
 export type { EventData, EventType, RegisterOptions, RegistryOptions, Upcaster } from './registry.js';
+export { exportParquet } from './export.js';
+export type { ExportedFile, ExportOptions, ExportResult } from './export.js';
