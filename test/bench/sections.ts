@@ -8,6 +8,7 @@ import { core } from './core.js';
 import type { BenchSection } from './figure.js';
 import { projections } from './projections.js';
 import { s3 } from './s3.js';
+import { schema } from './schema.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, aggregate, projections, s3];
+export const sections: BenchSection[] = [core, schema, aggregate, projections, s3];
