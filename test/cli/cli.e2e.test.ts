@@ -85,8 +85,24 @@ describe('strand CLI', () => {
     expect(lines.map((l) => JSON.parse(l).position)).toEqual([1, 2, 3, 4]);
   });
 
+  it('lists schemas and exports Parquet', async () => {
+    const { openLog, SchemaRegistry } = await import('@strand/core');
+    const { z } = await import('zod');
+    const log = await openLog({ path: dir });
+    const registry = await SchemaRegistry.open(log);
+    await registry.register('Placed', 1, z.object({ total: z.number() }));
+    await log.append('orders/eu/o-7', [{ type: 'Placed', data: { total: 3 } }]);
+    await log.close();
+    const list = await strand('schemas', '--json');
+    expect(JSON.parse(list.stdout)).toEqual([{ type: 'Placed', latest: 1, compatibility: 'backward' }]);
+    const ex = await strand('export', '--types', 'Placed', '--dir', join(dir, '..', 'pq'), '--name', 'cli', '--json');
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(JSON.parse(ex.stdout).map((f: { rows: number }) => f.rows)).toEqual([1]);
+    expect((await strand('export', '--types', 'Nope', '--dir', join(dir, '..', 'pq'))).code).toBe(1);
+  });
+
   it('prints help with examples for every command', async () => {
-    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify']) {
+    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export']) {
       const h = await strand(cmd, '--help');
       expect(h.code, cmd).toBe(0);
       expect(h.stdout, cmd).toContain('Examples:');

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { isStrandError } from '../errors.js';
 import { compilePattern } from '../names.js';
+import { exportParquet } from '../schema/export.js';
+import { SchemaRegistry } from '../schema/registry.js';
 import type { EventLog } from '../log.js';
 import { openLog } from '../open.js';
 import type { ExpectedVersion } from '../types.js';
@@ -272,6 +274,51 @@ program
         rows.push({ stream, aggregate: rec.aggregate, version: rec.version, stateVersion: rec.stateVersion, takenAt: new Date(rec.takenAt).toISOString() });
       }
       out.table(rows, ['stream', 'aggregate', 'version', 'stateVersion', 'takenAt']);
+    }),
+  );
+
+program
+  .command('schemas')
+  .description('list registered event types, their versions and compatibility modes')
+  .option('--type <type>', 'show the JSON Schema of each version of one type')
+  .addHelpText('after', '\nExamples:\n  strand schemas\n  strand schemas --type OrderPlaced --json')
+  .action((opts: { type?: string }) =>
+    withLog(async (log, out) => {
+      const registry = await SchemaRegistry.open(log);
+      const types = registry.list().filter((t) => opts.type === undefined || t.type === opts.type);
+      if (opts.type !== undefined && types.length === 0) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No event type ${opts.type}. List them with: strand schemas`);
+      if (opts.type !== undefined) return out.table(types[0]!.versions.map((v) => ({ version: v.version, registered: new Date(v.registeredAt).toISOString(), schema: JSON.stringify(v.jsonSchema) })), ['version', 'registered', 'schema']);
+      out.table(
+        types.map((t) => ({ type: t.type, latest: t.versions.at(-1)?.version, compatibility: t.compatibility })),
+        ['type', 'latest', 'compatibility'],
+      );
+    }),
+  );
+
+program
+  .command('export')
+  .description('export events of registered types to Parquet files (incremental with --name)')
+  .requiredOption('--types <list>', 'comma-separated event types')
+  .requiredOption('--dir <dir>', 'output directory')
+  .option('--name <name>', 'incremental export: continue from where the last run with this name stopped')
+  .option('--from <position>', 'first global position')
+  .option('--to <position>', 'last global position')
+  .addHelpText('after', '\nExamples:\n  strand export --types OrderPlaced,Shipped --dir ./parquet --name bi')
+  .action((opts: { types: string; dir: string; name?: string; from?: string; to?: string }) =>
+    withLog(async (log, out) => {
+      const registry = await SchemaRegistry.open(log);
+      const r = await exportParquet(registry, {
+        types: opts.types.split(',').map((t) => t.trim()),
+        dir: opts.dir,
+        name: opts.name,
+        from: opts.from === undefined ? undefined : Number(opts.from),
+        to: opts.to === undefined ? undefined : Number(opts.to),
+      });
+      out.table(
+        r.files.map((f) => ({ type: f.type, rows: f.rows, positions: `${f.fromPosition}-${f.toPosition}`, file: f.path })),
+        ['type', 'rows', 'positions', 'file'],
+        `scanned positions ${r.from}-${r.to}${r.skipped > 0 ? `, skipped ${r.skipped} events written before their type was registered` : ''}`,
+      );
     }),
   );
 

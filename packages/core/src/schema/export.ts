@@ -50,6 +50,8 @@ export interface ExportResult {
   /** Positions scanned: `[from, to]`. */
   from: number;
   to: number;
+  /** Events of the exported types skipped because they were written before their type was registered. */
+  skipped: number;
 }
 
 type Kind = 'STRING' | 'DOUBLE' | 'INT64' | 'BOOLEAN' | 'TIMESTAMP' | 'JSON';
@@ -146,6 +148,7 @@ export async function exportParquet(registry: SchemaRegistry, options: ExportOpt
   await mkdir(dir, { recursive: true });
   const buffers = new Map<string, RecordedEvent[]>(types.map((t) => [t, []]));
   const files: ExportedFile[] = [];
+  let skipped = 0;
 
   const flush = (type: string) => {
     const rows = buffers.get(type)!;
@@ -162,7 +165,8 @@ export async function exportParquet(registry: SchemaRegistry, options: ExportOpt
       { name: 'id', data: rows.map((e) => e.id), type: 'STRING' },
       { name: 'type', data: rows.map((e) => e.type), type: 'STRING' },
       { name: 'schema_version', data: rows.map((e) => BigInt(e.schemaVersion ?? 0)), type: 'INT64' },
-      ...cols.map((c) => ({ name: c.name, data: rows.map((e) => convert(c.path.length === 0 ? e.data : valueAt(e.data, c.path), c.kind)), type: c.kind, nullable: c.nullable }) as ColumnSource),
+      // Payload columns are all nullable: an event this process cannot upcast keeps its older shape.
+      ...cols.map((c) => ({ name: c.name, data: rows.map((e) => convert(c.path.length === 0 ? e.data : valueAt(e.data, c.path), c.kind)), type: c.kind, nullable: true }) as ColumnSource),
     ];
     parquetWriteFile({ filename: path, columnData, kvMetadata: [{ key: 'strand.type', value: type }, { key: 'strand.schema', value: JSON.stringify(registry.jsonSchema(type)) }] });
     files.push({ type, path, rows: rows.length, fromPosition: first, toPosition: last });
@@ -173,11 +177,16 @@ export async function exportParquet(registry: SchemaRegistry, options: ExportOpt
     for await (const e of log.readAll({ from, to })) {
       const buf = buffers.get(e.type);
       if (buf === undefined || e.timestamp < since || e.timestamp >= until) continue;
+      // Written before the type was registered: its data never met the schema the columns come from.
+      if (e.schemaVersion === undefined) {
+        skipped++;
+        continue;
+      }
       buf.push(e);
       if (buf.length >= rowsPerFile) flush(e.type);
     }
   }
   for (const t of types) flush(t);
   if (options.name && to >= from) await checkpoints.put(options.name, to, { sync: true } as never);
-  return { files, from, to };
+  return { files, from, to, skipped };
 }
