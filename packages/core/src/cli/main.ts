@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
-import { isStrandError } from '../errors.js';
+import { InvalidArgumentError, isStrandError } from '../errors.js';
 import { compilePattern } from '../names.js';
 import { exportParquet } from '../schema/export.js';
 import { SchemaRegistry } from '../schema/registry.js';
@@ -27,11 +27,29 @@ interface GlobalOptions {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+const isS3 = (path: string) => path.startsWith('s3://');
+
+/**
+ * Opens a log on S3 through `@strand/store-s3`, loaded only when asked for, so the CLI (and core)
+ * do not depend on the AWS SDK.
+ */
+async function openS3(url: string): Promise<EventLog> {
+  const name = '@strand/store-s3';
+  let mod: { openS3Log(url: string): Promise<EventLog> };
+  try {
+    mod = (await import(name)) as typeof mod;
+  } catch {
+    throw new InvalidArgumentError('Opening an s3:// log needs @strand/store-s3: npm install @strand/store-s3.');
+  }
+  return mod.openS3Log(url);
+}
+
 /**
  * Opens the log, waiting while another process holds it (LevelDB allows one process per
  * directory; short-lived commands like `strand append` take turns).
  */
 async function openWaiting(path: string, lockTimeoutMs: number): Promise<EventLog> {
+  if (isS3(path)) return openS3(path);
   const deadline = Date.now() + lockTimeoutMs;
   for (;;) {
     try {
@@ -46,7 +64,7 @@ async function openWaiting(path: string, lockTimeoutMs: number): Promise<EventLo
 const program = new Command('strand')
   .description('Strand: per-entity event streams on an LSM tree.')
   .version('0.1.0')
-  .addOption(new Option('-p, --path <dir>', 'log directory (LevelDB)').env('STRAND_PATH').default('./data'))
+  .addOption(new Option('-p, --path <dir|url>', 'log directory (LevelDB), or s3://bucket/prefix/?endpoint=... (S3)').env('STRAND_PATH').default('./data'))
   .option('--json', 'machine-readable JSON output', false)
   .option('--lock-timeout <ms>', 'wait this long for a log another process holds', '3000')
   .addHelpText(
@@ -70,7 +88,7 @@ function globals(): GlobalOptions {
 async function withLog<T>(fn: (log: EventLog, out: Output) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
   const { path, json } = globals();
   const out = output(json);
-  if (!options.create && !existsSync(path)) {
+  if (!options.create && !isS3(path) && !existsSync(path)) {
     out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
   }
   const log = await openWaiting(path, Number(globals().lockTimeout));
@@ -103,8 +121,8 @@ program
       const path = globals().path;
       out.object({
         path,
-        backend: 'leveldb (classic-level)',
-        bytesOnDisk: await dirSize(path),
+        backend: isS3(path) ? 's3 (S3Level)' : 'leveldb (classic-level)',
+        bytesOnDisk: isS3(path) ? 'n/a' : await dirSize(path),
         streams: await log.countStreams(),
         position: log.position,
         codec: log.codec.name,
@@ -177,7 +195,7 @@ Examples:
     const { path, json } = globals();
     const out = output(json);
     compilePattern(pattern);
-    if (!existsSync(path)) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
+    if (!isS3(path) && !existsSync(path)) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
     let stop = false;
     process.once('SIGINT', () => {
       stop = true;
@@ -189,7 +207,7 @@ Examples:
     while (!stop && printed < max) {
       let log: EventLog | undefined;
       try {
-        log = await openLog({ path });
+        log = isS3(path) ? await openS3(path) : await openLog({ path });
       } catch (error) {
         if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
         if (!warned) process.stderr.write('strand tail: the log is held by another process; waiting for it to let go...\n');
