@@ -101,8 +101,33 @@ describe('strand CLI', () => {
     expect((await strand('export', '--types', 'Nope', '--dir', join(dir, '..', 'pq'))).code).toBe(1);
   });
 
+  it('reports projections with their lag and parked streams', async () => {
+    const { openLog } = await import('@strand/core');
+    const { defineProjection, ProjectionRunner } = await import('@strand/projections');
+    const log = await openLog({ path: dir });
+    const p = defineProjection({
+      name: 'totals',
+      patterns: ['orders/>'],
+      handlers: {
+        '*': (e) => {
+          if (e.stream === 'orders/us/o-3') throw new Error('cannot project o-3');
+        },
+      },
+    });
+    const runner = new ProjectionRunner(log, p, { attempts: 1 });
+    await runner.start();
+    await runner.waitFor(log.position);
+    await runner.stop();
+    const head = log.position;
+    await log.close();
+    const list = JSON.parse((await strand('projections', '--json')).stdout);
+    expect(list).toEqual([{ name: 'totals', patterns: 'orders/>', generation: 0, position: head, head, lag: 0, parked: 1 }]);
+    const parked = JSON.parse((await strand('projections', '--parked', '--json')).stdout);
+    expect(parked).toEqual([{ projection: 'totals', stream: 'orders/us/o-3', version: 1, attempts: 1, error: 'cannot project o-3' }]);
+  });
+
   it('prints help with examples for every command', async () => {
-    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export']) {
+    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export', 'projections']) {
       const h = await strand(cmd, '--help');
       expect(h.code, cmd).toBe(0);
       expect(h.stdout, cmd).toContain('Examples:');

@@ -115,6 +115,8 @@ export class ProjectionRunner {
     if (saved !== undefined && saved !== this.engine.generation) this.engine = new Engine(this.log, this.projection, saved, this.engineOptions);
     this.wire(this.engine);
     await this.engine.start();
+    // Listed for tools (`strand projections`): name, patterns, serving generation.
+    await this.log.sublevel('projections').put(this.name, { name: this.name, patterns: this.projection.patterns, generation: this.engine.generation, startedAt: this.engineOptions.clock() });
     this.started = true;
   }
 
@@ -237,6 +239,7 @@ export class ProjectionRunner {
       if (shadow.error) throw shadow.error;
       // Swap: the new generation serves from now on; the old one stops and is deleted.
       await this.meta.put('generation', shadow.generation);
+      await this.log.sublevel('projections').put(this.name, { name: this.name, patterns: this.projection.patterns, generation: shadow.generation, startedAt: this.engineOptions.clock() });
       const old = this.engine;
       this.engine = shadow;
       this.wire(shadow);

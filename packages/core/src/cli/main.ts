@@ -341,6 +341,38 @@ program
   );
 
 program
+  .command('projections')
+  .description('list projections with their position, lag and parked streams')
+  .option('--parked', 'list every parked stream with its error')
+  .addHelpText('after', `
+Projections run in your application (their handlers are code), so the CLI reports on them; retry,
+skip and rebuild are methods of ProjectionRunner.
+
+Examples:
+  strand projections
+  strand projections --parked --json`)
+  .action((opts: { parked?: boolean }) =>
+    withLog(async (log, out) => {
+      const rows: Array<Record<string, unknown>> = [];
+      const parkedRows: Array<Record<string, unknown>> = [];
+      for await (const [, value] of log.sublevel('projections').iterator()) {
+        const p = value as { name: string; patterns: string[]; generation: number };
+        const meta = log.sublevel(`proj-${p.name}-g${p.generation}`);
+        const state = ((await meta.get('state')) as { checkpoint: number } | undefined) ?? { checkpoint: 0 };
+        let parked = 0;
+        for await (const [, v] of meta.iterator({ gte: 'parked:', lt: 'parked;' })) {
+          parked++;
+          const x = v as { stream: string; version: number; error: string; attempts: number };
+          parkedRows.push({ projection: p.name, stream: x.stream, version: x.version, attempts: x.attempts, error: x.error });
+        }
+        rows.push({ name: p.name, patterns: p.patterns.join(' '), generation: p.generation, position: state.checkpoint, head: log.position, lag: log.position - state.checkpoint, parked });
+      }
+      if (opts.parked) out.table(parkedRows, ['projection', 'stream', 'version', 'attempts', 'error']);
+      else out.table(rows, ['name', 'patterns', 'generation', 'position', 'head', 'lag', 'parked']);
+    }),
+  );
+
+program
   .command('bench')
   .description('run the benchmark (npm run bench) and print its table')
   .allowUnknownOption(true)
