@@ -7,7 +7,7 @@
  */
 import { ClassicLevel } from 'classic-level';
 import { openLog } from '@strand/core';
-import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, repeat, timeMs } from './figure.js';
+import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, repeat, timeMs } from './figure.js';
 import { dirSize } from '../support/fs.js';
 
 type Raw = ClassicLevel<string, string>;
@@ -71,17 +71,6 @@ async function sequential(ctx: BenchContext): Promise<Figure[]> {
   ];
 }
 
-/** Runs `total` tasks with `inFlight` concurrently; returns elapsed ms. */
-async function pool(total: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  return timeMs(() =>
-    Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        for (let i = next++; i < total; i = next++) await task(i);
-      }),
-    ),
-  );
-}
 
 /** W2: 64 appends in flight over 2,000 streams (never two on one stream), durable. */
 async function concurrent(ctx: BenchContext): Promise<Figure[]> {

@@ -80,6 +80,18 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** Runs `total` tasks with `inFlight` of them running at once; returns the elapsed ms. */
+export async function pool(total: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  return timeMs(() =>
+    Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        for (let i = next++; i < total; i = next++) await task(i);
+      }),
+    ),
+  );
+}
+
 /** Rounds to a readable number of significant digits. */
 export function round(value: number, digits = 3): number {
   if (value === 0 || !Number.isFinite(value)) return value;

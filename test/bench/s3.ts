@@ -8,7 +8,7 @@
 import { EventLog } from '@strand/core';
 import { S3Level } from '@strand/store-s3';
 import { ensureRgw, type RgwEnv, rgwStore, uniquePrefix } from '@strand/store-s3/testing';
-import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, timeMs } from './figure.js';
+import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, timeMs } from './figure.js';
 
 /** AWS S3 Standard list prices (us-east-1), USD per request. */
 const PRICE = { put: 0.005 / 1000, get: 0.0004 / 1000, list: 0.005 / 1000 };
@@ -17,16 +17,6 @@ function level(env: RgwEnv, prefix: string, readOnly = false): S3Level {
   return new S3Level({ store: rgwStore(env), prefix, flushIntervalMs: 0, readOnly, keyEncoding: 'view', valueEncoding: 'view' } as never);
 }
 
-async function pool(total: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  return timeMs(() =>
-    Promise.all(
-      Array.from({ length: inFlight }, async () => {
-        for (let i = next++; i < total; i = next++) await task(i);
-      }),
-    ),
-  );
-}
 
 async function slatedb(env: RgwEnv, total: number): Promise<{ rate: number; p50: number }> {
   // SlateDB reads its S3 settings from the environment (see ../shared/notes/s3-server.md).

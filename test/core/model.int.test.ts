@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AppendResult, type EventLog, type ExpectedVersion, isStrandError, openLog, type RecordedEvent } from '@strand/core';
+import { type AppendResult, type EventLog, type ExpectedVersion, openLog, type RecordedEvent } from '@strand/core';
+import { collect, errorCode } from '@strand/core/testing';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -64,21 +65,7 @@ function apply(m: Model, name: string, data: number[], ids: string[]): ModelEven
   return added;
 }
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (error) {
-    if (isStrandError(error)) return error.code;
-    throw error;
-  }
-}
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 class Append implements fc.AsyncCommand<Model, Real> {
   constructor(
@@ -95,7 +82,7 @@ class Append implements fc.AsyncCommand<Model, Real> {
     m.nextId += this.count;
     const want = outcome(s, expected, this.recreate);
     let result: AppendResult | undefined;
-    const got = await codeOf((async () => (result = await r.log.append(this.stream, events, { expectedVersion: expected, recreate: this.recreate })))());
+    const got = await errorCode((async () => (result = await r.log.append(this.stream, events, { expectedVersion: expected, recreate: this.recreate })))());
     expect(got).toBe(want);
     m.last = undefined;
     if (want !== 'ok') return;
@@ -137,7 +124,7 @@ class AppendMulti implements fc.AsyncCommand<Model, Real> {
     const outcomes = parts.map((p) => outcome(m.streams.get(p.stream), p.expectedVersion, false));
     const want = outcomes.find((o) => o !== 'ok') ?? 'ok';
     const before = r.log.position;
-    const got = await codeOf(r.log.appendMulti(parts));
+    const got = await errorCode(r.log.appendMulti(parts));
     expect(got).toBe(want);
     m.last = undefined;
     if (want !== 'ok') {
@@ -168,7 +155,7 @@ class ReadStream implements fc.AsyncCommand<Model, Real> {
     const s = m.streams.get(this.stream);
     const options = { direction: this.backwards ? ('backwards' as const) : ('forwards' as const), from: this.from, limit: this.limit, ifTruncated: 'skip' as const };
     if (s?.deleted) {
-      expect(await codeOf(collect(r.log.readStream(this.stream, options)))).toBe('STRAND_STREAM_DELETED');
+      expect(await errorCode(collect(r.log.readStream(this.stream, options)))).toBe('STRAND_STREAM_DELETED');
       return;
     }
     const got = (await collect(r.log.readStream(this.stream, options))).map((e) => [e.version, e.id, e.position]);
@@ -240,7 +227,7 @@ class Delete implements fc.AsyncCommand<Model, Real> {
   async run(m: Model, r: Real): Promise<void> {
     const s = m.streams.get(this.stream);
     const want = s === undefined ? 'STRAND_WRONG_EXPECTED_VERSION' : s.deleted ? 'STRAND_STREAM_DELETED' : 'ok';
-    expect(await codeOf(r.log.deleteStream(this.stream))).toBe(want);
+    expect(await errorCode(r.log.deleteStream(this.stream))).toBe(want);
     if (want === 'ok') s!.deleted = true;
     m.last = undefined;
   }

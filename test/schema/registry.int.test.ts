@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arbitraryFromZod } from '@strand/aggregate/testing';
 import { compatibilityProblems, type EventLog, isStrandError, openLog, SchemaRegistry, SchemaValidationError } from '@strand/core';
+import { collect, errorCode } from '@strand/core/testing';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -18,20 +19,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (error) {
-    if (isStrandError(error)) return error.code;
-    throw error;
-  }
-}
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 const PlacedV1 = z.object({ orderId: z.string().min(1), total: z.number().nonnegative(), lines: z.array(z.object({ sku: z.string(), qty: z.number().int().positive() })) });
 
@@ -53,9 +40,9 @@ describe('schema registry', () => {
     await registry.register('OrderPlaced', 1, PlacedV1);
     await registry.register('Shipped', 1, z.object({ orderId: z.string() }));
     await registry.bind('orders/>', ['OrderPlaced']);
-    expect(await codeOf(log.append('orders/eu/2', [{ type: 'Shipped', data: { orderId: 'x' } }]))).toBe('STRAND_UNKNOWN_EVENT_TYPE');
-    expect(await codeOf(log.append('shipping/eu/2', [{ type: 'Shipped', data: { orderId: 'x' } }]))).toBe('ok');
-    expect(await codeOf(log.append('other/x', [{ type: 'Free', data: 1 }]))).toBe('ok');
+    expect(await errorCode(log.append('orders/eu/2', [{ type: 'Shipped', data: { orderId: 'x' } }]))).toBe('STRAND_UNKNOWN_EVENT_TYPE');
+    expect(await errorCode(log.append('shipping/eu/2', [{ type: 'Shipped', data: { orderId: 'x' } }]))).toBe('ok');
+    expect(await errorCode(log.append('other/x', [{ type: 'Free', data: 1 }]))).toBe('ok');
   });
 
   it('checks evolution, refuses incompatible changes with reasons, and upcasts old events on read', async () => {
@@ -81,8 +68,8 @@ describe('schema registry', () => {
     const [e] = await collect(log.readStream('orders/eu/3'));
     expect(e?.schemaVersion).toBe(3);
     expect(e?.data).toEqual({ orderId: 'o3', lines: [], amount: { value: 10, currency: 'EUR' } });
-    expect(await codeOf(registry.register('OrderPlaced', 2, PlacedV1))).toBe('STRAND_SCHEMA_CONFLICT');
-    expect(await codeOf(registry.register('OrderPlaced', 5, V3))).toBe('STRAND_SCHEMA_CONFLICT');
+    expect(await errorCode(registry.register('OrderPlaced', 2, PlacedV1))).toBe('STRAND_SCHEMA_CONFLICT');
+    expect(await errorCode(registry.register('OrderPlaced', 5, V3))).toBe('STRAND_SCHEMA_CONFLICT');
   });
 
   it('is stored in the log: another process knows every schema without registering it', async () => {
@@ -94,9 +81,9 @@ describe('schema registry', () => {
     log = await openLog({ path: dir });
     const again = await SchemaRegistry.open(log);
     expect(again.latest('OrderPlaced')).toBe(1);
-    expect(await codeOf(log.append('orders/x', [{ type: 'OrderPlaced', data: { orderId: 'o', total: 'x', lines: [] } }]))).toBe('STRAND_SCHEMA_VALIDATION');
-    expect(await codeOf(log.append('orders/x', [{ type: 'Other', data: {} }]))).toBe('STRAND_UNKNOWN_EVENT_TYPE');
-    expect(await codeOf(log.append('orders/x', [{ type: 'OrderPlaced', data: { orderId: 'o', total: 1, lines: [] } }]))).toBe('ok');
+    expect(await errorCode(log.append('orders/x', [{ type: 'OrderPlaced', data: { orderId: 'o', total: 'x', lines: [] } }]))).toBe('STRAND_SCHEMA_VALIDATION');
+    expect(await errorCode(log.append('orders/x', [{ type: 'Other', data: {} }]))).toBe('STRAND_UNKNOWN_EVENT_TYPE');
+    expect(await errorCode(log.append('orders/x', [{ type: 'OrderPlaced', data: { orderId: 'o', total: 1, lines: [] } }]))).toBe('ok');
   });
 
   it('upcasts every valid v1 value to a valid latest value (property)', async () => {

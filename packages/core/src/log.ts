@@ -431,30 +431,11 @@ export class EventLog {
           part.events.forEach((e, i) => {
             const version = base + i + 1;
             const position = pos++;
-            const bytes = encodeRecord({
-              stream: part.stream,
-              version,
-              position,
-              type: e.type,
-              id: e.id,
-              timestamp: now,
-              data: e.bytes,
-              metadata: e.metadata,
-              schemaVersion: e.schemaVersion,
-            });
+            const fields = { stream: part.stream, version, position, type: e.type, id: e.id, timestamp: now, metadata: e.metadata, schemaVersion: e.schemaVersion };
+            const bytes = encodeRecord({ ...fields, data: e.bytes });
             reqOps.push({ type: 'put', key: globalKey(position), value: bytes });
             reqOps.push({ type: 'put', key: streamKey(part.prefix, version), value: bytes });
-            const event: RecordedEvent = {
-              stream: part.stream,
-              version,
-              position,
-              type: e.type,
-              id: e.id,
-              timestamp: now,
-              data: e.data,
-              metadata: e.metadata,
-              schemaVersion: e.schemaVersion,
-            };
+            const event: RecordedEvent = { ...fields, data: e.data };
             recorded.push(event);
             reqEvents.push({ position, bytes, event });
           });

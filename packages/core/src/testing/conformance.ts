@@ -30,6 +30,17 @@ export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+/** Awaits `p`: `'ok'` if it resolves, else the `StrandError`'s code; any other error is rethrown. */
+export async function errorCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (error) {
+    if (isStrandError(error)) return error.code;
+    throw error;
+  }
+}
+
 /** `n` simple events of type `T` with data `{ n: i }`. */
 export function events(n: number, type = 'T', start = 0): EventInput[] {
   return Array.from({ length: n }, (_, i) => ({ type, data: { n: start + i } }));

@@ -4,5 +4,5 @@
  *
  * @packageDocumentation
  */
-export { collect, events, runLogConformance } from './conformance.js';
+export { collect, errorCode, events, runLogConformance } from './conformance.js';
 export type { ConformanceOptions } from './conformance.js';
