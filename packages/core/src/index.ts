@@ -61,3 +61,5 @@ export {
   UnknownEventTypeError,
 } from './schema/index.js';
 export type { Compatibility, EventData, EventType, ExportedFile, ExportOptions, ExportResult, JsonSchema, RegisterOptions, RegistryOptions, SchemaIssue, Upcaster } from './schema/index.js';
+export * from './tenancy/index.js';
+export * from './plugins/index.js';

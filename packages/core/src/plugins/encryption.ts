@@ -5,7 +5,7 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { InvalidArgumentError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError } from '../errors.js';
 import type { AppendContext, AppendInterceptor, ReadInterceptor } from '../plugins.js';
 import type { EventInput, RecordedEvent } from '../types.js';
 import { KeyDestroyedError, type KeyProvider } from './key-provider.js';
@@ -117,10 +117,14 @@ export class Encryption {
       const redacted: RedactedPayload = { $redacted: 'key-destroyed', keyId: p.k };
       return { ...event, data: redacted };
     }
-    const d = createDecipheriv('aes-256-gcm', key, Buffer.from(p.n, 'base64'));
-    d.setAAD(aad(event.stream, event.type));
-    d.setAuthTag(Buffer.from(p.t, 'base64'));
-    const plain = Buffer.concat([d.update(Buffer.from(p.c, 'base64')), d.final()]).toString('utf8');
-    return { ...event, data: JSON.parse(plain) };
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, Buffer.from(p.n, 'base64'));
+      d.setAAD(aad(event.stream, event.type));
+      d.setAuthTag(Buffer.from(p.t, 'base64'));
+      const plain = Buffer.concat([d.update(Buffer.from(p.c, 'base64')), d.final()]).toString('utf8');
+      return { ...event, data: JSON.parse(plain) };
+    } catch (cause) {
+      throw new CorruptionError(`the encrypted payload of event ${event.position} ("${event.stream}" v${event.version}) fails authentication`, cause);
+    }
   }
 }

@@ -1,0 +1,236 @@
+/**
+ * The access-checked face of one tenant for one principal. Design: docs/design/0008-tenancy.md,
+ * "Access control".
+ *
+ * @module
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { InvalidArgumentError, isStrandError } from '../errors.js';
+import { assertPrefix, assertStreamName, compilePattern } from '../names.js';
+import type { AppendOptions, AppendResult, EventInput, MultiAppendResult, ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamAppend, StreamInfo, SubscribeOptions } from '../types.js';
+import { type Grant, allows, holds, type Permission, type PrincipalRecord } from './access.js';
+import { AccessDeniedError, QuotaExceededError } from './errors.js';
+import type { OpenTenant, TenantManager } from './manager.js';
+
+/** Options of {@link TenantClient.append}. */
+export interface TenantAppendOptions extends AppendOptions {
+  /**
+   * On a rate quota, wait until the append fits (back-pressure) instead of failing with
+   * `STRAND_QUOTA_EXCEEDED`. Storage and stream quotas always fail.
+   */
+  wait?: boolean;
+}
+
+/**
+ * What one principal can do in its tenant. Every method checks the principal's current grants
+ * (so a revocation applies to the next call) and throws `STRAND_ACCESS_DENIED` when it may not,
+ * whether or not the target exists. Obtain one with `TenantManager.authenticate(apiKey)`.
+ */
+export class TenantClient {
+  /** @internal */
+  constructor(
+    private readonly manager: TenantManager,
+    /** The principal's id. */
+    readonly principalId: string,
+    /** The tenant it acts in. */
+    readonly tenant: string,
+  ) {}
+
+  private principal(): PrincipalRecord {
+    return this.manager.currentPrincipal(this.principalId);
+  }
+
+  private check(permission: Permission, stream: unknown): void {
+    const p = this.principal();
+    assertStreamName(stream);
+    if (!allows(p.grants, permission, stream)) throw new AccessDeniedError();
+  }
+
+  private async state(): Promise<OpenTenant> {
+    return this.manager.tenant(this.tenant);
+  }
+
+  /** The principal's current grants. */
+  grants(): readonly Grant[] {
+    return this.principal().grants;
+  }
+
+  /** Appends to one stream (needs `append` on it). See {@link TenantAppendOptions.wait}. */
+  async append(stream: string, events: readonly EventInput[], options: TenantAppendOptions = {}): Promise<AppendResult> {
+    this.check('append', stream);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('append options must be an object.');
+    const { wait, ...rest } = options;
+    const t = await this.state();
+    return this.withBackPressure(wait === true, () => {
+      this.check('append', stream);
+      return t.log.append(stream, events, rest);
+    });
+  }
+
+  /** Appends to several streams atomically (needs `append` on each). */
+  async appendMulti(parts: readonly StreamAppend[], options: { wait?: boolean } = {}): Promise<MultiAppendResult> {
+    if (!Array.isArray(parts)) throw new InvalidArgumentError('appendMulti needs an array of { stream, events, expectedVersion }.');
+    const checkAll = () => {
+      for (const p of parts) this.check('append', (p as StreamAppend | null)?.stream);
+    };
+    checkAll();
+    const t = await this.state();
+    return this.withBackPressure(options?.wait === true, () => {
+      checkAll();
+      return t.log.appendMulti(parts);
+    });
+  }
+
+  private async withBackPressure<T>(wait: boolean, attempt: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (e) {
+        const retryAfter = isStrandError(e, 'STRAND_QUOTA_EXCEEDED') ? (e as QuotaExceededError).details.retryAfterMs : undefined;
+        if (!wait || typeof retryAfter !== 'number') throw e;
+        // Back-pressure, not synchronisation: the bucket refills with time.
+        await delay(Math.max(1, retryAfter));
+      }
+    }
+  }
+
+  /** Reads one stream (needs `read` on it). */
+  async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncGenerator<RecordedEvent> {
+    this.check('read', stream);
+    const t = await this.state();
+    for await (const e of t.log.readStream(stream, options)) {
+      this.check('read', stream);
+      t.reads.read(e);
+      yield e;
+    }
+  }
+
+  /** Metadata of a stream (needs `read` on it); `undefined` if it does not exist. */
+  async streamInfo(stream: string): Promise<StreamInfo | undefined> {
+    this.check('read', stream);
+    return (await this.state()).log.streamInfo(stream);
+  }
+
+  /**
+   * Reads the tenant's global order, showing only events of streams the principal may `read`
+   * (and matching `options.pattern`). `limit` counts delivered events.
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent> {
+    const p = this.principal();
+    if (!holds(p.grants, 'read')) throw new AccessDeniedError();
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('readAll options must be an object.');
+    const { limit, ...rest } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new InvalidArgumentError(`limit must be a positive integer; got ${String(limit)}.`);
+    const t = await this.state();
+    let left = limit ?? Number.POSITIVE_INFINITY;
+    for await (const e of t.log.readAll(rest)) {
+      if (!allows(this.principal().grants, 'read', e.stream)) continue;
+      t.reads.read(e);
+      yield e;
+      if (--left <= 0) return;
+    }
+  }
+
+  /** Names of the streams below `prefix` ('' = all) that the principal may `read`, in order. */
+  async listStreams(prefix = ''): Promise<string[]> {
+    const p = this.principal();
+    assertPrefix(prefix);
+    if (!holds(p.grants, 'read')) throw new AccessDeniedError();
+    const t = await this.state();
+    const out: string[] = [];
+    const walk = async (at: string): Promise<void> => {
+      let after: string | undefined;
+      for (;;) {
+        const page = await t.log.listChildren(at, after === undefined ? { limit: 1000 } : { limit: 1000, after });
+        for (const e of page.entries) {
+          if (e.isStream && allows(this.principal().grants, 'read', e.name)) out.push(e.name);
+          if (e.hasChildren) await walk(e.name);
+        }
+        if (page.next === undefined) return;
+        after = page.next;
+      }
+    };
+    await walk(prefix);
+    return out;
+  }
+
+  /** How many streams below `prefix` the principal may `read`. */
+  async countStreams(prefix = ''): Promise<number> {
+    return (await this.listStreams(prefix)).length;
+  }
+
+  /**
+   * Follows the tenant's log (catch-up, then live): events of streams matching `pattern` that the
+   * principal may `subscribe` to. Counts against the tenant's `subscriptions` quota while open.
+   * Revoking the principal, deleting it or suspending its tenant ends the iteration at once with
+   * `STRAND_ACCESS_DENIED` / `STRAND_TENANT_SUSPENDED`; revoking one grant hides that grant's
+   * streams from the next event on.
+   */
+  follow(pattern: string, options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
+    const p = this.principal();
+    compilePattern(pattern);
+    if (!holds(p.grants, 'subscribe')) throw new AccessDeniedError();
+    return this.followChecked(pattern, options);
+  }
+
+  private async *followChecked(pattern: string, options: SubscribeOptions): AsyncGenerator<RecordedEvent> {
+    const t = await this.state();
+    const max = t.record.quotas.subscriptions;
+    if (max !== undefined && t.subscriptionsOpen >= max) throw new QuotaExceededError('subscriptions', max);
+    t.subscriptionsOpen++;
+    t.reads.subscribed();
+    const abort = new AbortController();
+    let ended: unknown;
+    const onOuter = () => abort.abort();
+    options.signal?.addEventListener('abort', onOuter, { once: true });
+    const unwatch = this.manager.watch(this.principalId, this.tenant, () => {
+      try {
+        if (!holds(this.principal().grants, 'subscribe')) throw new AccessDeniedError();
+      } catch (e) {
+        ended = e;
+        abort.abort();
+      }
+    });
+    try {
+      for await (const e of t.log.follow(pattern, { ...options, signal: abort.signal })) {
+        if (ended !== undefined) break;
+        if (!allows(this.principal().grants, 'subscribe', e.stream)) continue;
+        t.reads.read(e);
+        yield e;
+      }
+      if (ended !== undefined) throw ended;
+    } finally {
+      unwatch();
+      options.signal?.removeEventListener('abort', onOuter);
+      t.subscriptionsOpen--;
+    }
+  }
+
+  /** Creates a principal in this tenant (needs `admin`). Returns its id and API key (shown once). */
+  async createPrincipal(grants: readonly Grant[], label = ''): Promise<{ id: string; apiKey: string }> {
+    this.admin();
+    return this.manager.createPrincipal(this.tenant, grants, label);
+  }
+
+  /** Grants a permission to a principal of this tenant (needs `admin`). */
+  async grant(principalId: string, grant: Grant): Promise<void> {
+    this.admin();
+    return this.manager.grant(principalId, grant, this.tenant);
+  }
+
+  /** Revokes a grant of a principal of this tenant (needs `admin`); effective at once. */
+  async revoke(principalId: string, grant: Grant): Promise<void> {
+    this.admin();
+    return this.manager.revoke(principalId, grant, this.tenant);
+  }
+
+  /** Deletes a principal of this tenant (needs `admin`); its key stops working at once. */
+  async deletePrincipal(principalId: string): Promise<void> {
+    this.admin();
+    return this.manager.deletePrincipal(principalId, this.tenant);
+  }
+
+  private admin(): void {
+    if (!holds(this.principal().grants, 'admin')) throw new AccessDeniedError();
+  }
+}

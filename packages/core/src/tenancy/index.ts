@@ -1,0 +1,18 @@
+/**
+ * Multi-tenancy: tenants as isolated namespaces, principals and grants, quotas and metering.
+ * Design: docs/design/0008-tenancy.md.
+ *
+ * @module
+ */
+export { allows, PERMISSIONS } from './access.js';
+export type { Grant, Permission, PrincipalRecord } from './access.js';
+export { eventBytes } from './bytes.js';
+export { TenantClient } from './client.js';
+export type { TenantAppendOptions } from './client.js';
+export { AccessDeniedError, QuotaExceededError, TenantExistsError, TenantNotFoundError, TenantSuspendedError } from './errors.js';
+export type { QuotaName } from './errors.js';
+export { TenantManager } from './manager.js';
+export type { OpenTenant, TenantInfo, TenantManagerOptions, TenantPlugins, TenantStatus } from './manager.js';
+export type { AppendTotals, ReadTotals, TenantUsage } from './metering.js';
+export type { TenantQuotas } from './quotas.js';
+export { assertTenantName, MAX_TENANT_NAME_BYTES, tenantSublevelName } from './tenant-name.js';
