@@ -140,7 +140,11 @@ describe('tsyringe composition root', () => {
     const db = newDb();
     const c = container.createChildContainer();
     const seen: string[] = [];
-    const tag = (name: string): AppendInterceptor => ({ name, onAppend: (events) => (seen.push(name), events) });
+    const tag = (name: string): AppendInterceptor => ({ name, onAppend: (events) => {
+        seen.push(name);
+        return events;
+      },
+    });
     c.register(StrandTokens.Store, { useValue: db });
     c.register(StrandTokens.AppendInterceptor, { useValue: tag('first') });
     c.register(StrandTokens.AppendInterceptor, { useValue: new RateLimiter({ appendEventsPerSecond: 1 }) });
