@@ -28,6 +28,7 @@ import {
 import { type CachedHead, HeadCache } from './head-cache.js';
 import { Space, globalKey, headKey, headRangeBelow, metaKey, positionOfGlobalKey, streamKey, streamPrefix } from './keys.js';
 import { LiveRing } from './live-ring.js';
+import { paged } from './paged.js';
 import { type VerifyReport, verifyStore } from './verify.js';
 import { assertPrefix, assertStreamName, compilePattern, decodeName } from './names.js';
 import { type AppendInterceptor, type CommitHook, type Logger, type ReadInterceptor, type Sublevel, silentLogger } from './plugins.js';
@@ -117,7 +118,7 @@ type Request =
 const FORMAT_VERSION = 1;
 /** Store reads fetch pages that grow from PAGE to MAX_PAGE: short reads stay cheap, long ones pay few round trips to the store's thread. */
 const PAGE = 256;
-const MAX_PAGE = 4096;
+const MAX_PAGE = 1024;
 const VALUE_OPTS = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 const EMPTY: readonly never[] = [];
 
@@ -619,49 +620,53 @@ export class EventLog {
     return this.readStreamPages(stream, direction, options.from, options.limit ?? Number.POSITIVE_INFINITY, ifTruncated);
   }
 
-  private async *readStreamPages(stream: string, direction: 'forwards' | 'backwards', from: number | undefined, limit: number, ifTruncated: 'error' | 'skip'): AsyncGenerator<RecordedEvent> {
-    const head = await this.readHead(stream);
-    if (head === null || limit === 0) return;
-    if (head.deleted) throw new StreamDeletedError(stream);
-    const floor = head.truncatedBefore;
-    const prefix = streamPrefix(stream);
-    let lo: number;
-    let hi: number;
-    if (direction === 'forwards') {
-      lo = Math.max(from ?? 1, 1);
-      if (lo < floor) {
-        if (ifTruncated === 'error') throw new StreamTruncatedError(stream, lo, floor);
-        lo = floor;
-      }
-      hi = head.version;
-    } else {
-      hi = Math.min(from ?? head.version, head.version);
-      lo = Number.isFinite(limit) ? Math.max(1, hi - limit + 1) : 1;
-      if (lo < floor) {
-        if (ifTruncated === 'error' && hi >= 1) throw new StreamTruncatedError(stream, lo, floor);
-        lo = floor;
-      }
-    }
-    if (lo > hi) return;
-    let remaining = limit;
-    let size = PAGE;
-    const it = this.store.values({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards', ...VALUE_OPTS });
-    try {
-      while (remaining > 0) {
-        const page = (await it.nextv(Math.min(size, remaining, hi - lo + 1))) as Uint8Array[];
-        size = Math.min(size * 2, MAX_PAGE);
-        if (page.length === 0) return;
-        for (const bytes of page) {
-          const e = this.intercept(decodeRecord(bytes, this.codec));
-          if (e !== undefined) {
-            remaining--;
-            yield e;
-          }
+  private readStreamPages(stream: string, direction: 'forwards' | 'backwards', from: number | undefined, limit: number, ifTruncated: 'error' | 'skip'): AsyncIterable<RecordedEvent> {
+    return paged(async () => {
+      const head = await this.readHead(stream);
+      if (head === null || limit === 0) return undefined;
+      if (head.deleted) throw new StreamDeletedError(stream);
+      const floor = head.truncatedBefore;
+      const prefix = streamPrefix(stream);
+      let lo: number;
+      let hi: number;
+      if (direction === 'forwards') {
+        lo = Math.max(from ?? 1, 1);
+        if (lo < floor) {
+          if (ifTruncated === 'error') throw new StreamTruncatedError(stream, lo, floor);
+          lo = floor;
+        }
+        hi = head.version;
+      } else {
+        hi = Math.min(from ?? head.version, head.version);
+        lo = Number.isFinite(limit) ? Math.max(1, hi - limit + 1) : 1;
+        if (lo < floor) {
+          if (ifTruncated === 'error' && hi >= 1) throw new StreamTruncatedError(stream, lo, floor);
+          lo = floor;
         }
       }
-    } finally {
-      await it.close();
-    }
+      if (lo > hi) return undefined;
+      let remaining = limit;
+      let size = PAGE;
+      const it = this.store.values({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards', ...VALUE_OPTS });
+      return {
+        next: async () => {
+          if (remaining <= 0) return undefined;
+          const page = (await it.nextv(Math.min(size, remaining, hi - lo + 1))) as Uint8Array[];
+          size = Math.min(size * 2, MAX_PAGE);
+          if (page.length === 0) return undefined;
+          const out: RecordedEvent[] = [];
+          for (const bytes of page) {
+            const e = this.intercept(decodeRecord(bytes, this.codec));
+            if (e !== undefined && remaining > 0) {
+              remaining--;
+              out.push(e);
+            }
+          }
+          return out;
+        },
+        close: () => it.close(),
+      };
+    });
   }
 
   /** Reads events in global order from a position, optionally only those of matching streams. */
@@ -675,28 +680,32 @@ export class EventLog {
     return this.readAllPages(Math.max(options.from ?? 1, 1), options.to ?? this.lastPosition, options.limit ?? Number.POSITIVE_INFINITY, match?.matches);
   }
 
-  private async *readAllPages(from: number, to: number, limit: number, matches: ((s: string) => boolean) | undefined): AsyncGenerator<RecordedEvent> {
-    if (from > to || limit === 0) return;
-    let remaining = limit;
-    let size = PAGE;
-    const it = this.store.values({ gte: globalKey(from), lte: globalKey(to), ...VALUE_OPTS });
-    try {
-      for (;;) {
-        const page = (await it.nextv(Math.min(size, to - from + 1))) as Uint8Array[];
-        size = Math.min(size * 2, MAX_PAGE);
-        if (page.length === 0) return;
-        for (const bytes of page) {
-          const raw = decodeRecord(bytes, this.codec);
-          if (matches !== undefined && !matches(raw.stream)) continue;
-          const e = this.intercept(raw);
-          if (e === undefined) continue;
-          yield e;
-          if (--remaining === 0) return;
-        }
-      }
-    } finally {
-      await it.close();
-    }
+  private readAllPages(from: number, to: number, limit: number, matches: ((s: string) => boolean) | undefined): AsyncIterable<RecordedEvent> {
+    return paged(async () => {
+      if (from > to || limit === 0) return undefined;
+      let remaining = limit;
+      let size = PAGE;
+      const it = this.store.values({ gte: globalKey(from), lte: globalKey(to), ...VALUE_OPTS });
+      return {
+        next: async () => {
+          if (remaining <= 0) return undefined;
+          const page = (await it.nextv(Math.min(size, to - from + 1))) as Uint8Array[];
+          size = Math.min(size * 2, MAX_PAGE);
+          if (page.length === 0) return undefined;
+          const out: RecordedEvent[] = [];
+          for (const bytes of page) {
+            const raw = decodeRecord(bytes, this.codec);
+            if (matches !== undefined && !matches(raw.stream)) continue;
+            const e = this.intercept(raw);
+            if (e === undefined) continue;
+            out.push(e);
+            if (--remaining === 0) break;
+          }
+          return out;
+        },
+        close: () => it.close(),
+      };
+    });
   }
 
   /**
