@@ -9,6 +9,7 @@ import type { BenchSection } from './figure.js';
 import { projections } from './projections.js';
 import { s3 } from './s3.js';
 import { schema } from './schema.js';
+import { tenancy } from './tenancy.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, schema, aggregate, projections, s3];
+export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy];

@@ -5,8 +5,10 @@
  * @module
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import type { z } from 'zod';
 import { InvalidArgumentError, isStrandError } from '../errors.js';
 import { assertPrefix, assertStreamName, compilePattern } from '../names.js';
+import type { EventType, RegisterOptions } from '../schema/registry.js';
 import type { AppendOptions, AppendResult, EventInput, MultiAppendResult, ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamAppend, StreamInfo, SubscribeOptions } from '../types.js';
 import { type Grant, allows, holds, type Permission, type PrincipalRecord } from './access.js';
 import { AccessDeniedError, QuotaExceededError } from './errors.js';
@@ -204,6 +206,21 @@ export class TenantClient {
       options.signal?.removeEventListener('abort', onOuter);
       t.subscriptionsOpen--;
     }
+  }
+
+  /**
+   * Registers a version of an event type in the tenant's schema registry (needs `schemas`); from
+   * then on every append of the tenant is validated against it (see docs/design/0006-schemas.md).
+   */
+  async registerSchema<T extends string, S extends z.ZodType>(type: T, version: number, schema: S, options: RegisterOptions = {}): Promise<EventType<T, z.output<S>>> {
+    if (!holds(this.principal().grants, 'schemas')) throw new AccessDeniedError();
+    return (await this.state()).schemas.register(type, version, schema, options);
+  }
+
+  /** Binds a stream pattern to the event types it accepts (needs `schemas`). */
+  async bindSchemas(pattern: string, types: readonly string[]): Promise<void> {
+    if (!holds(this.principal().grants, 'schemas')) throw new AccessDeniedError();
+    return (await this.state()).schemas.bind(pattern, types);
   }
 
   /** Creates a principal in this tenant (needs `admin`). Returns its id and API key (shown once). */

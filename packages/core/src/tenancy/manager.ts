@@ -9,6 +9,7 @@ import { describeValue, InvalidArgumentError, LogClosedError } from '../errors.j
 import { type AnyLevel, EventLog, type EventLogOptions } from '../log.js';
 import type { AppendInterceptor, ReadInterceptor, Sublevel } from '../plugins.js';
 import { RateLimiter } from '../plugins/rate-limit.js';
+import { SchemaRegistry } from '../schema/registry.js';
 import { AccessDeniedError, TenantExistsError, TenantNotFoundError, TenantSuspendedError } from './errors.js';
 import { assertGrant, type Grant, newApiKey, parseApiKey, type PrincipalRecord, sameGrant, secretMatches } from './access.js';
 import { TenantClient } from './client.js';
@@ -40,9 +41,9 @@ interface TenantRecord {
 
 /** Interceptors a {@link TenantManager} adds to each tenant's log (e.g. encryption with the tenant's keys). */
 export interface TenantPlugins {
-  /** Run after the rate limiter. */
+  /** Run after the rate limiter and schema validation. */
   appendInterceptors?: readonly AppendInterceptor[];
-  /** Run on every event read. */
+  /** Run on every event read, before upcasting. */
   readInterceptors?: readonly ReadInterceptor[];
 }
 
@@ -70,6 +71,8 @@ export interface OpenTenant {
   readonly log: EventLog;
   readonly reads: ReadMeter;
   readonly metering: MeteringHook;
+  /** The tenant's schema registry (its schemas are enforced on every append of the tenant). */
+  readonly schemas: SchemaRegistry;
   limiter: RateLimiter | undefined;
   subscriptionsOpen: number;
 }
@@ -273,11 +276,15 @@ export class TenantManager {
       ...this.options.logOptions,
       store,
       clock: this.clock,
-      appendInterceptors: [rateLimit, ...(plugins.appendInterceptors ?? [])],
+      appendInterceptors: [rateLimit],
       readInterceptors: [...(plugins.readInterceptors ?? [])],
       commitHooks: [metering],
     });
-    const t: OpenTenant = { record, log, reads, metering, limiter: limiterFor(record.quotas, this.clock), subscriptionsOpen: 0 };
+    // Order matters: append = rate limit, schema validation, then the plugins (encryption last, so
+    // schemas see plaintext); read = the plugins (decryption first), then upcasting.
+    const schemas = await SchemaRegistry.open(log);
+    for (const append of plugins.appendInterceptors ?? []) log.addInterceptors({ append });
+    const t: OpenTenant = { record, log, reads, metering, schemas, limiter: limiterFor(record.quotas, this.clock), subscriptionsOpen: 0 };
     return t;
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { isStrandError } from '../errors.js';
 import type { RecordedEvent } from '../types.js';
 import { TenantManager } from './manager.js';
@@ -178,6 +179,27 @@ describe('access control', () => {
     while ((await tenants.usage('t')).subscriptionsOpen === 0) await new Promise((r) => setImmediate(r));
     await tenants.suspend('t');
     expect(await pending).toBe('STRAND_TENANT_SUSPENDED');
+  });
+});
+
+describe('schemas per tenant', () => {
+  it('needs the schemas grant and validates only its own tenant, with encryption-free plaintext', async () => {
+    await tenants.createTenant('a');
+    await tenants.createTenant('b');
+    const all = [
+      { permission: 'append', pattern: '>' },
+      { permission: 'read', pattern: '>' },
+    ] as const;
+    const a = tenants.authenticate((await tenants.createPrincipal('a', [...all, { permission: 'schemas', pattern: '>' }])).apiKey);
+    const b = tenants.authenticate((await tenants.createPrincipal('b', [...all])).apiKey);
+    expect(await code(b.registerSchema('Named', 1, z.object({ name: z.string() })))).toBe('STRAND_ACCESS_DENIED');
+    await a.registerSchema('Named', 1, z.object({ name: z.string() }));
+    expect(await code(a.append('s/1', [{ type: 'Named', data: { name: 1 } }]))).toBe('STRAND_SCHEMA_VALIDATION');
+    await b.append('s/1', [{ type: 'Named', data: { name: 1 } }]);
+    await tenants.close();
+    await open();
+    const a2 = tenants.authenticate((await tenants.createPrincipal('a', [...all])).apiKey);
+    expect(await code(a2.append('s/1', [{ type: 'Named', data: { name: 1 } }]))).toBe('STRAND_SCHEMA_VALIDATION');
   });
 });
 
