@@ -126,8 +126,24 @@ describe('strand CLI', () => {
     expect(parked).toEqual([{ projection: 'totals', stream: 'orders/us/o-3', version: 1, attempts: 1, error: 'cannot project o-3' }]);
   });
 
+  it('manages tenants', async () => {
+    const tdir = join(dir, '..', 'tenants');
+    const t = (...args: string[]) => strand('--path', tdir, ...args);
+    expect(JSON.parse((await t('tenants', 'create', 'acme', '--max-streams', '10', '--json')).stdout)).toMatchObject({ name: 'acme', status: 'active', quotas: '{"streams":10}' });
+    expect((await t('tenants', 'create', 'acme')).code).toBe(2);
+    await t('tenants', 'create', 'beta');
+    expect(JSON.parse((await t('tenants', '--json')).stdout).map((r: { name: string }) => r.name)).toEqual(['acme', 'beta']);
+    await t('tenants', 'suspend', 'beta');
+    expect(JSON.parse((await t('tenants', 'list', '--json')).stdout).find((r: { name: string }) => r.name === 'beta').status).toBe('suspended');
+    expect(JSON.parse((await t('tenants', 'usage', 'acme', '--json')).stdout)).toMatchObject({ name: 'acme', eventsAppended: 0, streams: 0 });
+    expect((await t('tenants', 'metrics')).stdout).toContain('strand_tenant_appends_total{tenant="acme"} 0');
+    await t('tenants', 'delete', 'beta');
+    expect(JSON.parse((await t('tenants', '--json')).stdout).map((r: { name: string }) => r.name)).toEqual(['acme']);
+    expect((await t('tenants', 'delete', 'nope')).code).toBe(3);
+  });
+
   it('prints help with examples for every command', async () => {
-    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export', 'projections']) {
+    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export', 'projections', 'tenants']) {
       const h = await strand(cmd, '--help');
       expect(h.code, cmd).toBe(0);
       expect(h.stdout, cmd).toContain('Examples:');

@@ -23,6 +23,7 @@ export const ExitCode = {
 
 /** The exit code for a Strand error, from its kind. */
 export function exitCodeOf(error: StrandError): number {
+  if (error.code.endsWith('_NOT_FOUND')) return ExitCode.notFound;
   switch (error.kind) {
     case 'invalid':
       return ExitCode.usage;
