@@ -7,12 +7,15 @@
  * @module
  */
 import { isStrandError, openLog } from '@strand/core';
+import { destination, pino } from 'pino';
 import { runBank } from './bank/run.js';
 
 const path = process.env.STRAND_PATH ?? './data';
-const log = await openLog({ path });
+// Structured logs (JSON lines) on stderr; STRAND_LOG_LEVEL=debug shows every commit group.
+const logger = pino({ name: 'strand-example', level: process.env.STRAND_LOG_LEVEL ?? 'warn' }, destination(2));
+const log = await openLog({ path, logger });
 try {
-  const report = await runBank(log);
+  const report = await runBank(log, logger);
   for (const line of report) process.stdout.write(`${line}\n`);
 } catch (error) {
   if (isStrandError(error)) process.stderr.write(`strand: ${error.code}: ${error.message}\n`);

@@ -4,13 +4,13 @@
  * @module
  */
 import { AggregateRepository } from '@strand/aggregate';
-import { type EventLog, isStrandError, type RecordedEvent } from '@strand/core';
+import { type EventLog, isStrandError, type Logger, type RecordedEvent } from '@strand/core';
 import { BehaviorSubject, filter, firstValueFrom, tap } from 'rxjs';
 import { Account } from './account.js';
 import { transfer } from './transfer.js';
 
 /** Runs the scenario on an open log and describes what happened. */
-export async function runBank(log: EventLog): Promise<string[]> {
+export async function runBank(log: EventLog, logger?: Logger): Promise<string[]> {
   const out: string[] = [];
   const startPosition = log.position;
   const run = Date.now().toString(36);
@@ -46,7 +46,7 @@ export async function runBank(log: EventLog): Promise<string[]> {
       perBranch.set(branch, (perBranch.get(branch) ?? 0) + (e.data as { amount: number }).amount);
     });
 
-  const accounts = new AggregateRepository(log, Account, { snapshots: { every: 20 }, retention: { mode: 'truncate', keepLast: 5 } });
+  const accounts = new AggregateRepository(log, Account, { snapshots: { every: 20 }, retention: { mode: 'truncate', keepLast: 5 }, ...(logger ? { logger } : {}) });
   const ids = { alice: `eu/${run}-alice`, bob: `eu/${run}-bob`, chen: `asia/${run}-chen` };
   let commands = 0;
   const handle = async (id: string, command: Parameters<typeof accounts.handle>[1]) => {
