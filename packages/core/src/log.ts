@@ -28,7 +28,7 @@ import {
 import { type CachedHead, HeadCache } from './head-cache.js';
 import { Space, globalKey, headKey, headRangeBelow, metaKey, positionOfGlobalKey, streamKey, streamPrefix } from './keys.js';
 import { LiveRing } from './live-ring.js';
-import { paged } from './paged.js';
+import { type PageSource, paged } from './paged.js';
 import { type VerifyReport, verifyStore } from './verify.js';
 import { assertPrefix, assertStreamName, compilePattern, decodeName } from './names.js';
 import { type AppendInterceptor, type CommitHook, type Logger, type ReadInterceptor, type Sublevel, silentLogger } from './plugins.js';
@@ -723,36 +723,43 @@ export class EventLog {
     return this.followFrom(match.matches, from, options.signal);
   }
 
-  private async *followFrom(matches: (s: string) => boolean, from: number, signal: AbortSignal | undefined): AsyncGenerator<RecordedEvent> {
+  private followFrom(matches: (s: string) => boolean, from: number, signal: AbortSignal | undefined): AsyncIterable<RecordedEvent> {
     let next = from;
-    while (!this.closed && !signal?.aborted) {
-      if (next > this.lastPosition) {
-        await this.nextCommit(signal);
-        continue;
-      }
-      const upTo = this.lastPosition;
-      if (this.ring.has(next)) {
-        while (next <= upTo && this.ring.has(next)) {
-          const raw = this.ring.event(next, this.codec);
-          next++;
+    const stopped = () => this.closed || signal?.aborted === true;
+    const source: PageSource<RecordedEvent> = {
+      next: async () => {
+        if (stopped()) return undefined;
+        if (next > this.lastPosition) {
+          await this.nextCommit(signal);
+          return [];
+        }
+        const upTo = this.lastPosition;
+        const out: RecordedEvent[] = [];
+        if (this.ring.has(next)) {
+          // Live: recent events come decoded from the shared ring, no store read.
+          while (next <= upTo && this.ring.has(next)) {
+            const raw = this.ring.event(next, this.codec);
+            next++;
+            if (!matches(raw.stream)) continue;
+            const e = this.intercept(raw);
+            if (e !== undefined) out.push(e);
+          }
+          return out;
+        }
+        const hi = Math.min(upTo, next + MAX_PAGE - 1);
+        const page = (await this.store.values({ gte: globalKey(next), lte: globalKey(hi), ...VALUE_OPTS }).all()) as Uint8Array[];
+        next = hi + 1;
+        for (const bytes of page) {
+          const raw = decodeRecord(bytes, this.codec);
           if (!matches(raw.stream)) continue;
           const e = this.intercept(raw);
-          if (e !== undefined) yield e;
-          if (this.closed || signal?.aborted) return;
+          if (e !== undefined) out.push(e);
         }
-        continue;
-      }
-      const hi = Math.min(upTo, next + PAGE * 4 - 1);
-      const page = (await this.store.values({ gte: globalKey(next), lte: globalKey(hi), ...VALUE_OPTS }).all()) as Uint8Array[];
-      next = hi + 1;
-      for (const bytes of page) {
-        const raw = decodeRecord(bytes, this.codec);
-        if (!matches(raw.stream)) continue;
-        const e = this.intercept(raw);
-        if (e !== undefined) yield e;
-        if (this.closed || signal?.aborted) return;
-      }
-    }
+        return out;
+      },
+      close: async () => {},
+    };
+    return paged(async () => source, stopped);
   }
 
   private nextCommit(signal: AbortSignal | undefined): Promise<void> {
@@ -778,7 +785,7 @@ export class EventLog {
       const outer = options.signal;
       const onOuter = () => abort.abort();
       outer?.addEventListener('abort', onOuter, { once: true });
-      const iterator = (iterable as AsyncGenerator<RecordedEvent>)[Symbol.asyncIterator]();
+      const iterator = iterable[Symbol.asyncIterator]();
       (async () => {
         try {
           for (;;) {

@@ -17,13 +17,17 @@ class PagedIterator<T> implements AsyncIterableIterator<T> {
   private source: PageSource<T> | undefined;
   private finished = false;
 
-  constructor(private readonly open: () => Promise<PageSource<T> | undefined>) {}
+  constructor(
+    private readonly open: () => Promise<PageSource<T> | undefined>,
+    private readonly stopped: () => boolean,
+  ) {}
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
   }
 
   next(): Promise<IteratorResult<T>> {
+    if (this.stopped()) return this.end();
     if (this.index < this.page.length) return Promise.resolve({ value: this.page[this.index++]!, done: false });
     if (this.finished) return Promise.resolve({ value: undefined, done: true });
     return this.fill();
@@ -67,9 +71,9 @@ class PagedIterator<T> implements AsyncIterableIterator<T> {
 
 /**
  * An async iterable over the items of successive pages. `open` runs on the first `next()` (and
- * may return undefined for "nothing to read"); the source is closed at the end, on `break` and on
- * errors.
+ * may return undefined for "nothing to read"); the source is closed at the end, on `break`, on
+ * errors, and as soon as `stopped()` turns true (even mid-page).
  */
-export function paged<T>(open: () => Promise<PageSource<T> | undefined>): AsyncIterable<T> {
-  return { [Symbol.asyncIterator]: () => new PagedIterator(open) };
+export function paged<T>(open: () => Promise<PageSource<T> | undefined>, stopped: () => boolean = () => false): AsyncIterable<T> {
+  return { [Symbol.asyncIterator]: () => new PagedIterator(open, stopped) };
 }
