@@ -45,14 +45,18 @@ async function measureB(appendB: Append, appendA: Append | undefined, total: num
 const ten = (i: number) => Array.from({ length: 10 }, (_, k) => ({ type: 'Flood', data: payload(i * 10 + k) }));
 const one = (i: number) => [{ type: 'Order', data: payload(i) }];
 
-/** Tenants A and B in one store, each with its own log and commit loop; A optionally rate-limited. */
-async function tenancyRatio(ctx: BenchContext, total: number, quotasA: TenantQuotas = {}): Promise<{ ratio: number; alone: number; flooded: number; floodRate: number }> {
+/**
+ * Tenants A and B in one store, each with its own log and commit loop, appending through their
+ * TenantClients (grants checked, fair scheduler, metering); A optionally rate-limited.
+ */
+async function tenancyRatio(ctx: BenchContext, total: number, quotasA: TenantQuotas = {}, fairSlots?: number): Promise<{ ratio: number; alone: number; flooded: number; floodRate: number }> {
   const db = new ClassicLevel<Uint8Array, Uint8Array>(await ctx.tmpdir('tenancy'), { keyEncoding: 'view', valueEncoding: 'view' });
-  const tenants = await TenantManager.open({ store: db, ownsStore: true });
+  const tenants = await TenantManager.open(fairSlots === undefined ? { store: db, ownsStore: true } : { store: db, ownsStore: true, fairSlots });
   await tenants.createTenant('A', { quotas: quotasA });
   await tenants.createTenant('B');
-  const a = (await tenants.tenant('A')).log;
-  const b = (await tenants.tenant('B')).log;
+  const client = async (t: string) => tenants.authenticate((await tenants.createPrincipal(t, [{ permission: 'append', pattern: '>' }])).apiKey);
+  const a = await client('A');
+  const b = await client('B');
   const appendB: Append = (s, i) => b.append(s, one(i));
   const appendA: Append = async (s, i) => {
     try {
@@ -109,11 +113,13 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   const iso: Array<Awaited<ReturnType<typeof tenancyRatio>>> = [];
   const shared: Array<Awaited<ReturnType<typeof sharedRatio>>> = [];
   const limited: Array<Awaited<ReturnType<typeof tenancyRatio>>> = [];
+  const unfair: Array<Awaited<ReturnType<typeof tenancyRatio>>> = [];
   for (let r = 0; r < ctx.runs; r++) {
     ctx.log(`tenancy: noisy neighbour run ${r + 1}/${ctx.runs}`);
     iso.push(await tenancyRatio(ctx, total));
     shared.push(await sharedRatio(ctx, total));
     limited.push(await tenancyRatio(ctx, total, { appendEventsPerSecond: 5000 }));
+    unfair.push(await tenancyRatio(ctx, total, {}, 1_000_000));
   }
   const c = await creation(ctx, Math.max(50, Math.round(500 * ctx.scale)));
   const m = <T>(xs: T[], f: (x: T) => number) => round(median(xs.map(f)));
@@ -123,7 +129,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
       value: m(iso, (x) => x.ratio),
       unit: 'x',
       reference: { name: 'one shared EventLog (A and B as stream prefixes, one writer, one group commit)', value: m(shared, (x) => x.ratio) },
-      note: `B: ${total} synced 1-event appends, 4 in flight; A: 64 appenders of 10 events, unlimited (${m(iso, (x) => x.floodRate)} events/s). B p99 ${m(iso, (x) => x.alone)} ms alone, ${m(iso, (x) => x.flooded)} ms flooded (shared log: ${m(shared, (x) => x.alone)} → ${m(shared, (x) => x.flooded)} ms)`,
+      note: `B: ${total} synced 1-event appends, 4 in flight; A: 64 appenders of 10 events, unlimited (${m(iso, (x) => x.floodRate)} events/s); both through TenantClients. B p99 ${m(iso, (x) => x.alone)} ms alone, ${m(iso, (x) => x.flooded)} ms flooded (shared log: ${m(shared, (x) => x.alone)} → ${m(shared, (x) => x.flooded)} ms; tenancy without the fair scheduler: ${m(unfair, (x) => x.ratio)}x, A ${m(unfair, (x) => x.floodRate)} events/s)`,
     },
     {
       id: 'tenancy.noisy_neighbour_limited.p99_ratio',

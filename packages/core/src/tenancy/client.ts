@@ -63,10 +63,12 @@ export class TenantClient {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('append options must be an object.');
     const { wait, ...rest } = options;
     const t = await this.state();
-    return this.withBackPressure(wait === true, () => {
-      this.check('append', stream);
-      return t.log.append(stream, events, rest);
-    });
+    return this.withBackPressure(wait === true, () =>
+      this.manager.scheduler.run(this.tenant, () => {
+        this.check('append', stream);
+        return t.log.append(stream, events, rest);
+      }),
+    );
   }
 
   /** Appends to several streams atomically (needs `append` on each). */
@@ -77,10 +79,12 @@ export class TenantClient {
     };
     checkAll();
     const t = await this.state();
-    return this.withBackPressure(options?.wait === true, () => {
-      checkAll();
-      return t.log.appendMulti(parts);
-    });
+    return this.withBackPressure(options?.wait === true, () =>
+      this.manager.scheduler.run(this.tenant, () => {
+        checkAll();
+        return t.log.appendMulti(parts);
+      }),
+    );
   }
 
   private async withBackPressure<T>(wait: boolean, attempt: () => Promise<T>): Promise<T> {
@@ -133,13 +137,15 @@ export class TenantClient {
     }
   }
 
-  /** Names of the streams below `prefix` ('' = all) that the principal may `read`, in order. */
+  /** Names of the streams at or below `prefix` ('' = all) that the principal may `read`, in order. */
   async listStreams(prefix = ''): Promise<string[]> {
     const p = this.principal();
     assertPrefix(prefix);
     if (!holds(p.grants, 'read')) throw new AccessDeniedError();
     const t = await this.state();
     const out: string[] = [];
+    // Like EventLog.countStreams, the prefix itself counts when it is a stream.
+    if (prefix !== '' && allows(p.grants, 'read', prefix) && (await t.log.streamInfo(prefix)) !== undefined) out.push(prefix);
     const walk = async (at: string): Promise<void> => {
       let after: string | undefined;
       for (;;) {
@@ -156,7 +162,7 @@ export class TenantClient {
     return out;
   }
 
-  /** How many streams below `prefix` the principal may `read`. */
+  /** How many streams at or below `prefix` the principal may `read`. */
   async countStreams(prefix = ''): Promise<number> {
     return (await this.listStreams(prefix)).length;
   }

@@ -8,6 +8,7 @@ export { allows, PERMISSIONS } from './access.js';
 export type { Grant, Permission, PrincipalRecord } from './access.js';
 export { eventBytes } from './bytes.js';
 export { TenantClient } from './client.js';
+export { FairScheduler } from './fair-scheduler.js';
 export type { TenantAppendOptions } from './client.js';
 export { AccessDeniedError, QuotaExceededError, TenantExistsError, TenantNotFoundError, TenantSuspendedError } from './errors.js';
 export type { QuotaName } from './errors.js';

@@ -13,6 +13,7 @@ import { SchemaRegistry } from '../schema/registry.js';
 import { AccessDeniedError, TenantExistsError, TenantNotFoundError, TenantSuspendedError } from './errors.js';
 import { assertGrant, type Grant, newApiKey, parseApiKey, type PrincipalRecord, sameGrant, secretMatches } from './access.js';
 import { TenantClient } from './client.js';
+import { FairScheduler } from './fair-scheduler.js';
 import { MeteringHook, ReadMeter, type TenantUsage } from './metering.js';
 import { assertQuotas, type TenantQuotas } from './quotas.js';
 import { assertTenantName, tenantSublevelName } from './tenant-name.js';
@@ -61,6 +62,11 @@ export interface TenantManagerOptions {
   defaultQuotas?: TenantQuotas;
   /** How often read counters are flushed, ms. Default 1000. */
   meterFlushMs?: number;
+  /**
+   * Appends admitted at once across all tenants, handed out round-robin per tenant when they are
+   * all taken (see {@link FairScheduler}). Default 16.
+   */
+  fairSlots?: number;
   /** Clock, ms since epoch (also drives rate limits). Default `Date.now`. */
   clock?: () => number;
 }
@@ -94,12 +100,15 @@ export class TenantManager {
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** Shares append slots fairly between tenants. @internal */
+  readonly scheduler: FairScheduler;
 
   private constructor(
     private readonly store: AnyLevel,
     private readonly registry: Sublevel,
     private readonly options: TenantManagerOptions,
   ) {
+    this.scheduler = new FairScheduler(options.fairSlots ?? 16);
     this.timer = setInterval(() => void this.flushMeters().catch(() => undefined), options.meterFlushMs ?? 1000);
     this.timer.unref();
   }
