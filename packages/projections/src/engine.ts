@@ -68,6 +68,7 @@ export class Engine {
   private readonly parkedDirty = new Map<string, ParkedStream | null>();
   private readonly versions = new Map<string, number>();
   private readonly chains = new Map<string, Promise<void>>();
+  private readonly tails = new Map<string, Promise<void>>();
   private readonly inflight: Slot[] = [];
   private inflightHead = 0;
   private dispatched = 0;
@@ -164,11 +165,10 @@ export class Engine {
       const slot: Slot = { position: event.position, done: false };
       this.inflight.push(slot);
       const prev = this.chains.get(event.stream);
-      const run = (prev ?? Promise.resolve()).then(() => this.apply(event, slot));
+      const run: Promise<void> = prev === undefined ? this.apply(event, slot) : prev.then(() => this.apply(event, slot));
       this.chains.set(event.stream, run);
-      void run.then(() => {
-        if (this.chains.get(event.stream) === run) this.chains.delete(event.stream);
-      });
+      // The chain entry goes when its last event is done (apply clears it), keeping the map small.
+      this.tails.set(event.stream, run);
     }
   }
 
@@ -182,12 +182,8 @@ export class Engine {
     }
   }
 
-  private async acquire(): Promise<void> {
-    if (this.running < this.options.concurrency) {
-      this.running++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+  private acquire(): Promise<void> {
+    return new Promise<void>((resolve) => this.slotWaiters.push(resolve));
   }
 
   private release(): void {
@@ -197,9 +193,27 @@ export class Engine {
   }
 
   private async apply(event: RecordedEvent, slot: Slot): Promise<void> {
+    try {
+      await this.applyOnce(event, slot);
+    } finally {
+      // Last event of this stream's chain: drop the entry (a later event starts a new chain).
+      if (this.tails.get(event.stream) === this.chains.get(event.stream) && slot.done) {
+        const tail = this.tails.get(event.stream);
+        queueMicrotask(() => {
+          if (this.chains.get(event.stream) === tail) {
+            this.chains.delete(event.stream);
+            this.tails.delete(event.stream);
+          }
+        });
+      }
+    }
+  }
+
+  private async applyOnce(event: RecordedEvent, slot: Slot): Promise<void> {
     if (this.parked.has(event.stream)) return this.finish(slot, undefined);
     const handler = this.projection.handlerFor(event.type)!;
-    await this.acquire();
+    if (this.running < this.options.concurrency) this.running++;
+    else await this.acquire();
     try {
       for (let attempt = 1; ; attempt++) {
         const tx = this.buffer.tx();
