@@ -83,6 +83,7 @@ export interface OpenTenant {
   subscriptionsOpen: number;
 }
 
+const UNKNOWN_KEY_HASH = '0'.repeat(64);
 const tenantKey = (name: string) => `t:${tenantSublevelName(name)}`;
 const principalKey = (id: string) => `p:${id}`;
 
@@ -398,7 +399,9 @@ export class TenantManager {
     this.assertOpen();
     const parsed = parseApiKey(apiKey);
     const p = parsed === undefined ? undefined : this.principals.get(parsed.id);
-    if (parsed === undefined || p === undefined || !secretMatches(parsed.secret, p.keyHash)) throw new AccessDeniedError();
+    // Hash even for an unknown id, so timing does not tell which ids exist.
+    const ok = secretMatches(parsed?.secret ?? '', p?.keyHash ?? UNKNOWN_KEY_HASH);
+    if (parsed === undefined || p === undefined || !ok) throw new AccessDeniedError();
     return new TenantClient(this, p.id, p.tenant);
   }
 

@@ -100,6 +100,23 @@ describe('tenants', () => {
     await tenants.createTenant('a');
     expect((await tenants.tenant('a')).log.position).toBe(0);
   });
+
+  it('finishes a deletion that a crash interrupted when it opens again', async () => {
+    await tenants.createTenant('gone');
+    await tenants.createTenant('kept');
+    await (await tenants.tenant('gone')).log.append('s/1', [ev(1)]);
+    await (await tenants.tenant('kept')).log.append('s/1', [ev(1)]);
+    await tenants.close();
+    // What deleteTenant writes first; a crash right after it leaves the data in place.
+    const registry = db.sublevel<string, unknown>('strand-tenancy', { keyEncoding: 'utf8', valueEncoding: 'json' });
+    const key = `t:${tenantSublevelName('gone')}`;
+    await registry.put(key, { ...((await registry.get(key)) as object), status: 'deleting' });
+    await open();
+    expect(tenants.list().map((t) => t.name)).toEqual(['kept']);
+    const prefix = Buffer.from(`!${tenantSublevelName('gone')}!`);
+    expect(await db.keys({ gte: prefix, lt: Buffer.concat([prefix, Buffer.from([0xff])]) }).all()).toEqual([]);
+    expect((await (await tenants.tenant('kept')).log.streamInfo('s/1'))?.version).toBe(1);
+  });
 });
 
 describe('access control', () => {
@@ -183,7 +200,7 @@ describe('access control', () => {
 });
 
 describe('schemas per tenant', () => {
-  it('needs the schemas grant and validates only its own tenant, with encryption-free plaintext', async () => {
+  it('needs the schemas grant and validates only its own tenant, also after reopening', async () => {
     await tenants.createTenant('a');
     await tenants.createTenant('b');
     const all = [
