@@ -1,0 +1,40 @@
+/**
+ * Child process of the tenancy crash test: appends through TenantClients of two tenants on one
+ * LevelDB with durable writes, printing one JSON line per acknowledged append, until killed.
+ *
+ * Usage: node --import tsx --conditions strand-source crash-tenant-writer.ts <dir> <seed>
+ */
+import { TenantManager } from '@strand/core';
+import { ClassicLevel } from 'classic-level';
+
+const [dir, seedArg] = process.argv.slice(2);
+if (!dir || !seedArg) throw new Error('usage: crash-tenant-writer.ts <dir> <seed>');
+let seed = Number(seedArg) >>> 0 || 1;
+const rand = (n: number): number => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) % n;
+};
+
+const tenants = await TenantManager.open({ store: new ClassicLevel(dir, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
+const names = ['t0', 't1'];
+const clients = [];
+for (const name of names) {
+  if (tenants.get(name) === undefined) await tenants.createTenant(name);
+  clients.push(tenants.authenticate((await tenants.createPrincipal(name, [{ permission: 'append', pattern: '>' }])).apiKey));
+}
+const out = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+out({ ready: true });
+let n = 0;
+await Promise.all(
+  Array.from({ length: 12 }, async (_, w) => {
+    for (;;) {
+      const t = w % names.length;
+      const id = `${process.pid}-${w}-${n++}`;
+      const events = Array.from({ length: 1 + rand(3) }, (_, i) => ({ type: 'Tick', data: { w, i, pad: 'x'.repeat(rand(200)) }, metadata: { append: id } }));
+      await clients[t]!.append(`s/${rand(50)}`, events);
+      out({ tenant: names[t], append: id, events: events.length });
+    }
+  }),
+);
