@@ -4,7 +4,7 @@
  *
  * Usage: node --import tsx --conditions strand-source crash-tenant-writer.ts <dir> <seed>
  */
-import { TenantManager } from '@strand/core';
+import { type TenantClient, TenantManager } from '@strand/core';
 import { ClassicLevel } from 'classic-level';
 
 const [dir, seedArg] = process.argv.slice(2);
@@ -19,7 +19,7 @@ const rand = (n: number): number => {
 
 const tenants = await TenantManager.open({ store: new ClassicLevel(dir, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
 const names = ['t0', 't1'];
-const clients = [];
+const clients: TenantClient[] = [];
 for (const name of names) {
   if (tenants.get(name) === undefined) await tenants.createTenant(name);
   clients.push(tenants.authenticate((await tenants.createPrincipal(name, [{ permission: 'append', pattern: '>' }])).apiKey));
