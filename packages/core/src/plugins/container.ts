@@ -12,6 +12,7 @@ import type { PayloadCodec } from '../codec.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { AnyLevel, EventLogOptions } from '../log.js';
 import type { AppendInterceptor, CommitHook, Logger, ReadInterceptor } from '../plugins.js';
+import type { TenantManagerOptions } from '../tenancy/manager.js';
 import type { TenantQuotas } from '../tenancy/quotas.js';
 import type { KeyProvider } from './key-provider.js';
 
@@ -69,5 +70,30 @@ export function logOptionsFrom(container: DependencyContainer, extra: Omit<Event
   if (codec !== undefined) options.codec = codec;
   const logger = one(container, StrandTokens.Logger);
   if (logger !== undefined) options.logger = logger;
+  return options;
+}
+
+/**
+ * Builds {@link TenantManagerOptions} from `container`: the store, the quota policy as the default
+ * quotas of new tenants, and the registered append and read interceptors added to every tenant's
+ * log (after its rate limit and schemas). Commit hooks and codecs stay per log: pass them in
+ * `extra.logOptions` / `extra.plugins`.
+ */
+export function tenantManagerOptionsFrom(container: DependencyContainer, extra: Omit<TenantManagerOptions, 'store'> = {}): TenantManagerOptions {
+  const store = one(container, StrandTokens.Store);
+  if (store === undefined) throw new InvalidArgumentError('tenantManagerOptionsFrom needs a store: container.register(StrandTokens.Store, { useValue: db }) first.');
+  const appendInterceptors = all(container, StrandTokens.AppendInterceptor);
+  const readInterceptors = all(container, StrandTokens.ReadInterceptor);
+  const quotas = one(container, StrandTokens.QuotaPolicy);
+  const own = extra.plugins;
+  const options: TenantManagerOptions = {
+    ...extra,
+    store,
+    plugins: async (ctx) => {
+      const p = (await own?.(ctx)) ?? {};
+      return { appendInterceptors: [...appendInterceptors, ...(p.appendInterceptors ?? [])], readInterceptors: [...readInterceptors, ...(p.readInterceptors ?? [])] };
+    },
+  };
+  if (quotas !== undefined && extra.defaultQuotas === undefined) options.defaultQuotas = quotas;
   return options;
 }

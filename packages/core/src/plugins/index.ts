@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { logOptionsFrom, StrandTokens } from './container.js';
+export { logOptionsFrom, StrandTokens, tenantManagerOptionsFrom } from './container.js';
 export { Encryption, isEncryptedPayload, isRedactedPayload } from './encryption.js';
 export type { EncryptedPayload, EncryptionOptions, RedactedPayload } from './encryption.js';
 export { KeyDestroyedError, LevelKeyProvider, MemoryKeyProvider } from './key-provider.js';

@@ -11,7 +11,7 @@ import { EventLog } from '../log.js';
 import type { AppendInterceptor, Sublevel } from '../plugins.js';
 import { TenantManager } from '../tenancy/manager.js';
 import type { RecordedEvent } from '../types.js';
-import { logOptionsFrom, StrandTokens } from './container.js';
+import { logOptionsFrom, StrandTokens, tenantManagerOptionsFrom } from './container.js';
 import { Encryption, isEncryptedPayload } from './encryption.js';
 import { LevelKeyProvider, MemoryKeyProvider } from './key-provider.js';
 import { RateLimiter, TokenBucket } from './rate-limit.js';
@@ -155,6 +155,22 @@ describe('tsyringe composition root', () => {
     expect(isStrandError(await log.append('s/1', [{ type: 'T', data: 2 }]).catch((e: unknown) => e), 'STRAND_QUOTA_EXCEEDED')).toBe(true);
     expect(() => logOptionsFrom(container.createChildContainer())).toThrow(expect.objectContaining({ code: 'STRAND_INVALID_ARGUMENT' }));
     await log.close();
+    await db.close();
+  });
+
+  it('assembles a tenant manager: store, quota policy, interceptors for every tenant', async () => {
+    const db = newDb();
+    const c = container.createChildContainer();
+    const upper: AppendInterceptor = { name: 'upper', onAppend: (events) => events.map((e) => ({ ...e, type: e.type.toUpperCase() })) };
+    c.register(StrandTokens.Store, { useValue: db });
+    c.register(StrandTokens.QuotaPolicy, { useValue: { streams: 1 } });
+    c.register(StrandTokens.AppendInterceptor, { useValue: upper });
+    const tenants = await TenantManager.open(tenantManagerOptionsFrom(c));
+    expect((await tenants.createTenant('x')).quotas).toEqual({ streams: 1 });
+    const log = (await tenants.tenant('x')).log;
+    expect((await log.append('s/1', [{ type: 'made', data: 1 }])).events[0]?.type).toBe('MADE');
+    expect(isStrandError(await log.append('s/2', [{ type: 'made', data: 1 }]).catch((e: unknown) => e), 'STRAND_QUOTA_EXCEEDED')).toBe(true);
+    await tenants.close();
     await db.close();
   });
 });
