@@ -5,7 +5,7 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { CorruptionError, InvalidArgumentError } from '../errors.js';
+import { CorruptionError, InvalidArgumentError, InvalidEventError } from '../errors.js';
 import type { AppendContext, AppendInterceptor, ReadInterceptor } from '../plugins.js';
 import type { EventInput, RecordedEvent } from '../types.js';
 import { KeyDestroyedError, type KeyProvider } from './key-provider.js';
@@ -72,7 +72,8 @@ function aad(stream: string, type: string): Buffer {
  * The encryption plugin: its `append` interceptor replaces each event's data with an
  * {@link EncryptedPayload}; its `read` interceptor puts the plaintext back. Metadata, stream names
  * and types stay in clear (they index the log). Register both, the read one first among read
- * interceptors that look at data.
+ * interceptors that look at data. Data round-trips as JSON (a `Date` comes back as a string, as
+ * with the JSON codec).
  */
 export class Encryption {
   /** Encrypts on append. */
@@ -102,7 +103,13 @@ export class Encryption {
       const nonce = randomBytes(12);
       const c = createCipheriv('aes-256-gcm', key, nonce);
       c.setAAD(aad(ctx.stream, e.type));
-      const body = Buffer.concat([c.update(JSON.stringify(e.data ?? null), 'utf8'), c.final()]);
+      let json: string;
+      try {
+        json = JSON.stringify(e.data ?? null);
+      } catch (cause) {
+        throw new InvalidEventError(`the encryption plugin encrypts JSON data, and the data of this ${e.type} event is not JSON (${(cause as Error).message})`, { type: e.type });
+      }
+      const body = Buffer.concat([c.update(json, 'utf8'), c.final()]);
       const payload: EncryptedPayload = { $enc: 1, k: keyId, n: nonce.toString('base64'), t: c.getAuthTag().toString('base64'), c: body.toString('base64') };
       return { ...e, data: payload };
     });

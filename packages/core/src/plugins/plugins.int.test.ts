@@ -82,6 +82,7 @@ describe('encryption at rest', () => {
     expect(isEncryptedPayload(sealed!.data)).toBe(true);
     expect(enc.read.onRead(event)?.data).toEqual({ x: 1 });
     expect(() => enc.read.onRead({ ...event, stream: 's/2' })).toThrow(expect.objectContaining({ code: 'STRAND_CORRUPTION' }));
+    await expect(enc.append.onAppend([{ type: 'T', data: { n: 1n } }], { stream: 's/1' })).rejects.toMatchObject({ code: 'STRAND_INVALID_EVENT' });
   });
 
   it('encrypts a tenant with its own keys through TenantManager plugins', async () => {
@@ -129,6 +130,9 @@ describe('rate limiting', () => {
     expect(err).toMatchObject({ code: 'STRAND_QUOTA_EXCEEDED', details: { limit: 'appendBytesPerSecond', max: 50, retryAfterMs: 600 } });
     now += 600;
     limiter.onAppend([e, e]);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => limiter.onAppend([{ type: 'T', data: cyclic }])).toThrow(expect.objectContaining({ code: 'STRAND_INVALID_EVENT' }));
     const bucket = new TokenBucket(10, () => now);
     expect(bucket.tryTake(25)).toBe(0);
     expect(bucket.waitFor(1)).toBe(1600);
