@@ -36,6 +36,12 @@ export class LiveRing {
     this.last = position;
   }
 
+  /** Drops the event at `position` (its history was truncated): followers then read the store. */
+  forget(position: number): void {
+    const i = position % this.capacity;
+    if (this.slots[i]?.position === position) this.slots[i] = undefined;
+  }
+
   /** True if the event at `position` is in the ring. */
   has(position: number): boolean {
     if (position <= this.floor || position > this.last || position <= this.last - this.capacity) return false;

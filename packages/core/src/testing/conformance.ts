@@ -186,6 +186,47 @@ export function runLogConformance(options: ConformanceOptions): void {
     assert.equal(limited.length, 2);
   });
 
+  it('reads across many pages: limits, early stops, filters and truncated holes', async (log) => {
+    // Long enough for several read-ahead pages (256, 512, 1024...).
+    const n = 2_600;
+    for (let i = 0; i < n; i += 200) {
+      await log.append('pg/a', events(100, 'T', i));
+      await log.append('pg/b', events(100, 'T', i + 100));
+    }
+    const all = await collect(log.readAll());
+    assert.deepEqual(all.map((e) => e.position), Array.from({ length: n }, (_, i) => i + 1));
+    assert.equal((await collect(log.readStream('pg/a'))).length, n / 2);
+    assert.deepEqual((await collect(log.readStream('pg/a', { from: 300, limit: 900 }))).map((e) => e.version), Array.from({ length: 900 }, (_, i) => 300 + i));
+    assert.equal((await collect(log.readAll({ from: 1000, limit: 1500 }))).at(-1)?.position, 2499);
+    // Stopping mid-read (with a read-ahead page in flight) releases the reader cleanly.
+    let seen = 0;
+    for await (const _ of log.readAll()) if (++seen === 300) break;
+    assert.equal(seen, 300);
+    // A read interceptor that hides events must not shorten a limited read.
+    const remove = log.addInterceptors({ read: { name: 'odd-only', onRead: (e) => (e.version % 2 === 1 ? e : undefined) } });
+    try {
+      const odd = await collect(log.readStream('pg/b', { limit: 700 }));
+      assert.deepEqual(odd.map((e) => e.version), Array.from({ length: 650 }, (_, i) => 2 * i + 1));
+      assert.equal((await collect(log.readAll({ limit: 1200 }))).length, 1200);
+    } finally {
+      remove();
+    }
+    // Truncated history leaves holes in global order; following skips them and goes on live.
+    await log.truncateBefore('pg/a', 1_000);
+    const abort = new AbortController();
+    const followed: number[] = [];
+    const done = (async () => {
+      for await (const e of log.follow('pg/>', { signal: abort.signal })) {
+        followed.push(e.position);
+        if (e.stream === 'pg/c') abort.abort();
+      }
+    })();
+    await log.append('pg/c', events(1));
+    await done;
+    const expected = [...all.filter((e) => e.stream === 'pg/b' || e.version >= 1_000).map((e) => e.position), n + 1];
+    assert.deepEqual(followed, expected);
+  });
+
   it('browses the hierarchy with paging', async (log) => {
     for (const s of ['orders/eu/o-1', 'orders/eu/o-2', 'orders/eu-west/o-1', 'orders/eu', 'orders/us/o-9', 'users/u-1']) await log.append(s, events(1));
     const root = await log.listChildren('');
