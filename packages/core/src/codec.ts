@@ -6,6 +6,7 @@
  */
 import { Packr } from 'msgpackr';
 import { CorruptionError } from './errors.js';
+import { readRecordFast } from './record-reader.js';
 import type { RecordedEvent } from './types.js';
 
 /** What a codec is told about the event whose payload it encodes or decodes. */
@@ -91,6 +92,27 @@ export function encodeRecord(r: StoredRecord): Uint8Array {
 
 /** Decodes a record and its payload into a {@link RecordedEvent}. */
 export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
+  const f = readRecordFast(bytes);
+  if (f !== undefined) {
+    const stream = f[0];
+    const type = f[3];
+    return {
+      stream,
+      version: f[1],
+      position: f[2],
+      type,
+      id: f[4],
+      timestamp: f[5],
+      data: codec.decode(f[6], { stream, type }),
+      metadata: undefined,
+      schemaVersion: f[7],
+    };
+  }
+  return decodeRecordGeneric(bytes, codec);
+}
+
+/** Decodes a record with the generic msgpack decoder (any metadata, and corruption reports). */
+export function decodeRecordGeneric(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
   let a: unknown[];
   try {
     a = envelope.unpack(bytes) as unknown[];
