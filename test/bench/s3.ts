@@ -6,7 +6,7 @@
  * @module
  */
 import { EventLog } from '@strand/core';
-import { S3Level } from '@strand/store-s3';
+import { S3Level, s3LogDefaults } from '@strand/store-s3';
 import { ensureRgw, type RgwEnv, rgwStore, uniquePrefix } from '@strand/store-s3/testing';
 import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, timeMs } from './figure.js';
 
@@ -56,7 +56,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   const total = Math.max(2000, Math.round(20_000 * ctx.scale));
   const prefix = uniquePrefix('bench');
   const store = level(env, prefix);
-  const log = await EventLog.open({ store, ownsStore: true });
+  const log = await EventLog.open({ ...s3LogDefaults, store, ownsStore: true });
   const before = { ...store.requests };
   const ms = await pool(total, 64, (i) => log.append(`orders/s-${i % 2000}`, [{ type: 'Placed', data: payload(i) }]));
   const after = { ...store.requests };

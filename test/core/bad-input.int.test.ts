@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type EventLog, isValidStreamName, openLog, StrandError } from '@strand/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,5 +97,8 @@ describe('bad input through the public API', () => {
     expect(await attempt(() => log.append('a/b', [{ type: 'T', data: 1 }], { expectedVersion: 1.5 as never }))).toBe('STRAND_INVALID_ARGUMENT');
     expect(await attempt(() => log.readAll({ pattern: 'a/>/b' }))).toBe('STRAND_INVALID_PATTERN');
     expect(await attempt(() => log.append('a/b', []))).toBe('STRAND_INVALID_EVENT');
+    // LevelDB cannot promise ordered batches, so a commit pipeline is refused there, and bad depths everywhere.
+    expect(await attempt(() => openLog({ path: join(tmpdir(), 'strand-never-created'), pipelineDepth: 4 }))).toBe('STRAND_INVALID_ARGUMENT');
+    expect(await attempt(() => openLog({ memory: true, pipelineDepth: 0 }))).toBe('STRAND_INVALID_ARGUMENT');
   });
 });

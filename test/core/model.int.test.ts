@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AppendResult, type EventLog, type ExpectedVersion, openLog, type RecordedEvent } from '@strand/core';
+import { type AppendResult, EventLog, type ExpectedVersion, openLog, type RecordedEvent } from '@strand/core';
+import { InMemoryObjectStore, S3Level } from '@strand/store-s3';
 import { collect, errorCode } from '@strand/core/testing';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 
-// Model-based test of the event log on a real LevelDB: random appends (single and multi-stream,
+// Model-based test of the event log on a real LevelDB (and on the pipelined backends): random appends (single and multi-stream,
 // right and wrong expected versions, retries), reads, truncations and deletes, each compared with
 // a plain in-memory model. fast-check prints the seed and the shrunk command list on failure.
 
@@ -251,47 +252,84 @@ const commands = [
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-describe('event log against a model (fast-check, real LevelDB)', () => {
+/** Each backend the log runs on, with the commit pipeline where the store allows it. */
+// Small groups (2 appends) so that concurrent appends really fill the pipeline.
+const backends: Array<{ name: string; runs: number; open: () => Promise<{ log: EventLog; cleanup: () => Promise<void> }> }> = [
+  {
+    name: 'real LevelDB',
+    runs: 150,
+    open: async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'strand-model-'));
+      dirs.push(dir);
+      const log = await openLog({ path: dir, durability: 'buffered' });
+      return { log, cleanup: () => rm(dir, { recursive: true, force: true }) };
+    },
+  },
+  { name: 'memory-level, 4 groups in flight', runs: 60, open: async () => ({ log: await openLog({ memory: true, pipelineDepth: 4, maxGroupSize: 2 }), cleanup: async () => {} }) },
+  {
+    name: 'S3Level on an in-memory object store, 4 groups in flight',
+    runs: 60,
+    open: async () => ({
+      log: await EventLog.open({ store: new S3Level({ store: new InMemoryObjectStore(), flushIntervalMs: 0 }), ownsStore: true, pipelineDepth: 4, maxGroupSize: 2 }),
+      cleanup: async () => {},
+    }),
+  },
+];
+
+describe.each(backends)('event log against a model (fast-check, $name)', ({ open, runs }) => {
   it('agrees with the model on random command sequences', async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 60 }), async (cmds) => {
-        const dir = await mkdtemp(join(tmpdir(), 'strand-model-'));
-        dirs.push(dir);
-        const log = await openLog({ path: dir, durability: 'buffered' });
+        const { log, cleanup } = await open();
         try {
           await fc.asyncModelRun(() => ({ model: { streams: new Map(), position: 0, nextId: 0, last: undefined }, real: { log } }), cmds);
         } finally {
           await log.close();
-          await rm(dir, { recursive: true, force: true });
+          await cleanup();
         }
       }),
-      { numRuns: 150 },
+      { numRuns: runs },
     );
   });
 
   it('assigns gapless positions and contiguous versions under concurrent appends, as some sequential order would', async () => {
+    // Each append names a stream, a count, and an expected version: 'any' or a guess that is
+    // sometimes right. Accepted appends must form a serial history in position order.
+    // Some appends are submitted a turn of the event loop later, while earlier groups are written.
+    const append = fc.tuple(stream, fc.integer({ min: 1, max: 3 }), fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }), fc.boolean());
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(stream, fc.integer({ min: 1, max: 3 })), { minLength: 1, maxLength: 40 }), async (appends) => {
-        const log = await openLog({ memory: true });
+      fc.asyncProperty(fc.array(append, { minLength: 1, maxLength: 40 }), async (appends) => {
+        const { log, cleanup } = await open();
         try {
-          const results = await Promise.all(appends.map(([s, n], i) => log.append(s, Array.from({ length: n }, (_, k) => ({ type: 'T', data: i * 10 + k })))));
-          const total = appends.reduce((a, [, n]) => a + n, 0);
+          const submitted: Promise<AppendResult>[] = [];
+          for (const [i, [s, n, expected, later]] of appends.entries()) {
+            if (later) await new Promise((resolve) => setImmediate(resolve));
+            submitted.push(log.append(s, Array.from({ length: n }, (_, k) => ({ type: 'T', data: i * 10 + k })), expected === undefined ? {} : { expectedVersion: expected }));
+          }
+          const settled = await Promise.allSettled(submitted);
+          const accepted = settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ r: r.value, i }] : []));
+          for (const r of settled) if (r.status === 'rejected') expect(await errorCode(Promise.reject(r.reason))).toBe('STRAND_WRONG_EXPECTED_VERSION');
+          const total = accepted.reduce((a, { i }) => a + appends[i]![1], 0);
           expect(log.position).toBe(total);
           const all = await collect(log.readAll());
           expect(all.map((e) => e.position)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-          // Replaying the appends sequentially in the order of their positions gives the same versions.
-          const order = results.map((r, i) => ({ r, i })).sort((a, b) => a.r.firstPosition - b.r.firstPosition);
+          // Replaying the accepted appends sequentially in the order of their positions gives the
+          // same versions, and each expected version held at its turn.
+          accepted.sort((a, b) => a.r.firstPosition - b.r.firstPosition);
           const versions = new Map<string, number>();
           let pos = 0;
-          for (const { r, i } of order) {
-            const [s, n] = appends[i]!;
-            const v = (versions.get(s) ?? 0) + n;
-            versions.set(s, v);
+          for (const { r, i } of accepted) {
+            const [s, n, expected] = appends[i]!;
+            const before = versions.get(s) ?? 0;
+            if (expected !== undefined) expect(expected).toBe(before);
+            versions.set(s, before + n);
             pos += n;
-            expect([r.stream, r.version, r.position, r.firstPosition]).toEqual([s, v, pos, pos - n + 1]);
+            expect([r.stream, r.version, r.position, r.firstPosition]).toEqual([s, before + n, pos, pos - n + 1]);
           }
+          for (const [s, v] of versions) expect((await log.streamInfo(s))?.version).toBe(v);
         } finally {
           await log.close();
+          await cleanup();
         }
       }),
       { numRuns: 50 },

@@ -80,6 +80,16 @@ export interface EventLogOptions {
   liveBufferSize?: number;
   /** Most appends merged into one group commit. Default 1,024. */
   maxGroupSize?: number;
+  /**
+   * Group commits in flight at once. Default 1: the next group forms while the previous one is
+   * being written, and is written after it. Above 1, the next groups are also *written* before the
+   * previous one is acknowledged, which pays off when a write is a network round trip (S3:
+   * `openS3Log` sets 4). Only for stores whose `batch()` makes its writes visible to reads when it
+   * is called, persists batches in call order and fails every later batch once one fails:
+   * S3Level and memory-level do; classic-level does not (its batches run on a thread pool).
+   * See docs/design/0002.
+   */
+  pipelineDepth?: number;
   /** Run before validation on every append. */
   appendInterceptors?: readonly AppendInterceptor[];
   /** Run on every event read or delivered. */
@@ -158,6 +168,17 @@ export class EventLog {
   private readonly queue: Request[] = [];
   private committing = false;
   private drained: Promise<void> = Promise.resolve();
+  private readonly pipelineDepth: number;
+  /** Heads written by groups in flight (not yet acknowledged): the next group builds on them. */
+  private readonly speculative = new Map<string, CachedHead>();
+  /** First position of the next group (above `lastPosition` while groups are in flight). */
+  private nextPosition: number;
+  /** Resolves true once every group issued so far committed, false if one failed. */
+  private tail: Promise<boolean> = Promise.resolve(true);
+  /** Bumped when a failure discards the speculative state. */
+  private pipelineGen = 0;
+  /** Wakes the commit loop when a request arrives while it waits for a group in flight. */
+  private wakeLoop: (() => void) | undefined;
   private closed = false;
   private lastPosition: number;
   private commitWaiters: Array<() => void> = [];
@@ -174,6 +195,8 @@ export class EventLog {
     this.maxEventBytes = options.maxEventBytes ?? 1024 * 1024;
     this.maxAppendEvents = options.maxAppendEvents ?? 10_000;
     this.maxGroupSize = options.maxGroupSize ?? 1024;
+    this.pipelineDepth = options.pipelineDepth ?? 1;
+    this.nextPosition = lastPosition + 1;
     this.appendInterceptors = [...(options.appendInterceptors ?? [])];
     this.readInterceptors = [...(options.readInterceptors ?? [])];
     this.commitHooks = [...(options.commitHooks ?? [])];
@@ -195,7 +218,7 @@ export class EventLog {
     if (options === null || typeof options !== 'object' || options.store === undefined || options.store === null) {
       throw new InvalidArgumentError('EventLog.open needs { store }: an abstract-level database such as new ClassicLevel(path) or new MemoryLevel(). Or use openLog({ path }).');
     }
-    for (const k of ['maxEventBytes', 'maxAppendEvents', 'headCacheSize', 'liveBufferSize', 'maxGroupSize'] as const) {
+    for (const k of ['maxEventBytes', 'maxAppendEvents', 'headCacheSize', 'liveBufferSize', 'maxGroupSize', 'pipelineDepth'] as const) {
       assertCount(k, options[k], { min: k === 'headCacheSize' ? 0 : 1 });
     }
     if (options.durability !== undefined && options.durability !== 'sync' && options.durability !== 'buffered') {
@@ -371,27 +394,53 @@ export class EventLog {
   }
 
   private kick(): void {
-    if (this.committing) return;
+    if (this.committing) {
+      this.wakeLoop?.();
+      return;
+    }
     this.committing = true;
     this.drained = this.commitLoop();
   }
 
   /**
    * The single writer. Takes every queued request, checks it against the stream heads (as left by
-   * earlier requests of the same group), assigns versions and gapless positions, and writes the
-   * whole group as one atomic, synced batch. Requests that arrive meanwhile form the next group.
+   * earlier requests of the same group and by groups still in flight), assigns versions and
+   * gapless positions, and writes the whole group as one atomic, synced batch. Requests that arrive
+   * meanwhile form the next group; up to `pipelineDepth` groups are written at once, and they are
+   * acknowledged strictly in order.
    */
   private async commitLoop(): Promise<void> {
+    const inFlight: Array<{ done: Promise<boolean>; settled: boolean }> = [];
     try {
-      while (this.queue.length > 0) {
-        const group = this.queue.splice(0, this.maxGroupSize);
-        try {
-          await this.commitGroup(group);
-        } catch (error) {
-          // Only reached on bugs; fail the group rather than wedge the log.
-          this.logger.error({ err: error }, 'commit group failed');
-          for (const r of group) r.reject(error);
+      for (;;) {
+        if (this.queue.length > 0 && inFlight.length < this.pipelineDepth) {
+          const group = this.queue.splice(0, this.maxGroupSize);
+          try {
+            const issued = await this.issueGroup(group);
+            if (issued !== undefined) {
+              const entry = { done: issued.done, settled: false };
+              void issued.done.then(() => (entry.settled = true));
+              inFlight.push(entry);
+            }
+          } catch (error) {
+            // Only reached on bugs; fail the group rather than wedge the log.
+            this.logger.error({ err: error }, 'commit group failed');
+            for (const r of group) r.reject(error);
+          }
+          continue;
         }
+        const oldest = inFlight[0];
+        if (oldest === undefined) break;
+        if (oldest.settled) {
+          inFlight.shift();
+          continue;
+        }
+        // Wait for the oldest group, or for a new request if there is room for another group.
+        await new Promise<void>((resolve) => {
+          if (inFlight.length < this.pipelineDepth) this.wakeLoop = resolve;
+          void oldest.done.then(() => resolve());
+        });
+        this.wakeLoop = undefined;
       }
     } finally {
       // Cleared in the same synchronous step that saw the queue empty: a request queued by a
@@ -400,7 +449,8 @@ export class EventLog {
     }
   }
 
-  private async commitGroup(group: Request[]): Promise<void> {
+  /** Validates a group, starts its write, and returns its acknowledgement (undefined: nothing to write). */
+  private async issueGroup(group: Request[]): Promise<{ done: Promise<boolean> } | undefined> {
     const working = new Map<string, CachedHead>();
     await this.loadHeads(group, working);
     const pending = new Map<string, RecordedEvent[]>();
@@ -408,7 +458,7 @@ export class EventLog {
     const ops: BatchOp[] = [];
     const accepted: Array<{ req: Request; value: AppendResult[] | StoredHead }> = [];
     const newEvents: Array<{ position: number; bytes: Uint8Array; event: RecordedEvent }> = [];
-    let next = this.lastPosition + 1;
+    let next = this.nextPosition;
     const now = this.clock();
 
     for (const req of group) {
@@ -476,28 +526,55 @@ export class EventLog {
         req.reject(error);
       }
     }
-    if (accepted.length === 0) return;
-    if (ops.length > 0) {
-      try {
-        await this.store.batch(ops as never, writeOptions(this.durability === 'sync'));
-      } catch (cause) {
-        const error = new StorageUnavailableError('append', cause);
-        this.logger.error({ err: cause }, 'group commit failed');
-        for (const a of accepted) a.req.reject(error);
-        // Heads read into `working` were never cached, so nothing to undo.
-        return;
+    if (accepted.length === 0) return undefined;
+    // Started now, awaited in order: with a pipeline, later groups are written meanwhile.
+    const write = ops.length > 0 ? (this.store.batch(ops as never, writeOptions(this.durability === 'sync')) as Promise<void>) : Promise.resolve();
+    write.catch(() => {});
+    for (const [stream, head] of working) this.speculative.set(stream, head);
+    this.nextPosition = next;
+    const gen = this.pipelineGen;
+    const previous = this.tail;
+    const done = (async (): Promise<boolean> => {
+      let failure: unknown;
+      if (!(await previous)) failure = new Error('an earlier group commit in the pipeline failed');
+      else {
+        try {
+          await write;
+        } catch (cause) {
+          failure = cause;
+        }
       }
-    }
-    for (const [stream, head] of working) this.heads.set(stream, head);
-    for (const e of newEvents) this.ring.push(e.position, e.bytes);
-    if (next - 1 > this.lastPosition) {
-      this.lastPosition = next - 1;
-      const waiters = this.commitWaiters;
-      this.commitWaiters = [];
-      for (const w of waiters) w();
-      this.headSubject.next(this.lastPosition);
-    }
-    for (const a of accepted) (a.req.resolve as (v: unknown) => void)(a.value);
+      if (failure !== undefined) {
+        const error = new StorageUnavailableError('append', failure);
+        this.logger.error({ err: failure }, 'group commit failed');
+        for (const a of accepted) a.req.reject(error);
+        // Everything built on this group is void: start again from the acknowledged state.
+        // (Heads read into `working` from the store were never cached, so nothing else to undo.)
+        if (gen === this.pipelineGen) {
+          this.pipelineGen++;
+          this.speculative.clear();
+          this.nextPosition = this.lastPosition + 1;
+          this.tail = Promise.resolve(true);
+        }
+        return false;
+      }
+      for (const [stream, head] of working) {
+        this.heads.set(stream, head);
+        if (this.speculative.get(stream) === head) this.speculative.delete(stream);
+      }
+      for (const e of newEvents) this.ring.push(e.position, e.bytes);
+      if (next - 1 > this.lastPosition) {
+        this.lastPosition = next - 1;
+        const waiters = this.commitWaiters;
+        this.commitWaiters = [];
+        for (const w of waiters) w();
+        this.headSubject.next(this.lastPosition);
+      }
+      for (const a of accepted) (a.req.resolve as (v: unknown) => void)(a.value);
+      return true;
+    })();
+    this.tail = done;
+    return { done };
   }
 
   private async loadHeads(group: Request[], working: Map<string, CachedHead>): Promise<void> {
@@ -506,7 +583,7 @@ export class EventLog {
       const streams = req.kind === 'head' ? [req.stream] : req.parts.map((p) => p.stream);
       for (const s of streams) {
         if (working.has(s)) continue;
-        const cached = this.heads.get(s);
+        const cached = this.speculative.has(s) ? this.speculative.get(s) : this.heads.get(s);
         if (cached !== undefined) working.set(s, cached);
         else {
           working.set(s, null);
@@ -629,8 +706,9 @@ export class EventLog {
   private readStreamPages(stream: string, direction: 'forwards' | 'backwards', from: number | undefined, limit: number, ifTruncated: 'error' | 'skip'): AsyncIterable<RecordedEvent> {
     return paged(async () => {
       const head = await this.readHead(stream);
-      if (head === null || limit === 0) return undefined;
+      if (head === null) return undefined;
       if (head.deleted) throw new StreamDeletedError(stream);
+      if (limit === 0) return undefined;
       const floor = head.truncatedBefore;
       const prefix = streamPrefix(stream);
       let lo: number;

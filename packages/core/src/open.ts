@@ -40,6 +40,9 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
   if (memory === true) {
     store = new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' });
   } else if (typeof path === 'string' && path.length > 0) {
+    if (rest.pipelineDepth !== undefined && rest.pipelineDepth !== 1) {
+      throw new InvalidArgumentError('pipelineDepth must be 1 with { path }: LevelDB runs batches on a thread pool, so it cannot promise to persist them in order. Leave it out.');
+    }
     store = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
   } else {
     throw new InvalidArgumentError('openLog needs { path: "<directory>" } for LevelDB on disk, or { memory: true }.');

@@ -14,11 +14,16 @@ export interface Clock {
   sleep(ms: number, options?: { unref?: boolean }): Promise<void>;
 }
 
-/** The real clock: `Date.now()` and `setTimeout`. */
+/** The real clock: `Date.now()` and `setTimeout` (`setImmediate` for 0 ms). */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, options) =>
     new Promise<void>((resolve) => {
+      // 0 means "next turn of the event loop": setTimeout(0) would wait a whole millisecond.
+      if (ms <= 0 && !options?.unref) {
+        setImmediate(resolve);
+        return;
+      }
       const t = setTimeout(resolve, ms);
       if (options?.unref) t.unref();
     }),

@@ -28,5 +28,5 @@ export { systemClock, seededRandom } from './clock.js';
 export type { Clock, Random } from './clock.js';
 export { s3Archive } from './archive.js';
 export type { S3Archive } from './archive.js';
-export { openS3Log, parseS3Url } from './url.js';
+export { openS3Log, parseS3Url, s3LogDefaults } from './url.js';
 export type { S3Location } from './url.js';

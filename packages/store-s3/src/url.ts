@@ -57,7 +57,15 @@ export function parseS3Url(url: string): S3Location {
 }
 
 /**
- * Opens an event log on S3 from a URL. The log owns the `S3Level` and closes it on `close()`.
+ * Event-log options for a log on an `S3Level`: four group commits in flight, so the next groups
+ * are written into the WAL while the previous WAL PUT is under way. Safe because `S3Level`
+ * applies a batch when `batch()` is called, stores WAL objects in order and fails every later
+ * batch once one fails (docs/design/0005).
+ */
+export const s3LogDefaults = { pipelineDepth: 4 } as const satisfies Partial<EventLogOptions>;
+
+/**
+ * Opens an event log on S3 from a URL (with {@link s3LogDefaults}). The log owns the `S3Level` and closes it on `close()`.
  *
  * @example
  * ```ts
@@ -76,7 +84,7 @@ export async function openS3Log(url: string, options: Omit<EventLogOptions, 'sto
     valueEncoding: 'view',
   } as never);
   try {
-    return await EventLog.open({ ...(loc.durability === undefined ? {} : { durability: loc.durability }), ...options, store: level, ownsStore: true });
+    return await EventLog.open({ ...s3LogDefaults, ...(loc.durability === undefined ? {} : { durability: loc.durability }), ...options, store: level, ownsStore: true });
   } catch (error) {
     await level.close().catch(() => {});
     throw error;
