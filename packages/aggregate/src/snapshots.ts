@@ -73,7 +73,7 @@ export function assertPolicies(snapshots: unknown, retention: unknown): void {
 export class SnapshotStore {
   private readonly db: Sublevel;
 
-  constructor(log: EventLog) {
+  constructor(private readonly log: EventLog) {
     this.db = log.sublevel('snapshots');
   }
 
@@ -86,6 +86,8 @@ export class SnapshotStore {
   /** Writes a record durably (synced) before resolving: truncation relies on it. */
   async put(stream: string, record: SnapshotRecord): Promise<void> {
     await this.db.put(stream, record, { sync: true } as never);
+    this.log.recordWork('snapshotsWritten', 1);
+    this.log.recordWork('snapshotBytes', JSON.stringify(record.state ?? null).length);
   }
 
   /** Removes a stream's snapshot. */

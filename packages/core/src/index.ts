@@ -32,7 +32,7 @@ export type { StreamPattern } from './names.js';
 export { builtInCodecs, jsonCodec, msgpackCodec } from './codec.js';
 export type { CodecContext, PayloadCodec } from './codec.js';
 export { silentLogger } from './plugins.js';
-export type { AppendContext, AppendInterceptor, CommitHook, CommitTx, Logger, ReadInterceptor, Sublevel } from './plugins.js';
+export type { AppendContext, AppendInterceptor, CommitHook, CommitTx, Logger, ReadInterceptor, Sublevel, WorkKind, WorkMeter } from './plugins.js';
 export type {
   AppendOptions,
   AppendResult,

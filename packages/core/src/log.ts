@@ -31,7 +31,7 @@ import { LiveRing } from './live-ring.js';
 import { type BatchIterator, type PageSource, paged, readAhead } from './paged.js';
 import { type VerifyReport, verifyStore } from './verify.js';
 import { assertPrefix, assertStreamName, compilePattern, decodeName } from './names.js';
-import { type AppendInterceptor, type CommitHook, type Logger, type ReadInterceptor, type Sublevel, silentLogger } from './plugins.js';
+import { type AppendInterceptor, type CommitHook, type Logger, type ReadInterceptor, type Sublevel, silentLogger, type WorkKind, type WorkMeter } from './plugins.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -177,6 +177,7 @@ export class EventLog {
   private tail: Promise<boolean> = Promise.resolve(true);
   /** Bumped when a failure discards the speculative state. */
   private pipelineGen = 0;
+  private readonly workMeters: WorkMeter[] = [];
   /** Wakes the commit loop when a request arrives while it waits for a group in flight. */
   private wakeLoop: (() => void) | undefined;
   private closed = false;
@@ -280,6 +281,24 @@ export class EventLog {
       throw new InvalidArgumentError(`A sublevel name is 1 to 64 letters, digits, '-' or '_'; got ${describeValue(name)}.`);
     }
     return this.store.sublevel(name, { keyEncoding: 'utf8', valueEncoding: options.valueEncoding ?? 'json' }) as Sublevel;
+  }
+
+  /**
+   * Reports work a layer above the log did on it (the aggregate package's snapshots, the
+   * projections package's commits) to every registered work meter. Cheap when none is registered.
+   */
+  recordWork(kind: WorkKind, amount: number): void {
+    for (const m of this.workMeters) m(kind, amount);
+  }
+
+  /** Registers a work meter (tenant metering does, per tenant log); returns a function that removes it. */
+  addWorkMeter(meter: WorkMeter): () => void {
+    if (typeof meter !== 'function') throw new InvalidArgumentError('addWorkMeter needs a function (kind, amount) => void.');
+    this.workMeters.push(meter);
+    return () => {
+      const k = this.workMeters.indexOf(meter);
+      if (k >= 0) this.workMeters.splice(k, 1);
+    };
   }
 
   /**

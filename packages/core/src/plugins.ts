@@ -36,6 +36,15 @@ export interface ReadInterceptor {
   onRead(event: RecordedEvent): RecordedEvent | undefined;
 }
 
+/**
+ * Work done on a log by the layers above it, reported through {@link EventLog.recordWork}:
+ * snapshots written (count and bytes) and events a projection committed.
+ */
+export type WorkKind = 'snapshotsWritten' | 'snapshotBytes' | 'projectionEvents';
+
+/** Receives {@link WorkKind} counts (tenant metering registers one per tenant log). */
+export type WorkMeter = (kind: WorkKind, amount: number) => void;
+
 /** A key-value sublevel of the log's store with string keys, as handed to plugins. */
 // biome-ignore lint/suspicious/noExplicitAny: abstract-level's sublevel generics are the caller's choice.
 export type Sublevel = AbstractSublevel<any, any, string, any>;

@@ -308,6 +308,7 @@ export class Engine {
     this.state = next;
     const done = this.processedPending;
     this.processedPending = [];
+    if (done.length > 0) this.log.recordWork('projectionEvents', done.length);
     for (const e of done) this.processed$.next(e);
     this.checkpoint$.next(checkpoint);
   }

@@ -292,6 +292,7 @@ export class TenantManager {
     });
     // Order matters: append = rate limit, schema validation, then the plugins (encryption last, so
     // schemas see plaintext); read = the plugins (decryption first), then upcasting.
+    log.addWorkMeter(reads.work);
     const schemas = await SchemaRegistry.open(log);
     for (const append of plugins.appendInterceptors ?? []) log.addInterceptors({ append });
     const t: OpenTenant = { record, log, reads, metering, schemas, limiter: limiterFor(record.quotas, this.clock), subscriptionsOpen: 0 };
@@ -317,6 +318,9 @@ export class TenantManager {
       eventsRead: counter('strand_tenant_events_read_total', 'Events delivered by reads and subscriptions.'),
       bytesRead: counter('strand_tenant_bytes_read_total', 'Logical bytes delivered by reads and subscriptions.'),
       subscriptionsOpened: counter('strand_tenant_subscriptions_opened_total', 'Subscriptions opened.'),
+      snapshotsWritten: counter('strand_tenant_snapshots_written_total', 'Aggregate snapshots written.'),
+      snapshotBytes: counter('strand_tenant_snapshot_bytes_total', 'Bytes of snapshot state written.'),
+      projectionEvents: counter('strand_tenant_projection_events_total', 'Events committed by projections.'),
       storageBytes: gauge('strand_tenant_storage_bytes', 'Logical bytes stored.'),
       streams: gauge('strand_tenant_streams', 'Streams created.'),
       subscriptionsOpen: gauge('strand_tenant_subscriptions_open', 'Subscriptions open now.'),

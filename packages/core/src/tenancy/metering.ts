@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { CommitHook, CommitTx, Sublevel } from '../plugins.js';
+import type { CommitHook, CommitTx, Sublevel, WorkMeter } from '../plugins.js';
 import type { RecordedEvent } from '../types.js';
 import { eventBytes } from './bytes.js';
 import { QuotaExceededError } from './errors.js';
@@ -32,6 +32,12 @@ export interface ReadTotals {
   bytesRead: number;
   /** Subscriptions ever opened. */
   subscriptionsOpened: number;
+  /** Aggregate snapshots written. */
+  snapshotsWritten: number;
+  /** Bytes of snapshot state written (JSON). */
+  snapshotBytes: number;
+  /** Events committed by the tenant's projections. */
+  projectionEvents: number;
 }
 
 /** A tenant's usage. */
@@ -82,7 +88,7 @@ export class MeteringHook implements CommitHook {
 
 /** Read-side counters of one tenant, flushed to `db` under `read`. */
 export class ReadMeter {
-  readonly totals: ReadTotals = { eventsRead: 0, bytesRead: 0, subscriptionsOpened: 0 };
+  readonly totals: ReadTotals = { eventsRead: 0, bytesRead: 0, subscriptionsOpened: 0, snapshotsWritten: 0, snapshotBytes: 0, projectionEvents: 0 };
   private dirty = false;
 
   private constructor(private readonly db: Sublevel) {}
@@ -101,6 +107,13 @@ export class ReadMeter {
     this.totals.bytesRead += eventBytes(e);
     this.dirty = true;
   }
+
+  /** Counts snapshot and projection work reported by the tenant's log (a {@link WorkMeter}). */
+  readonly work: WorkMeter = (kind, amount) => {
+    if (!Number.isFinite(amount) || amount <= 0) return;
+    this.totals[kind] += amount;
+    this.dirty = true;
+  };
 
   /** Counts one opened subscription. */
   subscribed(): void {
