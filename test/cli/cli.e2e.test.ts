@@ -124,6 +124,14 @@ describe('strand CLI', () => {
     expect(list).toEqual([{ name: 'totals', patterns: 'orders/>', generation: 0, position: head, head, lag: 0, parked: 1 }]);
     const parked = JSON.parse((await strand('projections', '--parked', '--json')).stdout);
     expect(parked).toEqual([{ projection: 'totals', stream: 'orders/us/o-3', version: 1, attempts: 1, error: 'cannot project o-3' }]);
+    // Rebuild from the module that defines it (its new version no longer fails on o-3).
+    const module = fileURLToPath(new URL('./fixtures/totals.mjs', import.meta.url));
+    const rebuilt = await strand('projections', 'rebuild', 'totals', '--module', module, '--json');
+    expect(rebuilt.code).toBe(0);
+    expect(JSON.parse(rebuilt.stdout)).toEqual([{ name: 'totals', generation: 1, position: head, head }]);
+    expect(JSON.parse((await strand('projections', '--json')).stdout)).toEqual([{ name: 'totals', patterns: 'orders/>', generation: 1, position: head, head, lag: 0, parked: 0 }]);
+    expect((await strand('projections', 'rebuild', 'nope', '--module', module)).code).toBe(3);
+    expect((await strand('projections', 'rebuild', 'totals', '--module', join(dir, 'missing.js'))).code).toBe(1);
   });
 
   it('manages tenants', async () => {

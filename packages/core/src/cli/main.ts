@@ -8,7 +8,8 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, Option } from 'commander';
 import { InvalidArgumentError, isStrandError } from '../errors.js';
 import { compilePattern } from '../names.js';
@@ -343,17 +344,18 @@ program
     }),
   );
 
-program
+const projections = program
   .command('projections')
-  .description('list projections with their position, lag and parked streams')
+  .description('list projections with their position, lag and parked streams; rebuild one')
   .option('--parked', 'list every parked stream with its error')
   .addHelpText('after', `
-Projections run in your application (their handlers are code), so the CLI reports on them; retry,
-skip and rebuild are methods of ProjectionRunner.
+Projections run in your application (their handlers are code), so the CLI reports on them and
+rebuilds one from the module that defines it; retry and skip are methods of ProjectionRunner.
 
 Examples:
   strand projections
-  strand projections --parked --json`)
+  strand projections --parked --json
+  strand projections rebuild balances --module ./dist/read-models.js`)
   .action((opts: { parked?: boolean }) =>
     withLog(async (log, out) => {
       const rows: Array<Record<string, unknown>> = [];
@@ -374,6 +376,58 @@ Examples:
       else out.table(rows, ['name', 'patterns', 'generation', 'position', 'head', 'lag', 'parked']);
     }),
   );
+
+/** What the CLI needs of `@strand/projections` (loaded at run time: core cannot depend on it). */
+interface RunnerModule {
+  ProjectionRunner: new (
+    log: EventLog,
+    projection: unknown,
+  ) => {
+    start(): Promise<void>;
+    stop(): Promise<void>;
+    rebuild(onProgress: (p: { position: number; head: number }) => void): Promise<void>;
+    status(): Promise<{ generation: number; position: number }>;
+  };
+}
+
+projections
+  .command('rebuild <name>')
+  .description('rebuild a projection from the start, blue/green, with a progress bar and ETA')
+  .requiredOption('--module <file>', 'JavaScript module that exports the projection (a defineProjection result)')
+  .addHelpText('after', `
+The old generation keeps serving until the new one has caught up, then they swap. Stop the
+application's runner of this projection first: LevelDB allows one process per store.
+
+Examples:
+  strand projections rebuild balances --module ./dist/read-models.js
+  strand projections rebuild balances --module ./dist/read-models.js --json`)
+  .action((name: string, opts: { module: string }) =>
+    withLog(async (log, out) => {
+      let mod: Record<string, unknown>;
+      try {
+        mod = (await import(pathToFileURL(resolvePath(opts.module)).href)) as Record<string, unknown>;
+      } catch (cause) {
+        return out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', `Cannot load --module ${opts.module}: ${(cause as Error).message}. Give the built JavaScript file that exports the projection.`);
+      }
+      const projection = Object.values(mod).find((v) => v !== null && typeof v === 'object' && (v as { name?: unknown }).name === name && 'handlers' in v);
+      if (projection === undefined) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `${opts.module} exports no projection named "${name}". Export the result of defineProjection({ name: '${name}', ... }).`);
+      const { ProjectionRunner } = (await import(PROJECTIONS_PACKAGE)) as RunnerModule;
+      const runner = new ProjectionRunner(log, projection);
+      await runner.start();
+      const bar = progressBar(out, `rebuild ${name}`, log.position);
+      try {
+        await runner.rebuild((p) => bar.update(p.position));
+      } finally {
+        bar.stop();
+      }
+      const s = await runner.status();
+      await runner.stop();
+      out.table([{ name, generation: s.generation, position: s.position, head: log.position }], ['name', 'generation', 'position', 'head'], `rebuilt ${name} into generation ${s.generation}`);
+    }),
+  );
+
+// A variable specifier: resolved at run time from the application's node_modules.
+const PROJECTIONS_PACKAGE = '@strand/projections';
 
 const tenants = program
   .command('tenants')
