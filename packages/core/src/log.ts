@@ -748,25 +748,7 @@ export class EventLog {
         }
       }
       if (lo > hi) return undefined;
-      let remaining = limit;
-      const source = readAhead(this.store.values({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards', ...READ_OPTS }) as BatchIterator<Uint8Array>, PAGE, MAX_PAGE, this.readInterceptors.length === 0 ? Math.min(remaining, hi - lo + 1) : hi - lo + 1);
-      return {
-        next: async () => {
-          if (remaining <= 0) return undefined;
-          const page = await source.next();
-          if (page === undefined) return undefined;
-          const out: RecordedEvent[] = [];
-          for (const bytes of page) {
-            const e = this.intercept(decodeRecord(bytes, this.codec));
-            if (e !== undefined && remaining > 0) {
-              remaining--;
-              out.push(e);
-            }
-          }
-          return out;
-        },
-        close: () => source.close(),
-      };
+      return this.eventPages({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards' }, limit, hi - lo + 1, undefined);
     });
   }
 
@@ -784,29 +766,37 @@ export class EventLog {
   private readAllPages(from: number, to: number, limit: number, matches: ((s: string) => boolean) | undefined): AsyncIterable<RecordedEvent> {
     return paged(async () => {
       if (from > to || limit === 0) return undefined;
-      let remaining = limit;
-      // Filtered or intercepted reads may drop events, so only an unfiltered read caps its reads.
-      const budget = matches === undefined && this.readInterceptors.length === 0 ? Math.min(limit, to - from + 1) : to - from + 1;
-      const source = readAhead(this.store.values({ gte: globalKey(from), lte: globalKey(to), ...READ_OPTS }) as BatchIterator<Uint8Array>, PAGE, MAX_PAGE, budget);
-      return {
-        next: async () => {
-          if (remaining <= 0) return undefined;
-          const page = await source.next();
-          if (page === undefined) return undefined;
-          const out: RecordedEvent[] = [];
-          for (const bytes of page) {
-            const raw = decodeRecord(bytes, this.codec);
-            if (matches !== undefined && !matches(raw.stream)) continue;
-            const e = this.intercept(raw);
-            if (e === undefined) continue;
-            out.push(e);
-            if (--remaining === 0) break;
-          }
-          return out;
-        },
-        close: () => source.close(),
-      };
+      return this.eventPages({ gte: globalKey(from), lte: globalKey(to) }, limit, to - from + 1, matches);
     });
+  }
+
+  /**
+   * Decoded, intercepted events of a key range holding `span` records, page by page with
+   * read-ahead, at most `limit` of them, only those of matching streams if `matches` is given.
+   */
+  private eventPages(range: { gte: Uint8Array; lte: Uint8Array; reverse?: boolean }, limit: number, span: number, matches: ((s: string) => boolean) | undefined): PageSource<RecordedEvent> {
+    let remaining = limit;
+    // Filtered or intercepted reads may drop events, so only an unfiltered read caps its reads.
+    const budget = matches === undefined && this.readInterceptors.length === 0 ? Math.min(limit, span) : span;
+    const source = readAhead(this.store.values({ ...range, ...READ_OPTS }) as BatchIterator<Uint8Array>, PAGE, MAX_PAGE, budget);
+    return {
+      next: async () => {
+        if (remaining <= 0) return undefined;
+        const page = await source.next();
+        if (page === undefined) return undefined;
+        const out: RecordedEvent[] = [];
+        for (const bytes of page) {
+          const raw = decodeRecord(bytes, this.codec);
+          if (matches !== undefined && !matches(raw.stream)) continue;
+          const e = this.intercept(raw);
+          if (e === undefined) continue;
+          out.push(e);
+          if (--remaining === 0) break;
+        }
+        return out;
+      },
+      close: () => source.close(),
+    };
   }
 
   /**
