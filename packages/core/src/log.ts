@@ -175,10 +175,12 @@ export class EventLog {
   private nextPosition: number;
   /** Resolves true once every group issued so far committed, false if one failed. */
   private tail: Promise<boolean> = Promise.resolve(true);
+  /** Groups whose write started and that are not acknowledged (or failed) yet. */
+  private groupsInFlight = 0;
   /** Bumped when a failure discards the speculative state. */
   private pipelineGen = 0;
   private readonly workMeters: WorkMeter[] = [];
-  /** Wakes the commit loop when a request arrives while it waits for a group in flight. */
+  /** Wakes the commit loop while it waits for a group in flight (an acknowledgement or a new request). */
   private wakeLoop: (() => void) | undefined;
   private closed = false;
   private lastPosition: number;
@@ -429,18 +431,12 @@ export class EventLog {
    * acknowledged strictly in order.
    */
   private async commitLoop(): Promise<void> {
-    const inFlight: Array<{ done: Promise<boolean>; settled: boolean }> = [];
     try {
       for (;;) {
-        if (this.queue.length > 0 && inFlight.length < this.pipelineDepth) {
+        if (this.queue.length > 0 && this.groupsInFlight < this.pipelineDepth) {
           const group = this.queue.splice(0, this.maxGroupSize);
           try {
-            const issued = await this.issueGroup(group);
-            if (issued !== undefined) {
-              const entry = { done: issued.done, settled: false };
-              void issued.done.then(() => (entry.settled = true));
-              inFlight.push(entry);
-            }
+            await this.issueGroup(group);
           } catch (error) {
             // Only reached on bugs; fail the group rather than wedge the log.
             this.logger.error({ err: error }, 'commit group failed');
@@ -448,17 +444,9 @@ export class EventLog {
           }
           continue;
         }
-        const oldest = inFlight[0];
-        if (oldest === undefined) break;
-        if (oldest.settled) {
-          inFlight.shift();
-          continue;
-        }
-        // Wait for the oldest group, or for a new request if there is room for another group.
-        await new Promise<void>((resolve) => {
-          if (inFlight.length < this.pipelineDepth) this.wakeLoop = resolve;
-          void oldest.done.then(() => resolve());
-        });
+        if (this.groupsInFlight === 0) break;
+        // Woken by a group's acknowledgement, or by a new request (which waits if the pipeline is full).
+        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
         this.wakeLoop = undefined;
       }
     } finally {
@@ -468,8 +456,8 @@ export class EventLog {
     }
   }
 
-  /** Validates a group, starts its write, and returns its acknowledgement (undefined: nothing to write). */
-  private async issueGroup(group: Request[]): Promise<{ done: Promise<boolean> } | undefined> {
+  /** Validates a group and starts its write; its acknowledgement follows the previous group's. */
+  private async issueGroup(group: Request[]): Promise<void> {
     const working = new Map<string, CachedHead>();
     await this.loadHeads(group, working);
     const pending = new Map<string, RecordedEvent[]>();
@@ -545,7 +533,7 @@ export class EventLog {
         req.reject(error);
       }
     }
-    if (accepted.length === 0) return undefined;
+    if (accepted.length === 0) return;
     // Started now, awaited in order: with a pipeline, later groups are written meanwhile.
     const write = ops.length > 0 ? (this.store.batch(ops as never, writeOptions(this.durability === 'sync')) as Promise<void>) : Promise.resolve();
     write.catch(() => {});
@@ -553,7 +541,8 @@ export class EventLog {
     this.nextPosition = next;
     const gen = this.pipelineGen;
     const previous = this.tail;
-    const done = (async (): Promise<boolean> => {
+    this.groupsInFlight++;
+    const acknowledge = async (): Promise<boolean> => {
       let failure: unknown;
       if (!(await previous)) failure = new Error('an earlier group commit in the pipeline failed');
       else {
@@ -591,9 +580,11 @@ export class EventLog {
       }
       for (const a of accepted) (a.req.resolve as (v: unknown) => void)(a.value);
       return true;
-    })();
-    this.tail = done;
-    return { done };
+    };
+    this.tail = acknowledge().finally(() => {
+      this.groupsInFlight--;
+      this.wakeLoop?.();
+    });
   }
 
   private async loadHeads(group: Request[], working: Map<string, CachedHead>): Promise<void> {
@@ -816,7 +807,7 @@ export class EventLog {
 
   private followFrom(matches: (s: string) => boolean, from: number, signal: AbortSignal | undefined): AsyncIterable<RecordedEvent> {
     let next = from;
-    let store: PageSource<Uint8Array> | undefined;
+    let store: PageSource<RecordedEvent> | undefined;
     let storeEnd = 0;
     const stopped = () => this.closed || signal?.aborted === true;
     const source: PageSource<RecordedEvent> = {
@@ -827,9 +818,9 @@ export class EventLog {
           return [];
         }
         const upTo = this.lastPosition;
-        const out: RecordedEvent[] = [];
         if (store === undefined && this.ring.has(next)) {
           // Live: recent events come decoded from the shared ring, no store read.
+          const out: RecordedEvent[] = [];
           while (next <= upTo && this.ring.has(next)) {
             const raw = this.ring.event(next, this.codec);
             next++;
@@ -839,28 +830,19 @@ export class EventLog {
           }
           return out;
         }
-        // Behind the ring: read the store up to the head as it is now, with read-ahead, to the end
-        // of that range (truncated history leaves holes in global order, hence `storeEnd`).
+        // Behind the ring: read the store up to the head as it is now, to the end of that range
+        // (truncated history leaves holes in global order), then look at the ring again.
         if (store === undefined) {
           storeEnd = upTo;
-          store = readAhead(this.store.values({ gte: globalKey(next), lte: globalKey(upTo), ...READ_OPTS }) as BatchIterator<Uint8Array>, PAGE, MAX_PAGE, upTo - next + 1);
+          store = this.eventPages({ gte: globalKey(next), lte: globalKey(upTo) }, Number.POSITIVE_INFINITY, upTo - next + 1, matches);
         }
         const page = await store.next();
-        if (page === undefined) {
-          const s = store;
-          store = undefined;
-          next = Math.max(next, storeEnd + 1);
-          await s.close();
-          return [];
-        }
-        for (const bytes of page) {
-          const raw = decodeRecord(bytes, this.codec);
-          next = raw.position + 1;
-          if (!matches(raw.stream)) continue;
-          const e = this.intercept(raw);
-          if (e !== undefined) out.push(e);
-        }
-        return out;
+        if (page !== undefined) return page;
+        const s = store;
+        store = undefined;
+        next = storeEnd + 1;
+        await s.close();
+        return [];
       },
       close: async () => {
         const s = store;
