@@ -85,9 +85,12 @@ export class SnapshotStore {
 
   /** Writes a record durably (synced) before resolving: truncation relies on it. */
   async put(stream: string, record: SnapshotRecord): Promise<void> {
-    await this.db.put(stream, record, { sync: true } as never);
+    // Encoded once here, so the bytes metered are the bytes stored (the sublevel's json encoding
+    // would stringify the same record again).
+    const json = JSON.stringify(record);
+    await this.db.put(stream, json, { sync: true, valueEncoding: 'utf8' } as never);
     this.log.recordWork('snapshotsWritten', 1);
-    this.log.recordWork('snapshotBytes', JSON.stringify(record.state ?? null).length);
+    this.log.recordWork('snapshotBytes', Buffer.byteLength(json));
   }
 
   /** Removes a stream's snapshot. */

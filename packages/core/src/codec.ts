@@ -6,7 +6,7 @@
  */
 import { Packr } from 'msgpackr';
 import { CorruptionError } from './errors.js';
-import { readRecordFast } from './record-reader.js';
+import { type RecordFields, readRecordFast } from './record-reader.js';
 import type { RecordedEvent } from './types.js';
 
 /** What a codec is told about the event whose payload it encodes or decodes. */
@@ -92,48 +92,40 @@ export function encodeRecord(r: StoredRecord): Uint8Array {
 
 /** Decodes a record and its payload into a {@link RecordedEvent}. */
 export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
-  const f = readRecordFast(bytes);
-  if (f !== undefined) {
-    const stream = f[0];
-    const type = f[3];
-    return {
-      stream,
-      version: f[1],
-      position: f[2],
-      type,
-      id: f[4],
-      timestamp: f[5],
-      data: codec.decode(f[6], { stream, type }),
-      metadata: undefined,
-      schemaVersion: f[7],
-    };
-  }
-  return decodeRecordGeneric(bytes, codec);
+  return eventFrom(readRecordFast(bytes) ?? unpackRecord(bytes), codec);
 }
 
-/** Decodes a record with the generic msgpack decoder (any metadata, and corruption reports). */
+/** Decodes a record with the generic msgpack decoder only (the reference the fast path is tested against). */
 export function decodeRecordGeneric(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
-  let a: unknown[];
+  return eventFrom(unpackRecord(bytes), codec);
+}
+
+/** The envelope through msgpackr: any metadata, and the corruption reports. */
+function unpackRecord(bytes: Uint8Array): RecordFields {
+  let a: unknown;
   try {
-    a = envelope.unpack(bytes) as unknown[];
+    a = envelope.unpack(bytes);
   } catch (cause) {
     throw new CorruptionError('an event record could not be decoded', cause);
   }
   if (!Array.isArray(a) || a[0] !== RECORD_FORMAT) throw new CorruptionError(`unknown event record format ${String(Array.isArray(a) ? a[0] : a)}`);
-  const stream = a[1] as string;
-  const type = a[4] as string;
-  const event: RecordedEvent = {
+  return a as RecordFields;
+}
+
+function eventFrom(f: RecordFields, codec: PayloadCodec): RecordedEvent {
+  const stream = f[1];
+  const type = f[4];
+  return {
     stream,
-    version: a[2] as number,
-    position: a[3] as number,
+    version: f[2],
+    position: f[3],
     type,
-    id: a[5] as string,
-    timestamp: a[6] as number,
-    data: codec.decode(a[7] as Uint8Array, { stream, type }),
-    metadata: (a[8] as Record<string, unknown> | null) ?? undefined,
-    schemaVersion: (a[9] as number | null) ?? undefined,
+    id: f[5],
+    timestamp: f[6],
+    data: codec.decode(f[7], { stream, type }),
+    metadata: f[8] ?? undefined,
+    schemaVersion: f[9] ?? undefined,
   };
-  return event;
 }
 
 /** A stream head as stored: `[version, lastPosition, created, truncatedBefore, deleted, lastId]`. */

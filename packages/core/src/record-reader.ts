@@ -9,8 +9,11 @@
 
 const utf8 = new TextDecoder();
 
-/** The envelope's fields, payload bytes still encoded; `undefined` means "use the generic decoder". */
-export type RecordFields = [stream: string, version: number, position: number, type: string, id: string, timestamp: number, data: Uint8Array, schemaVersion: number | undefined];
+/**
+ * The envelope as msgpack decodes it, payload bytes still encoded:
+ * `[format, stream, version, position, type, id, timestamp, data, metadata, schemaVersion]`.
+ */
+export type RecordFields = [format: number, stream: string, version: number, position: number, type: string, id: string, timestamp: number, data: Uint8Array, metadata: Record<string, unknown> | null, schemaVersion: number | null];
 
 // The reader's cursor: module state instead of an object per record (reading is synchronous).
 let b: Uint8Array = new Uint8Array(0);
@@ -141,14 +144,15 @@ function readFields(): RecordFields | undefined {
   if (timestamp === undefined) return undefined;
   const data = readBin();
   if (data === undefined || pos >= bytes.length || bytes[pos++] !== 0xc0) return undefined;
-  let schemaVersion: number | undefined;
+  let schemaVersion: number | null = null;
   if (pos >= bytes.length) return undefined;
   if (bytes[pos] === 0xc0) {
     pos++;
   } else {
-    schemaVersion = readNumber();
-    if (schemaVersion === undefined) return undefined;
+    const v = readNumber();
+    if (v === undefined) return undefined;
+    schemaVersion = v;
   }
   if (pos !== bytes.length) return undefined;
-  return [stream, version, position, type, id, timestamp, data, schemaVersion];
+  return [1, stream, version, position, type, id, timestamp, data, null, schemaVersion];
 }

@@ -290,8 +290,8 @@ export class Engine {
     const p = this.flushWal().finally(() => {
       this.walInFlight = undefined;
       if (this.buf.length > 0 && !this.fenced && !this.failed) {
-        if (this.cfg.flushIntervalMs <= 0 && this.bufBytes < this.cfg.walFlushBytes) this.startFlushNextTurn();
-        else if (this.flushDue || this.cfg.flushIntervalMs <= 0 || this.bufBytes >= this.cfg.walFlushBytes) this.startFlush();
+        if (this.cfg.flushIntervalMs <= 0) this.startFlushNextTurn();
+        else if (this.flushDue || this.bufBytes >= this.cfg.walFlushBytes) this.startFlush();
         else this.armTimer();
       }
       this.maybeFlushImm();

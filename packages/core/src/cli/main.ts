@@ -377,6 +377,9 @@ Examples:
     }),
   );
 
+// A variable specifier: resolved at run time from the application's node_modules.
+const PROJECTIONS_PACKAGE = '@strand/projections';
+
 /** What the CLI needs of `@strand/projections` (loaded at run time: core cannot depend on it). */
 interface RunnerModule {
   ProjectionRunner: new (
@@ -425,9 +428,6 @@ Examples:
       out.table([{ name, generation: s.generation, position: s.position, head: log.position }], ['name', 'generation', 'position', 'head'], `rebuilt ${name} into generation ${s.generation}`);
     }),
   );
-
-// A variable specifier: resolved at run time from the application's node_modules.
-const PROJECTIONS_PACKAGE = '@strand/projections';
 
 const tenants = program
   .command('tenants')

@@ -319,7 +319,7 @@ export class TenantManager {
       bytesRead: counter('strand_tenant_bytes_read_total', 'Logical bytes delivered by reads and subscriptions.'),
       subscriptionsOpened: counter('strand_tenant_subscriptions_opened_total', 'Subscriptions opened.'),
       snapshotsWritten: counter('strand_tenant_snapshots_written_total', 'Aggregate snapshots written.'),
-      snapshotBytes: counter('strand_tenant_snapshot_bytes_total', 'Bytes of snapshot state written.'),
+      snapshotBytes: counter('strand_tenant_snapshot_bytes_total', 'Bytes of snapshot records written (JSON, as stored).'),
       projectionEvents: counter('strand_tenant_projection_events_total', 'Events committed by projections.'),
       storageBytes: gauge('strand_tenant_storage_bytes', 'Logical bytes stored.'),
       streams: gauge('strand_tenant_streams', 'Streams created.'),

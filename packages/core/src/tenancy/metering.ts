@@ -34,7 +34,7 @@ export interface ReadTotals {
   subscriptionsOpened: number;
   /** Aggregate snapshots written. */
   snapshotsWritten: number;
-  /** Bytes of snapshot state written (JSON). */
+  /** Bytes of snapshot records written (JSON, as stored). */
   snapshotBytes: number;
   /** Events committed by the tenant's projections. */
   projectionEvents: number;
