@@ -1,30 +1,24 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AggregateRepository } from '@strand/aggregate';
 import { openLog } from '@strand/core';
 import { describe, expect, it } from 'vitest';
 import { Account } from '../../packages/aggregate/src/account.fixture.js';
+import { runUntilKilled } from '../support/child.js';
 
 // A real process is SIGKILLed after its snapshot is durably written and before the truncation
 // that follows it: on restart, no state is lost and truncation can proceed.
 const child = fileURLToPath(new URL('./truncate-crash-child.ts', import.meta.url));
 
-function runUntilArchiving(dir: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'strand-source', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let acked = 0;
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr += String(d)));
-    createInterface({ input: p.stdout }).on('line', (line) => {
-      if (line.startsWith('ACK ')) acked = Number(line.slice(4));
-      if (line === 'ARCHIVING') p.kill('SIGKILL');
-    });
-    p.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve(acked) : reject(new Error(`child exited on its own: ${stderr}`))));
+async function runUntilArchiving(dir: string): Promise<number> {
+  let acked = 0;
+  await runUntilKilled(child, [dir], (line) => {
+    if (line.startsWith('ACK ')) acked = Number(line.slice(4));
+    return line === 'ARCHIVING';
   });
+  return acked;
 }
 
 describe('crash between snapshot and truncation', () => {

@@ -7,7 +7,7 @@
 import { AggregateRepository, defineAggregate } from '@strand/aggregate';
 import { openLog } from '@strand/core';
 import { z } from 'zod';
-import { dirSize } from '../support/fs.js';
+import { dirSize } from '@strand/core/testing';
 import { type BenchContext, type BenchSection, type Figure, median, timeMs } from './figure.js';
 
 const Counter = defineAggregate({

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { openLog } from '@strand/core';
 import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, repeat, timeMs } from './figure.js';
-import { dirSize } from '../support/fs.js';
+import { dirSize } from '@strand/core/testing';
 
 type Raw = ClassicLevel<string, string>;
 

@@ -6,7 +6,7 @@
  */
 import { jsonCodec, msgpackCodec, openLog, type PayloadCodec, SchemaRegistry } from '@strand/core';
 import { z } from 'zod';
-import { dirSize } from '../support/fs.js';
+import { dirSize } from '@strand/core/testing';
 import { type BenchContext, type BenchSection, type Figure, median, timeMs } from './figure.js';
 
 const Order = z.object({ orderId: z.string(), total: z.number(), items: z.array(z.object({ sku: z.string(), qty: z.number().int() })), customer: z.object({ name: z.string(), vip: z.boolean() }) });

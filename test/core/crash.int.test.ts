@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openLog, type RecordedEvent } from '@strand/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runUntilKilled } from '../support/child.js';
 
 // SIGKILL a durable writer at random moments; every acknowledged append must survive, and
 // nothing half-written may be visible. Rounds: STRAND_CRASH_ROUNDS (default 5).
@@ -20,26 +19,15 @@ interface Ack {
 }
 
 /** Starts the writer and kills it with SIGKILL once it has acknowledged `killAfter` appends. */
-function runUntilKilled(dir: string, seed: number, killAfter: number): Promise<Ack[]> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'strand-source', writer, dir, String(seed)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const acks: Ack[] = [];
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += String(d)));
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      const msg = JSON.parse(line) as Ack | { ready: true };
-      if ('ready' in msg) return;
-      acks.push(msg);
-      if (acks.length === killAfter) child.kill('SIGKILL');
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acks);
-      else reject(new Error(`writer exited by itself (code ${code}, signal ${signal}) after ${acks.length} acks:\n${stderr}`));
-    });
+async function runWriter(dir: string, seed: number, killAfter: number): Promise<Ack[]> {
+  const acks: Ack[] = [];
+  await runUntilKilled(writer, [dir, String(seed)], (line) => {
+    const msg = JSON.parse(line) as Ack | { ready: true };
+    if ('ready' in msg) return false;
+    acks.push(msg);
+    return acks.length === killAfter;
   });
+  return acks;
 }
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -56,7 +44,7 @@ describe('crash safety under SIGKILL (real child process, real LevelDB)', () => 
     const seed = Number(process.env.STRAND_CRASH_SEED ?? Date.now() % 1_000_000);
     for (let round = 0; round < rounds; round++) {
       const killAfter = 20 + ((seed * (round + 7)) % 400);
-      acked.push(...(await runUntilKilled(dir, seed + round, killAfter)));
+      acked.push(...(await runWriter(dir, seed + round, killAfter)));
 
       // Reopening needs no repair, and the log checks out.
       const log = await openLog({ path: dir });

@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openLog } from '@strand/core';
 import { ProjectionRunner } from '@strand/projections';
 import { describe, expect, it } from 'vitest';
+import { runUntilKilled } from '../support/child.js';
 import { counting } from './counting.js';
 
 // A process appending and projecting is SIGKILLed at random moments (after a random number of
@@ -15,20 +14,15 @@ import { counting } from './counting.js';
 const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const rounds = Number(process.env.STRAND_CRASH_ROUNDS ?? 4);
 
-function runAndKill(dir: string, after: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'strand-source', child, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let acks = 0;
-    let projected = 0;
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr += String(d)));
-    createInterface({ input: p.stdout }).on('line', (line) => {
-      if (!line.startsWith('ACK ')) return;
-      projected = Number(line.split(' ')[2]);
-      if (++acks === after) p.kill('SIGKILL');
-    });
-    p.on('exit', (_c, signal) => (signal === 'SIGKILL' ? resolve(projected) : reject(new Error(`child exited: ${stderr}`))));
+async function runAndKill(dir: string, after: number): Promise<number> {
+  let acks = 0;
+  let projected = 0;
+  await runUntilKilled(child, [dir], (line) => {
+    if (!line.startsWith('ACK ')) return false;
+    projected = Number(line.split(' ')[2]);
+    return ++acks === after;
   });
+  return projected;
 }
 
 describe('projection crash safety (SIGKILL)', () => {

@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { eventBytes, TenantManager } from '@strand/core';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runUntilKilled } from '../support/child.js';
 
 // SIGKILL a process appending through two tenants' clients; after each restart the durable
 // append counters equal exactly what the tenants' logs hold (they commit in the same batch), and
@@ -22,25 +21,15 @@ interface Ack {
   events: number;
 }
 
-function runUntilKilled(dir: string, seed: number, killAfter: number): Promise<Ack[]> {
-  return new Promise((resolve, reject) => {
-    const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'strand-source', writer, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acks: Ack[] = [];
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-      stderr += String(d);
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as Ack | { ready: true };
-      if ('ready' in msg) return;
-      acks.push(msg);
-      if (acks.length === killAfter) child.kill('SIGKILL');
-    });
-    child.on('exit', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(acks);
-      else reject(new Error(`writer exited by itself (code ${code}) after ${acks.length} acks:\n${stderr}`));
-    });
+async function runWriter(dir: string, seed: number, killAfter: number): Promise<Ack[]> {
+  const acks: Ack[] = [];
+  await runUntilKilled(writer, [dir, String(seed)], (line) => {
+    const msg = JSON.parse(line) as Ack | { ready: true };
+    if ('ready' in msg) return false;
+    acks.push(msg);
+    return acks.length === killAfter;
   });
+  return acks;
 }
 
 describe('tenancy under SIGKILL (real child process, real LevelDB)', () => {
@@ -48,7 +37,7 @@ describe('tenancy under SIGKILL (real child process, real LevelDB)', () => {
     const dir = join(root, 'db');
     const acked: Ack[] = [];
     for (const [round, killAfter] of [150, 40, 300].entries()) {
-      acked.push(...(await runUntilKilled(dir, 11 + round, killAfter)));
+      acked.push(...(await runWriter(dir, 11 + round, killAfter)));
       const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
       const tenants = await TenantManager.open({ store: db, ownsStore: true });
       for (const name of ['t0', 't1']) {

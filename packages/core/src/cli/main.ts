@@ -21,7 +21,8 @@ import { ClassicLevel } from 'classic-level';
 import type { EventLog } from '../log.js';
 import { openLog } from '../open.js';
 import type { ExpectedVersion } from '../types.js';
-import { dirSize, exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
+import { dirSize } from '../dir-size.js';
+import { exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
 
 interface GlobalOptions {
   path: string;

@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { StrandError } from '../errors.js';
 import type { RecordedEvent } from '../types.js';
@@ -101,14 +99,4 @@ export function progressBar(out: Output, label: string, total: number): { update
   const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta}s`, clearOnComplete: true }, cliProgress.Presets.shades_classic);
   bar.start(total, 0);
   return { update: (n) => bar.update(n), stop: () => bar.stop() };
-}
-
-/** Total size in bytes of the files under `dir`. */
-export async function dirSize(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    total += entry.isDirectory() ? await dirSize(path) : (await stat(path)).size;
-  }
-  return total;
 }

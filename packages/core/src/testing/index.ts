@@ -6,3 +6,4 @@
  */
 export { collect, errorCode, events, runLogConformance } from './conformance.js';
 export type { ConformanceOptions } from './conformance.js';
+export { dirSize } from '../dir-size.js';

@@ -1,5 +1,6 @@
 /**
- * File-system helpers shared by tests and the benchmark.
+ * Bytes a store occupies on disk: for `strand info`/`strand compact`, the tests and the benchmark
+ * (exported from `@strand/core/testing`).
  *
  * @module
  */

@@ -1,0 +1,30 @@
+/**
+ * The crash tests' harness: runs a TypeScript child process (through tsx, against the sources)
+ * and SIGKILLs it at the moment a test chooses.
+ *
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/**
+ * Starts `script` with `args` and feeds each line it prints to `onLine`; when `onLine` returns
+ * true the child is killed with SIGKILL. Resolves once it is dead; rejects (with its stderr) if it
+ * exited by itself, which a crash test must not mistake for a kill.
+ */
+export function runUntilKilled(script: string, args: readonly string[], onLine: (line: string) => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'strand-source', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (onLine(line)) child.kill('SIGKILL');
+    });
+    child.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve();
+      else reject(new Error(`${script} exited by itself (code ${code}, signal ${signal}):\n${stderr}`));
+    });
+  });
+}
