@@ -5,17 +5,12 @@
  * Usage: node --import tsx --conditions strand-source crash-writer.ts <dir> <seed>
  */
 import { openLog } from '@strand/core';
+import { seededInts } from '../support/child.js';
 
 const [dir, seedArg] = process.argv.slice(2);
 if (!dir || !seedArg) throw new Error('usage: crash-writer.ts <dir> <seed>');
-let seed = Number(seedArg) >>> 0 || 1;
-// xorshift32: the load pattern replays from the seed (the kill moment does not, by nature).
-const rand = (n: number): number => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) % n;
-};
+// The load pattern replays from the seed (the kill moment does not, by nature).
+const rand = seededInts(Number(seedArg));
 
 const log = await openLog({ path: dir });
 let appendNo = 0;

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLog, type RecordedEvent } from '@strand/core';
+import { collect } from '@strand/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runUntilKilled } from '../support/child.js';
+import { runUntilAcked } from '../support/child.js';
 
 // SIGKILL a durable writer at random moments; every acknowledged append must survive, and
 // nothing half-written may be visible. Rounds: STRAND_CRASH_ROUNDS (default 5).
@@ -18,24 +19,6 @@ interface Ack {
   parts: Array<{ stream: string; version: number; position: number; count: number }>;
 }
 
-/** Starts the writer and kills it with SIGKILL once it has acknowledged `killAfter` appends. */
-async function runWriter(dir: string, seed: number, killAfter: number): Promise<Ack[]> {
-  const acks: Ack[] = [];
-  await runUntilKilled(writer, [dir, String(seed)], (line) => {
-    const msg = JSON.parse(line) as Ack | { ready: true };
-    if ('ready' in msg) return false;
-    acks.push(msg);
-    return acks.length === killAfter;
-  });
-  return acks;
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
 describe('crash safety under SIGKILL (real child process, real LevelDB)', () => {
   it(`keeps every acknowledged append and nothing half-written, over ${rounds} kills`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'strand-crash-'));
@@ -44,7 +27,7 @@ describe('crash safety under SIGKILL (real child process, real LevelDB)', () => 
     const seed = Number(process.env.STRAND_CRASH_SEED ?? Date.now() % 1_000_000);
     for (let round = 0; round < rounds; round++) {
       const killAfter = 20 + ((seed * (round + 7)) % 400);
-      acked.push(...(await runWriter(dir, seed + round, killAfter)));
+      acked.push(...(await runUntilAcked<Ack>(writer, [dir, String(seed + round)], killAfter)));
 
       // Reopening needs no repair, and the log checks out.
       const log = await openLog({ path: dir });

@@ -28,3 +28,29 @@ export function runUntilKilled(script: string, args: readonly string[], onLine: 
     });
   });
 }
+
+/**
+ * For children that print `{ "ready": true }` and then one JSON acknowledgement per line: kills the
+ * child after `killAfter` acknowledgements and returns every one it printed.
+ */
+export async function runUntilAcked<T extends object>(script: string, args: readonly string[], killAfter: number): Promise<T[]> {
+  const acks: T[] = [];
+  await runUntilKilled(script, args, (line) => {
+    const msg = JSON.parse(line) as T | { ready: true };
+    if ('ready' in msg) return false;
+    acks.push(msg as T);
+    return acks.length === killAfter;
+  });
+  return acks;
+}
+
+/** A seeded xorshift32 generator of integers in [0, n): a child's load pattern replays from its seed. */
+export function seededInts(seed: number): (n: number) => number {
+  let x = seed >>> 0 || 1;
+  return (n) => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+}

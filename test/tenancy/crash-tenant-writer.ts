@@ -6,16 +6,12 @@
  */
 import { type TenantClient, TenantManager } from '@strand/core';
 import { ClassicLevel } from 'classic-level';
+import { seededInts } from '../support/child.js';
 
 const [dir, seedArg] = process.argv.slice(2);
 if (!dir || !seedArg) throw new Error('usage: crash-tenant-writer.ts <dir> <seed>');
-let seed = Number(seedArg) >>> 0 || 1;
-const rand = (n: number): number => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return (seed >>> 0) % n;
-};
+// The load pattern replays from the seed (the kill moment does not, by nature).
+const rand = seededInts(Number(seedArg));
 
 const tenants = await TenantManager.open({ store: new ClassicLevel(dir, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
 const names = ['t0', 't1'];

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { eventBytes, TenantManager } from '@strand/core';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runUntilKilled } from '../support/child.js';
+import { runUntilAcked } from '../support/child.js';
 
 // SIGKILL a process appending through two tenants' clients; after each restart the durable
 // append counters equal exactly what the tenants' logs hold (they commit in the same batch), and
@@ -21,23 +21,12 @@ interface Ack {
   events: number;
 }
 
-async function runWriter(dir: string, seed: number, killAfter: number): Promise<Ack[]> {
-  const acks: Ack[] = [];
-  await runUntilKilled(writer, [dir, String(seed)], (line) => {
-    const msg = JSON.parse(line) as Ack | { ready: true };
-    if ('ready' in msg) return false;
-    acks.push(msg);
-    return acks.length === killAfter;
-  });
-  return acks;
-}
-
 describe('tenancy under SIGKILL (real child process, real LevelDB)', () => {
   it('keeps append counters exactly equal to the committed events across kills', async () => {
     const dir = join(root, 'db');
     const acked: Ack[] = [];
     for (const [round, killAfter] of [150, 40, 300].entries()) {
-      acked.push(...(await runWriter(dir, 11 + round, killAfter)));
+      acked.push(...(await runUntilAcked<Ack>(writer, [dir, String(11 + round)], killAfter)));
       const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
       const tenants = await TenantManager.open({ store: db, ownsStore: true });
       for (const name of ['t0', 't1']) {
