@@ -35,8 +35,8 @@ import { SstBuilder } from './sst/builder.js';
 import type { SstBuildOptions, SstSummary } from './sst/builder.js';
 import type { RangeSource } from './sst/reader.js';
 import { TableHandle, sstKey } from './tables.js';
-import type { WalBatch } from './wal.js';
-import { batchBytes, decodeWal, encodeWal, walIdOf, walKey } from './wal.js';
+import type { WalBatch, WalObject } from './wal.js';
+import { WAL_WINDOW_MAX, batchBytes, decodeWal, encodeWal, walIdOf, walKey } from './wal.js';
 
 /** Engine settings, defaults applied (see `S3LevelOptions` for their meaning). */
 export interface EngineConfig {
@@ -45,6 +45,7 @@ export interface EngineConfig {
   readOnly: boolean;
   flushIntervalMs: number;
   walFlushBytes: number;
+  walPutsInFlight: number;
   memtableBytes: number;
   l0CompactionTrigger: number;
   l0StallTrigger: number;
@@ -67,6 +68,18 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+/** One WAL PUT under way. Flights are acknowledged strictly in slot order. */
+interface Flight {
+  slot: number;
+  waiters: Waiter[];
+  /** The memtable frozen at this WAL boundary, if any: durable once this flight is. */
+  frozen: Memtable | undefined;
+  state: 'pending' | 'stored' | 'failed';
+  error?: unknown;
+  /** Settles (never rejects) when the PUT does. */
+  done: Promise<void>;
+}
+
 /** Thrown by writes on a read-only instance; abstract-level's code. */
 export class ReadOnlyError extends Error {
   readonly code = 'LEVEL_READONLY' as const;
@@ -84,10 +97,10 @@ export interface EngineStats {
   gc: GcResult[];
 }
 
-/** The engine. One per open `S3Level`. */
 /** Longest wait for more writers before an eager WAL PUT (flush interval 0), ms. */
 const GATHER_MS = 1;
 
+/** The engine. One per open `S3Level`. */
 export class Engine {
   /** Requests that reached the store (retries included). */
   readonly requests: RequestCounts;
@@ -109,7 +122,10 @@ export class Engine {
   private buf: WalBatch[] = [];
   private bufBytes = 0;
   private bufWaiters: Waiter[] = [];
-  private walInFlight: Promise<void> | undefined;
+  /** WAL PUTs under way, in slot order (at most `walPutsInFlight`). */
+  private flights: Flight[] = [];
+  /** An eager flush waiting a turn or two for more writers (flush interval 0). */
+  private gathering: Promise<void> | undefined;
   private timerArmed = false;
   private timerGen = 0;
   private flushDue = false;
@@ -161,35 +177,54 @@ export class Engine {
     this.epoch = this.manifest.epoch;
     this.sstSeq = this.manifest.nextSstSeq;
     this.installTables(this.manifest);
-    let id = (await this.replayWal(this.manifest.walReplayFrom, (batches) => batches.forEach((b) => this.mem.apply(b)))) + 1;
-    // Claim the next WAL slot: the previous writer's next WAL PUT hits 412 and finds our epoch.
-    for (;;) {
-      try {
-        await this.store.put(walKey(this.cfg.prefix, id), encodeWal(this.epoch, []), { ifNoneMatch: '*' });
-        break;
-      } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
-        const obj = await this.readWalSlot(id);
-        if (obj && obj.epoch > this.epoch) throw new FencedError('Fenced while opening', { epoch: this.epoch, by: obj.epoch });
-        if (obj) for (const b of obj.batches) this.mem.apply(b);
-        id++;
-      }
-    }
-    this.nextWalId = id + 1;
-    this.mem.lastWalId = id;
-    if (this.mem.bytes >= this.cfg.memtableBytes) this.freeze();
+    const resume = await this.claimWal(await this.replayWal(this.manifest.walReplayFrom, (batches) => this.applyAll(batches)));
+    this.nextWalId = resume;
+    // Replay restarts at the first slot this writer will fill.
+    if (this.mem.bytes >= this.cfg.memtableBytes) this.freeze(resume - 1);
     this.maybeFlushImm();
     this.maybeCompact();
+  }
+
+  private applyAll(batches: WalBatch[]): void {
+    for (const b of batches) this.mem.apply(b);
+  }
+
+  /**
+   * Claims the first slot replay did not consume with a fence object: the previous writer's PUT
+   * of that slot then hits 412, finds our epoch, and it stops. Objects the previous writer stored
+   * meanwhile continue its log and are replayed first; a torn object is deleted (its writer
+   * stopped at it and never acknowledged it or anything after it) so the slot can be claimed.
+   * The fence object tells replay to resume `WAL_WINDOW_MAX` slots later, past every slot the
+   * previous writer may still fill. Returns this writer's first slot.
+   */
+  private async claimWal(from: number): Promise<number> {
+    let slot = from;
+    for (;;) {
+      const resumeAt = slot + WAL_WINDOW_MAX;
+      try {
+        await this.store.put(walKey(this.cfg.prefix, slot), encodeWal(this.epoch, [], resumeAt), { ifNoneMatch: '*' });
+        return resumeAt;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) throw err;
+      }
+      const bytes = await this.store.get(walKey(this.cfg.prefix, slot));
+      if (bytes === undefined) continue;
+      const obj = this.tryDecodeWal(bytes, slot);
+      if (obj === undefined) {
+        await this.store.delete(walKey(this.cfg.prefix, slot));
+        continue;
+      }
+      if (obj.epoch > this.epoch) throw new FencedError('Fenced while opening', { epoch: this.epoch, by: obj.epoch });
+      this.applyAll(obj.batches);
+      slot = obj.resumeAt || slot + 1;
+    }
   }
 
   /** Stops background work; a writer first makes pending writes durable. */
   async close(): Promise<void> {
     this.pollGen++;
     if (!this.cfg.readOnly && !this.fenced && !this.failed) {
-      while (this.buf.length > 0 || this.walInFlight) {
-        if (this.walInFlight) await this.walInFlight.catch(() => undefined);
-        else this.startFlush();
-      }
+      await this.drainWal();
     }
     this.closing = true;
     this.timerGen++;
@@ -260,14 +295,17 @@ export class Engine {
     }
   }
 
+  /** Starts a WAL PUT, now or after a gather or the flush interval, if a slot is free. */
   private schedule(): void {
-    const eager = this.cfg.flushIntervalMs <= 0 || this.bufBytes >= this.cfg.walFlushBytes;
-    if (this.walInFlight) {
-      if (eager) this.flushDue = true;
-      else this.armTimer();
+    if (this.buf.length === 0 || this.gathering || this.fenced || this.failed) return;
+    const full = this.bufBytes >= this.cfg.walFlushBytes;
+    if (this.flights.length >= this.cfg.walPutsInFlight) {
+      if (full) this.flushDue = true;
+      else if (this.cfg.flushIntervalMs > 0) this.armTimer();
       return;
     }
-    if (eager) this.startFlush();
+    if (full || this.flushDue) this.startFlush();
+    else if (this.cfg.flushIntervalMs <= 0) this.gatherThenFlush();
     else this.armTimer();
   }
 
@@ -278,34 +316,18 @@ export class Engine {
     void this.cfg.clock.sleep(this.cfg.flushIntervalMs).then(() => {
       if (gen !== this.timerGen) return;
       this.timerArmed = false;
-      if (this.walInFlight) this.flushDue = true;
-      else this.startFlush();
+      this.flushDue = true;
+      this.schedule();
     });
-  }
-
-  private startFlush(): void {
-    this.timerGen++;
-    this.timerArmed = false;
-    this.flushDue = false;
-    const p = this.flushWal().finally(() => {
-      this.walInFlight = undefined;
-      if (this.buf.length > 0 && !this.fenced && !this.failed) {
-        if (this.cfg.flushIntervalMs <= 0) this.startFlushNextTurn();
-        else if (this.flushDue || this.bufBytes >= this.cfg.walFlushBytes) this.startFlush();
-        else this.armTimer();
-      }
-      this.maybeFlushImm();
-    });
-    this.walInFlight = p;
   }
 
   /**
-   * With no flush interval, the next WAL PUT waits while the writers it just acknowledged keep
-   * writing again: one more turn of the event loop as long as the last turn brought new batches,
-   * at most `GATHER_MS`. Without this, 64 writers split into cohorts that alternate, one small WAL
-   * object each (measured: 32 events per WAL PUT, 9,400 events/s; see docs/design/0005).
+   * With no flush interval, a WAL PUT first waits while writers keep arriving: one more turn of
+   * the event loop as long as the last turn brought new batches, at most `GATHER_MS`. Without
+   * this, 64 writers split into cohorts that alternate, one small WAL object each (measured: 32
+   * events per WAL PUT, 9,400 events/s; see docs/design/0005).
    */
-  private startFlushNextTurn(): void {
+  private gatherThenFlush(): void {
     const clock = this.cfg.clock;
     const started = clock.now();
     const gather = async (): Promise<void> => {
@@ -315,18 +337,17 @@ export class Engine {
         await clock.sleep(0);
       }
     };
-    this.walInFlight = gather().then(() => {
-      this.walInFlight = undefined;
+    this.gathering = gather().then(() => {
+      this.gathering = undefined;
       if (this.buf.length > 0 && !this.fenced && !this.failed) this.startFlush();
     });
   }
 
-  private freeze(): void {
-    this.imm.unshift(this.mem);
-    this.mem = new Memtable();
-  }
-
-  private async flushWal(): Promise<void> {
+  /** Sends the buffer as the WAL object of the next slot. */
+  private startFlush(): void {
+    this.timerGen++;
+    this.timerArmed = false;
+    this.flushDue = false;
     if (this.buf.length === 0) return;
     const batches = this.buf;
     const waiters = this.bufWaiters;
@@ -337,18 +358,67 @@ export class Engine {
     const frozen =
       (this.forceFreeze || this.mem.bytes >= this.cfg.memtableBytes) && !this.mem.isEmpty ? this.mem : undefined;
     this.forceFreeze = false;
-    if (frozen) this.freeze();
-    try {
-      const id = await this.putWal(encodeWal(this.epoch, batches));
+    // Not flushable before its WAL slot is acknowledged (the slot is set then).
+    if (frozen) this.freeze(0);
+    const slot = this.nextWalId++;
+    const flight: Flight = { slot, waiters, frozen, state: 'pending', done: Promise.resolve() };
+    flight.done = this.putWal(slot, encodeWal(this.epoch, batches)).then(
+      () => {
+        flight.state = 'stored';
+        this.settleFlights();
+      },
+      (err) => {
+        flight.state = 'failed';
+        flight.error = err;
+        // Stop sending at once; flights before this one may still land and be acknowledged.
+        this.setBroken(err);
+        this.settleFlights();
+      },
+    );
+    this.flights.push(flight);
+  }
+
+  /**
+   * Acknowledges stored flights in slot order. A write is durable only with everything before
+   * it, so a failed flight fails itself and every later one, even those already stored (replay
+   * stops at the failed slot, and the next writer's fence voids the rest).
+   */
+  private settleFlights(): void {
+    while (this.flights.length > 0) {
+      const f = this.flights[0] as Flight;
+      if (f.state === 'pending') break;
+      if (f.state === 'failed') {
+        const reason = this.fenced ?? this.failed ?? f.error;
+        for (const g of this.flights.splice(0)) for (const w of g.waiters) w.reject(reason);
+        break;
+      }
+      this.flights.shift();
       this.stats.walObjects++;
-      if (frozen) frozen.lastWalId = id;
-      for (const w of waiters) w.resolve();
-    } catch (err) {
-      this.setBroken(err);
-      const reason = this.fenced ?? this.failed;
-      for (const w of waiters) w.reject(reason);
-      for (const w of this.bufWaiters.splice(0)) w.reject(reason);
+      if (f.frozen) f.frozen.lastWalId = f.slot;
+      for (const w of f.waiters) w.resolve();
     }
+    this.schedule();
+    this.maybeFlushImm();
+  }
+
+  /** Resolves once every buffered write was sent and every WAL PUT settled. */
+  private async drainWal(): Promise<void> {
+    for (;;) {
+      // Stored flights wait for the pending ones before them: await those (awaiting a stored
+      // flight again and again would spin on microtasks and starve the PUTs it waits for).
+      const pending = this.flights.find((f) => f.state === 'pending');
+      if (pending) await pending.done;
+      else if (this.gathering) await this.gathering;
+      else if (this.buf.length > 0 && !this.fenced && !this.failed) this.startFlush();
+      else return;
+    }
+  }
+
+  /** Freezes the memtable; `durableThrough` is its last WAL slot if already stored, else 0. */
+  private freeze(durableThrough: number): void {
+    this.mem.lastWalId = durableThrough;
+    this.imm.unshift(this.mem);
+    this.mem = new Memtable();
   }
 
   private setBroken(err: unknown): void {
@@ -360,45 +430,43 @@ export class Engine {
           : new StoreUnavailableError(`Write failed, this instance stopped writing: ${(err as Error)?.message}`, err);
     }
     for (const w of this.stallWaiters.splice(0)) w();
-    // Buffered writes will never be stored by this instance. (A WAL PUT already in flight settles
-    // on its own: if it lands, the next writer replays it, so acknowledging it is right.)
+    // Buffered writes will never be stored by this instance. (WAL PUTs already in flight settle
+    // on their own, in order: one that lands with all before it is replayed by the next writer,
+    // so acknowledging it is right.)
     const reason = this.fenced ?? this.failed;
     for (const w of this.bufWaiters.splice(0)) w.reject(reason);
     this.buf = [];
     this.bufBytes = 0;
   }
 
-  /** Stores a WAL object in the next free slot; a torn (void) slot is skipped. */
-  private async putWal(body: Buffer): Promise<number> {
-    let id = this.nextWalId;
+  /**
+   * Stores a WAL object in its slot. The slot is this writer's alone unless a newer writer fenced
+   * it; a torn upload (a damaged object left in the slot) stops the writer, since the slots after
+   * it may already hold later batches and nothing may be re-ordered.
+   */
+  private async putWal(slot: number, body: Buffer): Promise<void> {
     for (;;) {
       if (this.fenced) throw this.fenced;
       try {
-        await this.store.put(walKey(this.cfg.prefix, id), body, { ifNoneMatch: '*' });
-        this.nextWalId = id + 1;
-        return id;
+        await this.store.put(walKey(this.cfg.prefix, slot), body, { ifNoneMatch: '*' });
+        return;
       } catch (err) {
         if (!(err instanceof PreconditionFailedError)) throw err;
-        const bytes = await this.store.get(walKey(this.cfg.prefix, id));
-        if (bytes === undefined) continue;
-        if (equalBytes(bytes, body)) {
-          this.nextWalId = id + 1;
-          return id;
-        }
-        let epoch: number;
-        try {
-          epoch = decodeWal(bytes).epoch;
-        } catch (e) {
-          if (!(e instanceof CorruptionError)) throw e;
-          id++;
-          continue;
-        }
-        throw new FencedError(`This writer (epoch ${this.epoch}) was fenced by a writer with epoch ${epoch}`, {
-          epoch: this.epoch,
-          by: epoch,
-          walSlot: id,
-        });
       }
+      const bytes = await this.store.get(walKey(this.cfg.prefix, slot));
+      if (bytes === undefined) continue;
+      if (equalBytes(bytes, body)) return;
+      const obj = this.tryDecodeWal(bytes, slot);
+      if (obj === undefined) {
+        throw new StoreUnavailableError(
+          `WAL slot ${slot} was stored damaged (a torn upload); this writer stopped writing: reopen the store, which replays what was stored`,
+        );
+      }
+      throw new FencedError(`This writer (epoch ${this.epoch}) was fenced by a writer with epoch ${obj.epoch}`, {
+        epoch: this.epoch,
+        by: obj.epoch,
+        walSlot: slot,
+      });
     }
   }
 
@@ -571,48 +639,64 @@ export class Engine {
 
   // ---------------------------------------------------------------- WAL replay
 
-  private async readWalSlot(id: number): Promise<{ epoch: number; batches: WalBatch[] } | undefined> {
-    const bytes = await this.store.get(walKey(this.cfg.prefix, id));
-    if (!bytes) return undefined;
+  /** A decoded WAL object, or undefined for a torn one (never acknowledged). */
+  private tryDecodeWal(bytes: Uint8Array, slot: number): WalObject | undefined {
     try {
-      return decodeWal(bytes, walKey(this.cfg.prefix, id));
+      return decodeWal(bytes, walKey(this.cfg.prefix, slot));
     } catch (err) {
-      if (err instanceof CorruptionError) return undefined; // torn: never acknowledged
+      if (err instanceof CorruptionError) return undefined;
       throw err;
     }
   }
 
-  /** Reads WAL slots from `from` on, in order; returns the last slot id seen (`from - 1` if none). */
-  private async replayWal(from: number, apply: (batches: WalBatch[], id: number) => void): Promise<number> {
+  private async readWalSlot(slot: number): Promise<WalObject | undefined> {
+    const bytes = await this.store.get(walKey(this.cfg.prefix, slot));
+    return bytes === undefined ? undefined : this.tryDecodeWal(bytes, slot);
+  }
+
+  /**
+   * Replays WAL slots from `from` on, in slot order, and returns the first slot it did not
+   * consume. Replay stops at the first missing or torn slot: with several WAL PUTs in flight a
+   * later slot can be stored while an earlier one never is, and nothing after the gap was
+   * acknowledged. A fence object makes replay jump to its resume slot.
+   */
+  private async replayWal(from: number, apply: (batches: WalBatch[], slot: number) => void): Promise<number> {
     const listed = await this.store.list(`${this.cfg.prefix}wal/`, { startAfter: walKey(this.cfg.prefix, from - 1) });
-    const ids = listed
+    const slots = listed
       .map((o) => walIdOf(this.cfg.prefix, o.key))
       .filter((id): id is number => id !== undefined && id >= from)
       .sort((a, b) => a - b);
-    let last = from - 1;
+    let next = from;
+    let fenceEpoch = 0;
     // Fetch a few ahead: replay of a large WAL tail is latency-bound.
     const window = 8;
-    const pending = new Map<number, ReturnType<Engine['readWalSlot']>>();
-    for (let i = 0; i < ids.length; i++) {
-      for (let j = i; j < Math.min(ids.length, i + window); j++) {
-        const id = ids[j] as number;
-        if (!pending.has(id)) {
-          const p = this.readWalSlot(id);
+    const pending = new Map<number, Promise<WalObject | undefined>>();
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i] as number;
+      if (slot < next) continue; // skipped by a fence
+      if (slot > next) break; // a gap: the log ends here
+      for (let j = i; j < Math.min(slots.length, i + window); j++) {
+        const ahead = slots[j] as number;
+        if (!pending.has(ahead)) {
+          const p = this.readWalSlot(ahead);
           p.catch(() => undefined);
-          pending.set(id, p);
+          pending.set(ahead, p);
         }
       }
-      const id = ids[i] as number;
-      const obj = await pending.get(id);
-      pending.delete(id);
-      last = id;
-      if (!obj) continue;
+      const obj = await pending.get(slot);
+      pending.delete(slot);
+      if (!obj) break; // torn: never acknowledged, and neither is anything after it
       if (!this.cfg.readOnly && obj.epoch > this.epoch) {
         throw new FencedError('A newer writer owns this store', { epoch: this.epoch, by: obj.epoch });
       }
-      apply(obj.batches, id);
+      if (obj.epoch < fenceEpoch) {
+        throw new CorruptionError(`${walKey(this.cfg.prefix, slot)}: epoch ${obj.epoch} after a fence of epoch ${fenceEpoch}`);
+      }
+      if (obj.resumeAt) fenceEpoch = obj.epoch;
+      apply(obj.batches, slot);
+      next = obj.resumeAt || slot + 1;
     }
-    return last;
+    return next;
   }
 
   // ---------------------------------------------------------------- memtable flush
@@ -731,7 +815,7 @@ export class Engine {
       this.forceFreeze = true;
       await this.write([], true);
     }
-    while (this.walInFlight) await this.walInFlight;
+    await this.drainWal();
     while (this.flushTask) await this.flushTask;
     this.maybeFlushImm();
     while (this.flushTask) await this.flushTask;
@@ -812,10 +896,11 @@ export class Engine {
   }
 
   private async pullWal(): Promise<void> {
-    this.lastWalId = await this.replayWal(this.lastWalId + 1, (batches, id) => {
-      this.followerWal.set(id, batches);
-      for (const b of batches) this.mem.apply(b);
-    });
+    this.lastWalId =
+      (await this.replayWal(this.lastWalId + 1, (batches, id) => {
+        this.followerWal.set(id, batches);
+        this.applyAll(batches);
+      })) - 1;
   }
 
   /** A follower catches up with the writer now (manifest, then WAL). */

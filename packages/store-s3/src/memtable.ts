@@ -26,7 +26,7 @@ export class Memtable {
   private rangeTombstones: readonly KeyRange[] = [];
   /** Approximate bytes held (keys, values, overhead). */
   bytes = 0;
-  /** Highest WAL slot whose writes are all in this table (set when the table is frozen). */
+  /** Replay restarts after this WAL slot once the table is in L0 (0 until the table's WAL slots are durable). */
   lastWalId = 0;
 
   /** Entries, tombstones included. */

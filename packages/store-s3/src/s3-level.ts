@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from '@strand/core';
 import { AbstractIterator, AbstractLevel } from 'abstract-level';
 import type { AbstractDatabaseOptions, AbstractIteratorOptions, AbstractOpenOptions } from 'abstract-level';
 import type { Clock, Random } from './clock.js';
@@ -19,6 +20,7 @@ import type { LevelRangeOptions } from './range.js';
 import { MergedScan, getFromVersion } from './read-path.js';
 import type { Version } from './read-path.js';
 import type { WalBatch } from './wal.js';
+import { WAL_WINDOW_MAX } from './wal.js';
 
 /** Binary keys and values as abstract-level hands them to the private API. */
 type Bytes = Uint8Array;
@@ -45,6 +47,11 @@ export interface S3LevelOptions<K = string, V = string> extends AbstractDatabase
   flushIntervalMs?: number;
   /** Write the WAL object early once it holds this much (default 1 MiB). */
   walFlushBytes?: number;
+  /**
+   * WAL PUTs kept in flight at once, 1 to 16 (default 2). More overlap the store's latency; writes
+   * are still acknowledged strictly in WAL order (docs/design/0005).
+   */
+  walPutsInFlight?: number;
   /** Memtable size that triggers a flush to an L0 table (default 16 MiB). */
   memtableBytes?: number;
   /** L0 tables that trigger a compaction (default 4). */
@@ -95,6 +102,7 @@ const S3_OPTION_NAMES = [
   'durability',
   'flushIntervalMs',
   'walFlushBytes',
+  'walPutsInFlight',
   'memtableBytes',
   'l0CompactionTrigger',
   'l0StallTrigger',
@@ -114,6 +122,38 @@ const S3_OPTION_NAMES = [
   'onBackgroundError',
 ] as const satisfies readonly (keyof S3LevelOptions)[];
 
+/** Integer options and their allowed range (inclusive); the rest are checked by hand below. */
+const INTEGER_OPTIONS: Readonly<Record<string, readonly [number, number]>> = {
+  flushIntervalMs: [0, 60_000],
+  walFlushBytes: [1, 1 << 30],
+  walPutsInFlight: [1, WAL_WINDOW_MAX],
+  memtableBytes: [1, 1 << 30],
+  l0CompactionTrigger: [1, 1000],
+  l0StallTrigger: [1, 1000],
+  targetSstBytes: [1, 1 << 30],
+  blockBytes: [64, 1 << 24],
+  bloomBitsPerKey: [0, 64],
+  blockCacheBytes: [0, Number.MAX_SAFE_INTEGER],
+  gcGraceMs: [0, Number.MAX_SAFE_INTEGER],
+  pollIntervalMs: [1, 3_600_000],
+};
+
+/** Rejects a bad option before anything is opened, naming the option and its allowed values. */
+function validateOptions(o: { durability?: unknown; prefix?: unknown }): void {
+  for (const [name, [min, max]] of Object.entries(INTEGER_OPTIONS)) {
+    const v = (o as unknown as Record<string, unknown>)[name];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) {
+      throw new InvalidArgumentError(`S3Level: ${name} must be an integer from ${min} to ${max}, got ${String(v)}.`);
+    }
+  }
+  if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'async') {
+    throw new InvalidArgumentError(`S3Level: durability must be 'sync' or 'async', got ${String(o.durability)}.`);
+  }
+  if (o.prefix !== undefined && typeof o.prefix !== 'string') {
+    throw new InvalidArgumentError(`S3Level: prefix must be a string such as 'tenants/acme/', got ${typeof o.prefix}.`);
+  }
+}
+
 /**
  * An LSM tree on object storage behind the `abstract-level` interface: a drop-in for
  * `classic-level` or `memory-level`. One writer owns a store at a time (opening a writer fences
@@ -131,6 +171,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
     // abstract-level hands constructor options on to open() and its hooks: only its own go there.
     for (const k of S3_OPTION_NAMES) delete forward[k];
     if (!store || typeof store.put !== 'function') throw new TypeError('S3Level: options.store must be an ObjectStore');
+    validateOptions(options);
     super(
       {
         seek: true,
@@ -205,6 +246,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
       readOnly: o.readOnly ?? false,
       flushIntervalMs: o.flushIntervalMs ?? 50,
       walFlushBytes: o.walFlushBytes ?? 1024 * 1024,
+      walPutsInFlight: o.walPutsInFlight ?? 2,
       memtableBytes: o.memtableBytes ?? 16 * 1024 * 1024,
       l0CompactionTrigger: o.l0CompactionTrigger ?? 4,
       l0StallTrigger: o.l0StallTrigger ?? 16,

@@ -70,6 +70,97 @@ describe('S3Level write path', () => {
   });
 });
 
+/** A bucket whose WAL PUTs wait until the test lets them through, one by one and in any order. */
+class GatedWalStore extends InMemoryObjectStore {
+  gating = false;
+  readonly held: { key: string; release: (fail?: Error) => void; settled: Promise<void> }[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+
+  override async put(key: string, body: Uint8Array, options?: Parameters<InMemoryObjectStore['put']>[2]) {
+    if (!this.gating || !key.startsWith('wal/')) return super.put(key, body, options);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    let release: (fail?: Error) => void = () => undefined;
+    const failure = new Promise<Error | undefined>((resolve) => {
+      release = resolve;
+    });
+    const result = failure.then((err) => {
+      this.inFlight--;
+      if (err) throw err;
+      return super.put(key, body, options);
+    });
+    this.held.push({ key, release, settled: result.then(afterCallbacks, afterCallbacks) });
+    return result;
+  }
+
+  /** Resolves once `n` WAL PUTs were sent. */
+  async waitingFor(n: number): Promise<void> {
+    while (this.held.length < n) await afterCallbacks();
+  }
+}
+
+/** One macrotask turn: every promise callback queued so far (the engine's included) has run. */
+const afterCallbacks = () => new Promise<void>((r) => setImmediate(r));
+
+describe('several WAL PUTs in flight', () => {
+  it('keeps walPutsInFlight PUTs in flight and acknowledges strictly in WAL order', async () => {
+    const store = new GatedWalStore();
+    const db = await openDb(store, { walPutsInFlight: 2 });
+    store.gating = true;
+    const acked: string[] = [];
+    const a = db.put('a', '1').then(() => acked.push('a'));
+    await store.waitingFor(1);
+    const b = db.put('b', '2').then(() => acked.push('b'));
+    await store.waitingFor(2);
+    const c = db.put('c', '3').then(() => acked.push('c'));
+    const [first, second] = store.held;
+    second?.release(); // the later slot lands first...
+    await second?.settled;
+    expect(acked).toEqual([]); // ...but b is not acknowledged before a
+    // c waits: the window counts unacknowledged slots, which bounds how far past the first
+    // missing slot a writer can have written (a new writer's fence skips that far).
+    expect(store.held.length).toBe(2);
+    first?.release();
+    await store.waitingFor(3);
+    expect(acked).toEqual(['a', 'b']);
+    store.held[2]?.release();
+    await Promise.all([a, b, c]);
+    expect(acked).toEqual(['a', 'b', 'c']);
+    await db.close();
+    store.gating = false;
+    const reopened = await openDb(store);
+    expect(await reopened.getMany(['a', 'b', 'c'])).toEqual(['1', '2', '3']);
+    await reopened.close();
+  });
+
+  it('a failed WAL PUT fails the writes after it too, even those already stored', async () => {
+    const store = new GatedWalStore();
+    const db = await openDb(store, { walPutsInFlight: 2, retry: { maxAttempts: 1 } });
+    store.gating = true;
+    const a = db.put('a', '1');
+    await store.waitingFor(1);
+    const b = db.put('b', '2');
+    await store.waitingFor(2);
+    store.held[1]?.release();
+    await store.held[1]?.settled;
+    store.held[0]?.release(new Error('access denied'));
+    await expect(a).rejects.toThrow();
+    await expect(b).rejects.toThrow();
+    await expect(db.put('c', '3')).rejects.toThrow(); // the writer stays stopped
+    await db.close().catch(() => undefined);
+  });
+
+  it('rejects a walPutsInFlight outside 1..16 with a typed error naming the range', () => {
+    for (const bad of [0, 17, 1.5, Number.NaN]) {
+      expect(() => new S3Level({ store: new InMemoryObjectStore(), walPutsInFlight: bad })).toThrow(
+        expect.objectContaining({ code: 'STRAND_INVALID_ARGUMENT', message: expect.stringContaining('from 1 to 16') }),
+      );
+    }
+    expect(() => new S3Level({ store: new InMemoryObjectStore(), durability: 'maybe' as never })).toThrow(/'sync' or 'async'/);
+  });
+});
+
 describe('fencing', () => {
   it('a second writer fences the first, which then fails every write with STRAND_FENCED', async () => {
     const store = new InMemoryObjectStore();

@@ -1,11 +1,16 @@
 /**
  * WAL objects: one per group commit, holding whole write batches (a batch is never split, so it
- * is atomic across crashes). Format 1:
+ * is atomic across crashes). Format 2:
  *
  * ```
- * "SWAL" | u16 version | u64 writer epoch | u32 batch count | batches | u32 crc32(everything before)
+ * "SWAL" | u16 version | u64 writer epoch | u64 resume slot (0 = the next one) | u32 batch count
+ *        | batches | u32 crc32(everything before)
  * batch: u32 op count, then ops: u8 type (1 put, 2 del, 3 range-del) | key [| value] or range
  * ```
+ *
+ * Format 1 (read, never written) lacks the resume slot. The resume slot is set by the fence
+ * object a new writer claims: replay jumps from it over the slots the fenced writer may still
+ * fill (docs/design/0005, "Several WAL PUTs in flight").
  *
  * @module
  */
@@ -18,7 +23,13 @@ import { readRange, writeRange } from './sst/format.js';
 /** First bytes of every WAL object. */
 export const WAL_MAGIC = Buffer.from('SWAL', 'latin1');
 /** The WAL format this code writes. */
-export const WAL_FORMAT_VERSION = 1;
+export const WAL_FORMAT_VERSION = 2;
+
+/**
+ * Most WAL PUTs a writer keeps in flight: a format constant, because a new writer skips this many
+ * slots after its fence object (the fenced writer may still land objects in them).
+ */
+export const WAL_WINDOW_MAX = 16;
 
 /** One operation of a write batch. */
 export type WalOp =
@@ -33,6 +44,8 @@ export type WalBatch = WalOp[];
 export interface WalObject {
   /** Epoch of the writer that stored it. */
   epoch: number;
+  /** Slot where replay continues after this object; 0 = the next slot. Set by fence objects. */
+  resumeAt: number;
   batches: WalBatch[];
 }
 
@@ -51,12 +64,12 @@ export function batchBytes(batch: WalBatch): number {
   return n;
 }
 
-/** Encodes a WAL object. */
-export function encodeWal(epoch: number, batches: WalBatch[]): Buffer {
-  let size = 32;
+/** Encodes a WAL object; `resumeAt` (fence objects only) is where replay continues after it. */
+export function encodeWal(epoch: number, batches: WalBatch[], resumeAt = 0): Buffer {
+  let size = 40;
   for (const b of batches) size += batchBytes(b);
   const w = new ByteWriter(size);
-  w.bytes(WAL_MAGIC).u16(WAL_FORMAT_VERSION).u64(epoch).u32(batches.length);
+  w.bytes(WAL_MAGIC).u16(WAL_FORMAT_VERSION).u64(epoch).u64(resumeAt).u32(batches.length);
   for (const batch of batches) {
     w.u32(batch.length);
     for (const op of batch) {
@@ -84,8 +97,9 @@ export function decodeWal(bytes: Uint8Array, what = 'WAL object'): WalObject {
   const r = new ByteReader(Buffer.from(buf.subarray(0, n)), what);
   r.pos = 4;
   const version = r.u16();
-  if (version !== WAL_FORMAT_VERSION) throw new CorruptionError(`${what}: unsupported WAL version ${version}`);
+  if (version !== 1 && version !== WAL_FORMAT_VERSION) throw new CorruptionError(`${what}: unsupported WAL version ${version}`);
   const epoch = r.u64();
+  const resumeAt = version === 1 ? 0 : r.u64();
   const count = r.u32();
   const batches: WalBatch[] = [];
   for (let i = 0; i < count; i++) {
@@ -101,7 +115,7 @@ export function decodeWal(bytes: Uint8Array, what = 'WAL object'): WalObject {
     batches.push(batch);
   }
   if (r.remaining !== 0) throw new CorruptionError(`${what}: trailing bytes`);
-  return { epoch, batches };
+  return { epoch, resumeAt, batches };
 }
 
 /** Object key of WAL slot `id` (20 digits, so LIST order is slot order). */

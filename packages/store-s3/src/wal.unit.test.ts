@@ -1,7 +1,8 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CorruptionError } from './errors.js';
 import type { WalBatch } from './wal.js';
-import { decodeWal, encodeWal, walIdOf, walKey } from './wal.js';
+import { WAL_MAGIC, decodeWal, encodeWal, walIdOf, walKey } from './wal.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -18,7 +19,41 @@ describe('WAL objects', () => {
   it('round-trips batches with the writer epoch', () => {
     const obj = decodeWal(encodeWal(42, batches));
     expect(obj.epoch).toBe(42);
+    expect(obj.resumeAt).toBe(0);
     expect(obj.batches).toEqual(batches);
+  });
+
+  it('a fence object carries the slot where replay resumes', () => {
+    const obj = decodeWal(encodeWal(7, [], 1234567));
+    expect(obj).toEqual({ epoch: 7, resumeAt: 1234567, batches: [] });
+  });
+
+  it('still reads format 1 objects (no resume slot)', () => {
+    // Format 1 by hand: magic, u16 1, u64 epoch, u32 batch count; one batch: u32 ops, put (varint lengths).
+    const body = Buffer.concat([
+      WAL_MAGIC,
+      Buffer.from([1, 0]),
+      Buffer.from([9, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from([1, 0, 0, 0]),
+      Buffer.from([1, 0, 0, 0]),
+      Buffer.from([1]),
+      Buffer.from([1]),
+      b('k'),
+      Buffer.from([1]),
+      b('v'),
+    ]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32LE(crc32(body));
+    const obj = decodeWal(Buffer.concat([body, crc]));
+    expect(obj).toEqual({ epoch: 9, resumeAt: 0, batches: [[{ type: 'put', key: b('k'), value: b('v') }]] });
+  });
+
+  it('an unknown format version is reported as corruption, not misread', () => {
+    const bytes = Buffer.from(encodeWal(1, batches));
+    bytes.writeUInt16LE(3, 4);
+    const body = bytes.subarray(0, bytes.length - 4);
+    bytes.writeUInt32LE(crc32(body), bytes.length - 4);
+    expect(() => decodeWal(bytes)).toThrow(/unsupported WAL version 3/);
   });
 
   it('a torn (truncated) object is detected, at every cut', () => {
