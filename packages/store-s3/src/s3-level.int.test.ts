@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError } from './errors.js';
-import type { S3ObjectStore } from './object-store/s3.js';
+import { S3ObjectStore, type S3ObjectStoreOptions } from './object-store/s3.js';
+import { ObjectStoreError, PreconditionFailedError } from './object-store/types.js';
 import { S3Level } from './s3-level.js';
 import type { S3LevelOptions } from './s3-level.js';
 import type { RgwEnv } from './testing/rgw.js';
-import { ensureRgw, rgwStore, uniquePrefix } from './testing/rgw.js';
+import { ensureRgw, rgwOptions, rgwStore, uniquePrefix } from './testing/rgw.js';
 
 let env: RgwEnv;
 const stores: S3ObjectStore[] = [];
@@ -26,16 +27,50 @@ afterAll(() => {
 });
 
 describe('S3Level on a real S3 server (Ceph RGW)', () => {
-  it('conditional writes are enforced by the server (If-None-Match: *)', async () => {
-    const store = rgwStore(env);
-    stores.push(store);
-    const key = `${uniquePrefix('cond')}x`;
-    await store.put(key, Buffer.from('1'), { ifNoneMatch: '*' });
-    await expect(store.put(key, Buffer.from('2'), { ifNoneMatch: '*' })).rejects.toMatchObject({ status: 412 });
-    expect(Buffer.from((await store.get(key)) as Uint8Array).toString()).toBe('1');
-    expect(Buffer.from((await store.getRange(key, 0, 1)) as Uint8Array).toString()).toBe('1');
-    expect(await store.get(`${key}-missing`)).toBeUndefined();
-  });
+  for (const directPut of [true, false]) {
+    const path = directPut ? 'direct PUT' : 'SDK PUT';
+    const client = (over: Partial<S3ObjectStoreOptions> = {}) => {
+      const store = new S3ObjectStore({ ...rgwOptions(env), directPut, ...over });
+      stores.push(store);
+      return store;
+    };
+
+    it(`${path}: conditional writes are enforced by the server (If-None-Match, If-Match)`, async () => {
+      const store = client();
+      const key = `${uniquePrefix('cond')}x`;
+      const first = await store.put(key, Buffer.from('1'), { ifNoneMatch: '*' });
+      await expect(store.put(key, Buffer.from('2'), { ifNoneMatch: '*' })).rejects.toBeInstanceOf(PreconditionFailedError);
+      expect(Buffer.from((await store.get(key)) as Uint8Array).toString()).toBe('1');
+      await expect(store.put(key, Buffer.from('3'), { ifMatch: 'not-the-etag' })).rejects.toMatchObject({ status: 412 });
+      const second = await store.put(key, Buffer.from('4'), { ifMatch: `"${first.etag}"` });
+      expect(second.etag).not.toBe(first.etag);
+      expect(Buffer.from((await store.get(key)) as Uint8Array).toString()).toBe('4');
+      expect(Buffer.from((await store.getRange(key, 0, 1)) as Uint8Array).toString()).toBe('4');
+      expect(await store.get(`${key}-missing`)).toBeUndefined();
+    });
+
+    it(`${path}: keys that need escaping round-trip`, async () => {
+      const store = client();
+      const prefix = uniquePrefix('escape');
+      const keys = ['a b', 'plus+sign', 'ünï/cødé', 'q?x=1&y', 'pct%20', "tilde~star*(paren)!'"].map((k) => prefix + k);
+      for (const k of keys) await store.put(k, Buffer.from(k), { ifNoneMatch: '*' });
+      for (const k of keys) expect(Buffer.from((await store.get(k)) as Uint8Array).toString()).toBe(k);
+      expect((await store.list(prefix)).map((o) => o.key).sort()).toEqual([...keys].sort());
+    });
+
+    it(`${path}: a refused PUT is a typed, non-retryable error with the HTTP status`, async () => {
+      const badKey = client({ credentials: { accessKeyId: env.accessKeyId, secretAccessKey: 'wrong' } });
+      const err = await badKey.put(`${uniquePrefix('denied')}x`, Buffer.from('1')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ObjectStoreError);
+      expect(err).toMatchObject({ code: 'STRAND_S3_REQUEST_FAILED', status: 403, retryable: false, outcomeUnknown: false });
+      const noBucket = client({ bucket: 'no-such-bucket-strand' });
+      await expect(noBucket.put('x', Buffer.from('1'))).rejects.toMatchObject({ status: 404, retryable: false });
+      // No server at all: retryable, and the outcome of a failed write counts as unknown.
+      const nowhere = client({ endpoint: 'http://127.0.0.1:1', requestTimeoutMs: 2_000 });
+      const down = await nowhere.put('x', Buffer.from('1')).catch((e: unknown) => e);
+      expect(down).toMatchObject({ code: 'STRAND_S3_REQUEST_FAILED', status: undefined, retryable: true });
+    });
+  }
 
   it('two writers: the second fences the first, which keeps failing; nothing acknowledged is lost', async () => {
     const prefix = uniquePrefix('fencing');

@@ -11,6 +11,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { DirectPut, DirectRequestError } from './direct-put.js';
 import type { ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult } from './types.js';
 import { ObjectStoreError, PreconditionFailedError, unquoteEtag } from './types.js';
 
@@ -32,6 +33,13 @@ export interface S3ObjectStoreOptions {
   maxSockets?: number;
   /** Extra SDK client configuration, merged last. */
   clientConfig?: Partial<S3ClientConfig>;
+  /**
+   * PUT through a signed `node:http` request instead of the SDK's middleware stack (default
+   * true): a third of the CPU and ~1 ms less latency per PUT, which is the WAL's commit latency.
+   * Endpoint, region and credentials still come from the SDK client. Set false to send every
+   * request through the SDK (e.g. with `clientConfig` middleware of your own).
+   */
+  directPut?: boolean;
 }
 
 interface SdkError {
@@ -51,9 +59,15 @@ export class S3ObjectStore implements ObjectStore {
   /** The SDK client (shared by all requests of this store). */
   readonly client: S3Client;
   private readonly bucket: string;
+  /** Settings of the direct PUT path; `undefined` = the SDK does PUTs. */
+  private readonly directSettings: { timeoutMs: number; maxSockets: number } | undefined;
+  /** The direct PUT path, resolved on first use (`undefined` inside: the endpoint needs the SDK). */
+  private direct: Promise<DirectPut | undefined> | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.bucket = options.bucket;
+    this.directSettings =
+      (options.directPut ?? true) ? { timeoutMs: options.requestTimeoutMs ?? 30_000, maxSockets: options.maxSockets ?? 64 } : undefined;
     const config: S3ClientConfig = {
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
@@ -73,9 +87,17 @@ export class S3ObjectStore implements ObjectStore {
     this.client = new S3Client(config);
   }
 
-  /** Closes the SDK's sockets. */
+  /** Closes the SDK's sockets (and the direct PUT path's). */
   destroy(): void {
     this.client.destroy();
+    void this.direct?.then((d) => d?.destroy());
+  }
+
+  private directPut(): Promise<DirectPut | undefined> {
+    if (!this.directSettings) return Promise.resolve(undefined);
+    // An endpoint the SDK cannot resolve up front is left to the SDK, which reports it properly.
+    this.direct ??= DirectPut.create(this.client, this.bucket, this.directSettings).catch(() => undefined);
+    return this.direct;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -102,6 +124,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const direct = await this.directPut();
+    if (direct) return this.putDirect(direct, key, body, options);
     try {
       const res = await this.client.send(
         new PutObjectCommand({
@@ -117,12 +141,23 @@ export class S3ObjectStore implements ObjectStore {
       return { etag: unquoteEtag(res.ETag ?? '') };
     } catch (err) {
       const e = err as SdkError;
-      const status = e.$metadata?.httpStatusCode;
-      if (status === 412 || e.name === 'PreconditionFailed' || (status === 409 && e.name === 'ConditionalRequestConflict')) {
-        throw new PreconditionFailedError(key);
-      }
-      throw toStoreError(err, 'PUT', key, true);
+      throw putError(key, { status: e.$metadata?.httpStatusCode, name: e.name ?? e.code ?? 'Error', message: e.message }, err);
     }
+  }
+
+  private async putDirect(direct: DirectPut, key: string, body: Uint8Array, options: PutOptions): Promise<PutResult> {
+    const headers: Record<string, string> = {};
+    if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
+    if (options.ifMatch !== undefined) headers['if-match'] = unquoteEtag(options.ifMatch);
+    let res: Awaited<ReturnType<DirectPut['put']>>;
+    try {
+      res = await direct.put(key, body, headers);
+    } catch (err) {
+      const name = err instanceof DirectRequestError ? err.code : 'NetworkingError';
+      throw putError(key, { status: undefined, name, message: (err as Error).message }, err);
+    }
+    if (res.status >= 200 && res.status < 300) return { etag: unquoteEtag(res.etag ?? '') };
+    throw putError(key, { status: res.status, name: res.errorCode ?? `HTTP${res.status}`, message: res.errorMessage ?? '' }, undefined);
   }
 
   async delete(key: string): Promise<void> {
@@ -166,23 +201,40 @@ function isNotFound(err: unknown): boolean {
   return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
 }
 
+/** What the SDK or a direct request said about a failure. */
+interface FailureInfo {
+  status: number | undefined;
+  name: string;
+  message: string | undefined;
+}
+
+function putError(key: string, f: FailureInfo, cause: unknown): ObjectStoreError {
+  if (f.status === 412 || f.name === 'PreconditionFailed' || (f.status === 409 && f.name === 'ConditionalRequestConflict')) {
+    return new PreconditionFailedError(key);
+  }
+  return classify(f, 'PUT', key, true, cause);
+}
+
 function toStoreError(err: unknown, op: string, key: string, isWrite: boolean): ObjectStoreError {
   const e = err as SdkError;
   const status = e?.$metadata?.httpStatusCode;
   const name = e?.name ?? e?.code ?? 'Error';
+  return classify({ status, name: `${name}${e?.code && e.code !== name ? ` ${e.code}` : ''}`, message: e?.message }, op, key, isWrite, err);
+}
+
+function classify(f: FailureInfo, op: string, key: string, isWrite: boolean, cause: unknown): ObjectStoreError {
+  const { status, name } = f;
   const throttled = status === 429 || status === 503 || /SlowDown|Throttl|RequestLimitExceeded/.test(name);
   const network =
     status === undefined &&
-    /Timeout|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|NetworkingError|AbortError/i.test(
-      `${name} ${e?.code ?? ''} ${e?.message ?? ''}`,
-    );
+    /Timeout|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|NetworkingError|AbortError/i.test(`${name} ${f.message ?? ''}`);
   const retryable = throttled || (status !== undefined && status >= 500) || network || status === 408;
-  return new ObjectStoreError(`${op} ${key} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${e?.message ?? ''}`, {
+  return new ObjectStoreError(`${op} ${key} failed: ${name.split(' ')[0]}${status ? ` (HTTP ${status})` : ''}: ${f.message ?? ''}`, {
     code: 'STRAND_S3_REQUEST_FAILED',
     ...(status !== undefined ? { status } : {}),
     retryable,
     // A write that failed without a clean 4xx may have been applied.
     outcomeUnknown: isWrite && retryable && !throttled,
-    cause: err,
+    ...(cause !== undefined ? { cause } : {}),
   });
 }

@@ -4,6 +4,6 @@
  *
  * @module
  */
-export { ensureRgw, rgwStore, uniquePrefix, ENSURE_RGW_SCRIPT } from './rgw.js';
+export { ensureRgw, rgwOptions, rgwStore, uniquePrefix, ENSURE_RGW_SCRIPT } from './rgw.js';
 export type { RgwEnv } from './rgw.js';
 export { SimClock } from './sim-clock.js';

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { S3ObjectStore } from '../object-store/s3.js';
+import { S3ObjectStore, type S3ObjectStoreOptions } from '../object-store/s3.js';
 
 /** How to reach the test server. */
 export interface RgwEnv {
@@ -73,15 +73,20 @@ async function start(): Promise<RgwEnv> {
   return parsed;
 }
 
-/** An {@link S3ObjectStore} on the test server. */
-export function rgwStore(env: RgwEnv): S3ObjectStore {
-  return new S3ObjectStore({
+/** Options of an {@link S3ObjectStore} on the test server. */
+export function rgwOptions(env: RgwEnv): S3ObjectStoreOptions {
+  return {
     bucket: env.bucket,
     endpoint: env.endpoint,
     region: env.region,
     forcePathStyle: true,
     credentials: { accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey },
-  });
+  };
+}
+
+/** An {@link S3ObjectStore} on the local server. */
+export function rgwStore(env: RgwEnv): S3ObjectStore {
+  return new S3ObjectStore(rgwOptions(env));
 }
 
 /** A key prefix no other test uses: `tests/<name>/<random>/`. */
