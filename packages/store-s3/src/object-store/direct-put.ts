@@ -2,7 +2,7 @@
  * PUT without the AWS SDK's middleware stack: a SigV4-signed request (`@smithy/signature-v4`, the
  * SDK's own signer) on a keep-alive `node:http(s)` agent. The WAL makes one PUT per group commit,
  * and its latency is the writer's commit latency. Measured against Ceph RGW on loopback (20 KB
- * bodies, one at a time, `node scratch`-style loop in docs/design/0005): the SDK's `send` costs
+ * bodies, one at a time, `node scripts/s3/put-latency.mjs`): the SDK's `send` costs
  * 1.4-1.5 ms of CPU and 2.6 ms per PUT; this path 0.33-0.43 ms of CPU and 1.6-1.8 ms.
  *
  * Everything that needs the SDK's knowledge stays with the SDK: the endpoint comes from the
