@@ -54,12 +54,26 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   ctx.log('starting (or finding) the local S3 server...');
   const env = await ensureRgw();
   const total = Math.max(2000, Math.round(20_000 * ctx.scale));
-  const prefix = uniquePrefix('bench');
-  const store = level(env, prefix);
-  const log = await EventLog.open({ ...s3LogDefaults, store, ownsStore: true });
-  const before = { ...store.requests };
-  const ms = await pool(total, 64, (i) => log.append(`orders/s-${i % 2000}`, [{ type: 'Placed', data: payload(i) }]));
-  const after = { ...store.requests };
+  // Durable append throughput: median of several fresh stores (one run swings by +-10% here,
+  // the server shares the machine). The last store stays open for the figures below.
+  const rates: number[] = [];
+  let prefix = '';
+  let store: S3Level | undefined;
+  let log: EventLog | undefined;
+  let before = { get: 0, put: 0, list: 0 };
+  let after = before;
+  for (let r = 0; r < Math.max(3, ctx.runs); r++) {
+    if (log) await log.close();
+    prefix = uniquePrefix('bench');
+    store = level(env, prefix);
+    log = await EventLog.open({ ...s3LogDefaults, store, ownsStore: true });
+    const appendLog = log;
+    before = { ...store.requests };
+    const ms = await pool(total, 64, (i) => appendLog.append(`orders/s-${i % 2000}`, [{ type: 'Placed', data: payload(i) }]));
+    after = { ...store.requests };
+    rates.push((total / ms) * 1000);
+  }
+  if (!store || !log) throw new Error('unreachable: at least one run');
   const lat: number[] = [];
   for (let i = 0; i < Math.max(20, Math.round(100 * ctx.scale)); i++) {
     const t0 = process.hrtime.bigint();
@@ -91,7 +105,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   const requests = per1k('get') + per1k('put') + per1k('list');
   const costPerMillion = (per1k('put') * PRICE.put + per1k('get') * PRICE.get + per1k('list') * PRICE.list) * 1000;
   return [
-    { id: 's3.append.durable.events_per_s', value: (total / ms) * 1000, unit: 'events/s', reference: { name: "SlateDB's Node binding, durable puts, 64 in flight, same server", value: slate.rate }, note: `${total} 1-event appends, 64 in flight, durable (WAL object stored), flush interval 0 (next PUT as soon as the previous one lands)` },
+    { id: 's3.append.durable.events_per_s', value: median(rates), unit: 'events/s', reference: { name: "SlateDB's Node binding, durable puts, 64 in flight, same server", value: slate.rate }, note: `${total} 1-event appends, 64 in flight, durable (WAL object stored), flush interval 0; median of ${rates.length} fresh stores (${rates.map((r) => Math.round(r)).join(', ')})` },
     { id: 's3.append.p50_ms', value: percentile(lat, 50), unit: 'ms', reference: { name: 'SlateDB durable put p50 (100 ms default flush)', value: slate.p50 }, note: 'sequential durable appends (target <= flush interval + one PUT)' },
     { id: 's3.append.p99_ms', value: percentile(lat, 99), unit: 'ms', note: 'same, p99' },
     { id: 's3.catchup.cold.events_per_s', value: median(cold), unit: 'events/s', note: `readAll of ${events} events from a fresh read-only instance (target >= 100,000)` },

@@ -30,13 +30,13 @@ export interface PayloadCodec {
   decode(bytes: Uint8Array, context: CodecContext): unknown;
 }
 
-const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
 
 /** The default codec: UTF-8 JSON. Readable by any tool, a little larger and slower than msgpack. */
 export const jsonCodec: PayloadCodec = {
   name: 'json',
-  encode: (data) => utf8Encoder.encode(JSON.stringify(data)),
+  // Buffer.from takes small strings from a shared pool: cheaper than TextEncoder's own allocation.
+  encode: (data) => Buffer.from(JSON.stringify(data), 'utf8'),
   decode: (bytes) => JSON.parse(utf8Decoder.decode(bytes)),
 };
 

@@ -14,14 +14,14 @@ export const MAX_STREAM_NAME_BYTES = 512;
 export const MAX_SEGMENTS = 32;
 
 const SEGMENT = /^[\p{L}\p{N}_\-.:@+=~]+$/u;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function checkSegment(segment: string, fail: (reason: string) => never): void {
   if (segment.length === 0) fail('it has an empty segment (leading, trailing or doubled "/")');
   if (segment === '.' || segment === '..') fail(`segment "${segment}" is not allowed`);
   if (!SEGMENT.test(segment)) fail(`segment "${segment.slice(0, 64)}" has a character outside letters, digits and - _ . : @ + = ~`);
-  if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) fail(`a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short segments need no byte count (this runs per append).
+  if (segment.length * 3 > MAX_SEGMENT_BYTES && Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) fail(`a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
 }
 
 /**
@@ -35,7 +35,7 @@ export function assertStreamName(name: unknown): asserts name is string {
   if (typeof name !== 'string') fail(`expected a string, got ${name === null ? 'null' : typeof name}`);
   const s = name as string;
   if (s.length === 0) fail('it is empty');
-  if (s.length > MAX_STREAM_NAME_BYTES || encoder.encode(s).length > MAX_STREAM_NAME_BYTES) {
+  if (s.length > MAX_STREAM_NAME_BYTES || (s.length * 3 > MAX_STREAM_NAME_BYTES && Buffer.byteLength(s, 'utf8') > MAX_STREAM_NAME_BYTES)) {
     fail(`it is longer than ${MAX_STREAM_NAME_BYTES} bytes`);
   }
   const segments = s.split('/');
@@ -85,7 +85,7 @@ export function compilePattern(pattern: unknown): StreamPattern {
   };
   if (typeof pattern !== 'string') return fail(`expected a string, got ${pattern === null ? 'null' : typeof pattern}`);
   if (pattern.length === 0) fail('it is empty');
-  if (encoder.encode(pattern).length > MAX_STREAM_NAME_BYTES) fail(`it is longer than ${MAX_STREAM_NAME_BYTES} bytes`);
+  if (Buffer.byteLength(pattern, 'utf8') > MAX_STREAM_NAME_BYTES) fail(`it is longer than ${MAX_STREAM_NAME_BYTES} bytes`);
   const parts = pattern.split('/');
   if (parts.length > MAX_SEGMENTS) fail(`it has more than ${MAX_SEGMENTS} segments`);
   parts.forEach((part, i) => {
@@ -121,7 +121,8 @@ export function compilePattern(pattern: unknown): StreamPattern {
  * (`a/b` < `a/b/c` < `a/b-c`). Valid names never contain 0x00 or 0x01.
  */
 export function encodeName(name: string): Uint8Array {
-  const bytes = encoder.encode(name);
+  // Buffer.from takes small strings from a shared pool: cheaper than TextEncoder's own allocation.
+  const bytes = Buffer.from(name, 'utf8');
   for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x2f) bytes[i] = 0x01;
   return bytes;
 }
