@@ -323,9 +323,18 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
     operations: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[],
     options: SyncOption,
   ): Promise<void> {
-    const batch: WalBatch = operations.map((op) =>
-      op.type === 'put' ? { type: 'put', key: copy(op.key), value: copy(op.value) } : { type: 'del', key: copy(op.key) },
-    );
+    // One copy per distinct value object: the event log passes a record's bytes for two keys, and
+    // the WAL stores a value it has already carried as a reference (docs/design/0005).
+    let copies: Map<Bytes, Buffer> | undefined;
+    const batch: WalBatch = operations.map((op) => {
+      if (op.type === 'del') return { type: 'del', key: copy(op.key) };
+      let value = copies?.get(op.value);
+      if (!value) {
+        value = copy(op.value);
+        (copies ??= new Map()).set(op.value, value);
+      }
+      return { type: 'put', key: copy(op.key), value };
+    });
     await this.engine.write(batch, this.sync(options));
   }
 

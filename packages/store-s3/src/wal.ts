@@ -5,8 +5,12 @@
  * ```
  * "SWAL" | u16 version | u64 writer epoch | u64 resume slot (0 = the next one) | u32 batch count
  *        | batches | u32 crc32(everything before)
- * batch: u32 op count, then ops: u8 type (1 put, 2 del, 3 range-del) | key [| value] or range
+ * batch: u32 op count, then ops: u8 type (1 put, 2 del, 3 range-del, 4 put-same) | key [| value] or range
  * ```
+ *
+ * A put-same op stores `varint n` instead of its value: the value of the object's n-th put (0-based,
+ * counting puts of every batch before it). The event log writes each record under two keys; the
+ * writer passes the same bytes for both, and the WAL carries them once.
  *
  * Format 1 (read, never written) lacks the resume slot. The resume slot is set by the fence
  * object a new writer claims: replay jumps from it over the slots the fenced writer may still
@@ -52,6 +56,7 @@ export interface WalObject {
 const OP_PUT = 1;
 const OP_DEL = 2;
 const OP_RANGE_DEL = 3;
+const OP_PUT_SAME = 4;
 
 /** Encoded size estimate of a batch (for flush thresholds). */
 export function batchBytes(batch: WalBatch): number {
@@ -70,11 +75,21 @@ export function encodeWal(epoch: number, batches: WalBatch[], resumeAt = 0): Buf
   for (const b of batches) size += batchBytes(b);
   const w = new ByteWriter(size);
   w.bytes(WAL_MAGIC).u16(WAL_FORMAT_VERSION).u64(epoch).u64(resumeAt).u32(batches.length);
+  // Values seen in this object, by identity (the same bytes object, not equal bytes: no hashing).
+  const puts = new Map<Uint8Array, number>();
+  let putIndex = 0;
   for (const batch of batches) {
     w.u32(batch.length);
     for (const op of batch) {
-      if (op.type === 'put') w.u8(OP_PUT).lbytes(op.key).lbytes(op.value);
-      else if (op.type === 'del') w.u8(OP_DEL).lbytes(op.key);
+      if (op.type === 'put') {
+        const same = op.value.byteLength > 0 ? puts.get(op.value) : undefined;
+        if (same !== undefined) w.u8(OP_PUT_SAME).lbytes(op.key).varint(same);
+        else {
+          w.u8(OP_PUT).lbytes(op.key).lbytes(op.value);
+          puts.set(op.value, putIndex);
+        }
+        putIndex++;
+      } else if (op.type === 'del') w.u8(OP_DEL).lbytes(op.key);
       else {
         w.u8(OP_RANGE_DEL);
         writeRange(w, op.range);
@@ -102,13 +117,23 @@ export function decodeWal(bytes: Uint8Array, what = 'WAL object'): WalObject {
   const resumeAt = version === 1 ? 0 : r.u64();
   const count = r.u32();
   const batches: WalBatch[] = [];
+  const values: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const ops = r.u32();
     const batch: WalBatch = [];
     for (let j = 0; j < ops; j++) {
       const t = r.u8();
-      if (t === OP_PUT) batch.push({ type: 'put', key: r.lbytes(), value: r.lbytes() });
-      else if (t === OP_DEL) batch.push({ type: 'del', key: r.lbytes() });
+      if (t === OP_PUT) {
+        const op = { type: 'put' as const, key: r.lbytes(), value: r.lbytes() };
+        values.push(op.value);
+        batch.push(op);
+      } else if (t === OP_PUT_SAME && version !== 1) {
+        const key = r.lbytes();
+        const value = values[r.varint()];
+        if (value === undefined) throw new CorruptionError(`${what}: put-same refers to a put that is not there`);
+        values.push(value);
+        batch.push({ type: 'put', key, value });
+      } else if (t === OP_DEL) batch.push({ type: 'del', key: r.lbytes() });
       else if (t === OP_RANGE_DEL) batch.push({ type: 'range-del', range: readRange(r) });
       else throw new CorruptionError(`${what}: unknown op ${t}`);
     }

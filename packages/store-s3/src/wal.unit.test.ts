@@ -23,6 +23,21 @@ describe('WAL objects', () => {
     expect(obj.batches).toEqual(batches);
   });
 
+  it('carries a value passed for two keys once, and reads it back for both', () => {
+    const record = Buffer.alloc(300, 7);
+    const shared: WalBatch[] = [
+      [
+        { type: 'put', key: b('g1'), value: record },
+        { type: 'put', key: b('s1'), value: record },
+      ],
+      [{ type: 'put', key: b('s2'), value: record }], // across batches of one object too
+    ];
+    const copies: WalBatch[] = shared.map((batch) => batch.map((op) => ({ ...op, value: Buffer.from(record) })));
+    const once = encodeWal(1, shared);
+    expect(once.length).toBeLessThan(encodeWal(1, copies).length - 2 * 290);
+    expect(decodeWal(once).batches).toEqual(copies);
+  });
+
   it('a fence object carries the slot where replay resumes', () => {
     const obj = decodeWal(encodeWal(7, [], 1234567));
     expect(obj).toEqual({ epoch: 7, resumeAt: 1234567, batches: [] });
