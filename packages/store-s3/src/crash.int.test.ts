@@ -6,11 +6,17 @@ import { ensureRgw, rgwStore, uniquePrefix } from './testing/rgw.js';
 
 const child = fileURLToPath(new URL('./testing/crash-writer.ts', import.meta.url));
 
+/** The writer's configurations: one WAL PUT at a time, and WAL PUTs overlapping (writers out of step, no window, up to 4 in flight). */
+const configs = [
+  { name: 'one WAL PUT at a time (10 ms window)', writer: { options: { walPutsInFlight: 1 } }, minInFlight: 1 },
+  { name: 'up to 4 WAL PUTs in flight', writer: { options: { flushIntervalMs: 0, walPutsInFlight: 4 }, jitterMs: 3 }, minInFlight: 2 },
+];
+
 describe('crash (SIGKILL) on a real S3 server', () => {
-  it('every acknowledged write survives a SIGKILL, and batches stay atomic', async () => {
+  it.each(configs)('every acknowledged write survives a SIGKILL, and batches stay atomic: $name', async ({ writer, minInFlight }) => {
     const env = await ensureRgw();
     const prefix = uniquePrefix('crash');
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, prefix], {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, prefix, JSON.stringify(writer)], {
       env: {
         ...process.env,
         S3_ENDPOINT: env.endpoint,
@@ -23,6 +29,7 @@ describe('crash (SIGKILL) on a real S3 server', () => {
     });
     const ackedPuts = new Set<number>();
     const ackedBatches = new Set<number>();
+    let inFlightMax = 0;
     let stderr = '';
     proc.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
@@ -37,9 +44,10 @@ describe('crash (SIGKILL) on a real S3 server', () => {
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         for (const line of lines) {
-          const m = /^ack (put|batch) (\d+)$/.exec(line);
+          const m = /^ack (put|batch) (\d+) (\d+)$/.exec(line);
           if (!m) continue;
           (m[1] === 'put' ? ackedPuts : ackedBatches).add(Number(m[2]));
+          inFlightMax = Math.max(inFlightMax, Number(m[3]));
         }
         // Kill it mid-stream, with writes in flight.
         if (ackedPuts.size + ackedBatches.size >= 1500 && !proc.killed) {
@@ -70,6 +78,7 @@ describe('crash (SIGKILL) on a real S3 server', () => {
       // Atomicity, acknowledged or not: a batch is all there or not at all.
       for (const [i, keys] of batches) expect(keys.length, `batch ${i}`).toBe(3);
       expect(ackedPuts.size + ackedBatches.size).toBeGreaterThanOrEqual(1500);
+      expect(inFlightMax).toBeGreaterThanOrEqual(minInFlight); // the configuration really overlapped PUTs
     } finally {
       await db.close();
       store.destroy();

@@ -92,6 +92,8 @@ export class ReadOnlyError extends Error {
 /** Counters besides requests, for tests and the benchmark. */
 export interface EngineStats {
   walObjects: number;
+  /** Most WAL PUTs that were unacknowledged at once. */
+  walPutsInFlightMax: number;
   memtableFlushes: number;
   compactions: number;
   gc: GcResult[];
@@ -105,7 +107,7 @@ export class Engine {
   /** Requests that reached the store (retries included). */
   readonly requests: RequestCounts;
   /** Background work done. */
-  readonly stats: EngineStats = { walObjects: 0, memtableFlushes: 0, compactions: 0, gc: [] };
+  readonly stats: EngineStats = { walObjects: 0, walPutsInFlightMax: 0, memtableFlushes: 0, compactions: 0, gc: [] };
   /** This instance's writer epoch (0 for a follower). */
   epoch = 0;
   private readonly store: ObjectStore;
@@ -376,6 +378,7 @@ export class Engine {
       },
     );
     this.flights.push(flight);
+    if (this.flights.length > this.stats.walPutsInFlightMax) this.stats.walPutsInFlightMax = this.flights.length;
   }
 
   /**
