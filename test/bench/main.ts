@@ -4,7 +4,11 @@
  *
  * @module
  */
-import { writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { type BenchSection, createContext, type Figure, round } from './figure.js';
 import { sections } from './sections.js';
@@ -30,17 +34,40 @@ if (only && chosen.length !== only.length) {
   program.error(`unknown section in --only; known: ${sections.map((s) => s.name).join(', ')}`);
 }
 
-const ctx = await createContext(scale, runs);
 const figures: Figure[] = [];
-try {
-  for (const section of chosen) {
-    ctx.log(`section ${section.name}`);
-    const got = await section.run(ctx);
-    figures.push(...got);
-    for (const f of got) ctx.log(`  ${f.id} = ${round(f.value)} ${f.unit}${f.reference ? ` (ref ${f.reference.name}: ${round(f.reference.value)})` : ''}`);
+if (chosen.length === 1) {
+  // One section: run it here.
+  const ctx = await createContext(scale, runs);
+  try {
+    for (const section of chosen) {
+      ctx.log(`section ${section.name}`);
+      const got = await section.run(ctx);
+      figures.push(...got);
+      for (const f of got) ctx.log(`  ${f.id} = ${round(f.value)} ${f.unit}${f.reference ? ` (ref ${f.reference.name}: ${round(f.reference.value)})` : ''}`);
+    }
+  } finally {
+    await ctx.dispose();
   }
-} finally {
-  await ctx.dispose();
+} else {
+  // Several: each in a process of its own, so one section's heap, JIT state and GC debt do not
+  // tilt the next one's figures (measured: S3 appends 19.8k/s after the other sections in one
+  // process, 22.5-22.7k/s alone), and the figures of a full run match `--only` runs.
+  const dir = await mkdtemp(join(tmpdir(), 'strand-bench-'));
+  try {
+    for (const section of chosen) {
+      const file = join(dir, `${section.name}.json`);
+      const args = [...process.execArgv, fileURLToPath(import.meta.url), '--only', section.name, '--scale', String(scale), '--runs', String(runs), '--json', file];
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+        child.on('error', reject);
+        child.on('exit', resolve);
+      });
+      if (code !== 0) throw new Error(`bench section ${section.name} failed (exit ${code}); run it alone: npm run bench -- --only ${section.name}`);
+      figures.push(...(JSON.parse(await readFile(file, 'utf8')) as { figures: Figure[] }).figures);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 const rows = figures.map((f) => [f.id, `${round(f.value)} ${f.unit}`, f.reference ? `${round(f.reference.value)} ${f.unit}` : '-', f.reference?.name ?? '-', f.note ?? '']);
@@ -51,7 +78,7 @@ process.stdout.write(`\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w))
 process.stdout.write(`\nscale ${scale}, medians of ${runs} runs, node ${process.version}\n`);
 
 if (opts.json) {
-  const out = { figures: figures.map(({ id, value, unit, reference }) => ({ id, value, unit, ...(reference ? { reference } : {}) })), scale, runs, node: process.version };
+  const out = { figures: figures.map(({ id, value, unit, reference, note }) => ({ id, value, unit, ...(reference ? { reference } : {}), ...(note ? { note } : {}) })), scale, runs, node: process.version };
   await writeFile(opts.json, `${JSON.stringify(out, null, 2)}\n`);
   process.stderr.write(`[bench] wrote ${opts.json}\n`);
 }
