@@ -73,6 +73,20 @@ describe('the specialised record reader', () => {
     );
   });
 
+  it('reads runs of records that repeat or nearly repeat their stream and type (the reader reuses strings)', () => {
+    // Same-length look-alikes: a reused string must come from an exact byte match only.
+    const lookAlike = fc.constantFrom('orders/eu/o-1', 'orders/eu/o-2', 'orders/eu/p-1', 'ordérs/eu/o-1', 'OrderPlaced', 'OrderPlacee');
+    fc.assert(
+      fc.property(fc.array(fc.record({ stream: lookAlike, type: lookAlike, r: record }), { minLength: 1, maxLength: 30 }), (rows) => {
+        for (const { stream, type, r } of rows) {
+          const bytes = encodeRecord({ ...r, stream, type, metadata: undefined });
+          assert.deepEqual(decodeRecord(bytes, msgpackPassthrough), decodeRecordGeneric(bytes, msgpackPassthrough));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('never accepts a damaged record silently: fast path or a CorruptionError', () => {
     fc.assert(
       fc.property(record, fc.nat(), fc.integer({ min: 1, max: 255 }), (r, at, flip) => {

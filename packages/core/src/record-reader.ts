@@ -74,7 +74,20 @@ function readNumber(): number | undefined {
   }
 }
 
-function readString(): string | undefined {
+/** The last string read in one field, kept to skip decoding its next repeat. */
+interface Interned {
+  bytes: Uint8Array;
+  str: string;
+}
+
+/**
+ * Consecutive records mostly repeat their stream (a stream read: always) and their type: reuse
+ * the last string when the bytes match instead of building a new one (6% of a fold's CPU).
+ */
+const lastStream: Interned = { bytes: new Uint8Array(0), str: '' };
+const lastType: Interned = { bytes: new Uint8Array(0), str: '' };
+
+function readString(last?: Interned): string | undefined {
   const t = b[pos++]!;
   let len: number;
   if (t >= 0xa0 && t <= 0xbf) len = t - 0xa0;
@@ -87,6 +100,22 @@ function readString(): string | undefined {
   const end = start + len;
   if (end > b.length) return undefined;
   pos = end;
+  if (last) {
+    const prev = last.bytes;
+    if (prev.length === len) {
+      let i = 0;
+      while (i < len && prev[i] === b[start + i]) i++;
+      if (i === len) return last.str;
+    }
+    const str = decodeString(start, end, len);
+    last.bytes = b.slice(start, end);
+    last.str = str;
+    return str;
+  }
+  return decodeString(start, end, len);
+}
+
+function decodeString(start: number, end: number, len: number): string {
   // Names, types and ids are short and nearly always ASCII: build them without a native call.
   if (len <= 64) {
     for (let i = start; i < end; i++) if (b[i]! >= 0x80) return utf8.decode(b.subarray(start, end));
@@ -132,12 +161,12 @@ const empty = new Uint8Array(0);
 
 function readFields(): RecordFields | undefined {
   const bytes = b;
-  const stream = readString();
+  const stream = readString(lastStream);
   if (stream === undefined) return undefined;
   const version = readNumber();
   const position = readNumber();
   if (version === undefined || position === undefined) return undefined;
-  const type = readString();
+  const type = readString(lastType);
   const id = readString();
   if (type === undefined || id === undefined) return undefined;
   const timestamp = readNumber();
