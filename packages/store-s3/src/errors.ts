@@ -1,29 +1,23 @@
 /**
- * Errors store-s3 throws on purpose. Each has a stable `code` and a coarse `kind` like core's
- * `StrandError`; they live in this file alone so they can be re-based on `StrandError` later.
+ * Errors store-s3 throws on purpose: `StrandError`s like core's, each with a stable `code` and a
+ * `kind` that says what to do, so `isStrandError(err, 'STRAND_FENCED')` works across packages.
  *
  * @module
  */
+import { StrandError } from '@strand/core';
 
-/** What a caller should do about an error (mirrors core's `ErrorKind`). */
+/** What a caller should do about an error (the subset of core's `ErrorKind` store-s3 uses). */
 export type S3ErrorKind = 'conflict' | 'invalid' | 'closed' | 'unavailable' | 'data' | 'internal';
 
 /**
  * This writer was fenced: another writer opened the same store with a higher epoch. Every later
  * write of this instance fails with this error; open a new instance to write again.
  */
-export class FencedError extends Error {
-  /** Stable identifier. */
-  readonly code = 'STRAND_FENCED' as const;
-  /** Fenced resources stay closed: open a new one. */
-  readonly kind = 'closed' as const;
-  /** Machine-readable facts: this writer's epoch and the epoch that fenced it, when known. */
-  readonly details: Record<string, unknown>;
+export class FencedError extends StrandError {
+  declare readonly code: 'STRAND_FENCED';
 
   constructor(message: string, details: Record<string, unknown> = {}, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'FencedError';
-    this.details = details;
+    super('STRAND_FENCED', 'closed', message, { details, ...(cause === undefined ? {} : { cause }) });
   }
 }
 
@@ -31,15 +25,11 @@ export class FencedError extends Error {
  * A manifest about to be written breaks an invariant (a bug, never a user error). Nothing was
  * written: the store is unchanged.
  */
-export class ManifestInvariantError extends Error {
-  /** Stable identifier. */
-  readonly code = 'STRAND_S3_MANIFEST_INVARIANT' as const;
-  /** A bug in store-s3. */
-  readonly kind = 'internal' as const;
+export class ManifestInvariantError extends StrandError {
+  declare readonly code: 'STRAND_S3_MANIFEST_INVARIANT';
 
   constructor(message: string) {
-    super(`Manifest invariant violated: ${message}`);
-    this.name = 'ManifestInvariantError';
+    super('STRAND_S3_MANIFEST_INVARIANT', 'internal', `Manifest invariant violated: ${message}`);
   }
 }
 
@@ -47,15 +37,11 @@ export class ManifestInvariantError extends Error {
  * Stored data failed a checksum or could not be decoded. `code` is abstract-level's
  * `LEVEL_CORRUPTION` so level tooling recognises it.
  */
-export class CorruptionError extends Error {
-  /** Stable identifier shared with abstract-level. */
-  readonly code = 'LEVEL_CORRUPTION' as const;
-  /** Retrying will not help. */
-  readonly kind = 'data' as const;
+export class CorruptionError extends StrandError {
+  declare readonly code: 'LEVEL_CORRUPTION';
 
   constructor(message: string) {
-    super(message);
-    this.name = 'CorruptionError';
+    super('LEVEL_CORRUPTION', 'data', message);
   }
 }
 
@@ -63,14 +49,10 @@ export class CorruptionError extends Error {
  * The writer gave up on the object store after its retries (or a write outcome stayed unknown).
  * The instance refuses further writes; reopen it, which replays what was stored.
  */
-export class StoreUnavailableError extends Error {
-  /** Stable identifier. */
-  readonly code = 'STRAND_S3_UNAVAILABLE' as const;
-  /** Transient: reopen and retry later. */
-  readonly kind = 'unavailable' as const;
+export class StoreUnavailableError extends StrandError {
+  declare readonly code: 'STRAND_S3_UNAVAILABLE';
 
   constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'StoreUnavailableError';
+    super('STRAND_S3_UNAVAILABLE', 'unavailable', message, cause === undefined ? {} : { cause });
   }
 }

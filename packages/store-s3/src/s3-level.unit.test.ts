@@ -1,3 +1,4 @@
+import { isStrandError } from '@strand/core';
 import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from './clock.js';
@@ -177,6 +178,7 @@ describe('fencing', () => {
       expect(err).toBeInstanceOf(FencedError);
       expect((err as FencedError).code).toBe('STRAND_FENCED');
       expect((err as FencedError).kind).toBe('closed');
+      expect(isStrandError(err, 'STRAND_FENCED')).toBe(true); // one error model across packages
     }
     await expect(a.batch([{ type: 'put', key: 'q', value: '1' }])).rejects.toMatchObject({ code: 'STRAND_FENCED' });
     expect(await b.get('late-0')).toBeUndefined();

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { type ErrorKind, StrandError } from '@strand/core';
 
 /** One object as seen by a LIST. */
 export interface ObjectInfo {
@@ -54,9 +55,7 @@ export interface ObjectStore {
 }
 
 /** Base of the errors object stores throw; `retryable` tells the retry layer what to do. */
-export class ObjectStoreError extends Error {
-  /** Stable identifier. */
-  readonly code: string;
+export class ObjectStoreError extends StrandError {
   /** HTTP status when there was one. */
   readonly status: number | undefined;
   /** Throttling, 5xx, timeouts, network errors: worth another try. */
@@ -69,11 +68,12 @@ export class ObjectStoreError extends Error {
 
   constructor(
     message: string,
-    options: { code?: string; status?: number; retryable: boolean; outcomeUnknown?: boolean; cause?: unknown },
+    options: { code?: string; status?: number; retryable: boolean; outcomeUnknown?: boolean; cause?: unknown; kind?: ErrorKind },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'ObjectStoreError';
-    this.code = options.code ?? 'STRAND_S3_OBJECT_STORE';
+    super(options.code ?? 'STRAND_S3_OBJECT_STORE', options.kind ?? 'unavailable', message, {
+      details: { ...(options.status === undefined ? {} : { status: options.status }), retryable: options.retryable },
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
     this.status = options.status;
     this.retryable = options.retryable;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
@@ -83,8 +83,7 @@ export class ObjectStoreError extends Error {
 /** A conditional PUT lost: the key exists (`ifNoneMatch`) or has another ETag (`ifMatch`). */
 export class PreconditionFailedError extends ObjectStoreError {
   constructor(key: string) {
-    super(`Precondition failed for ${key}`, { code: 'STRAND_S3_PRECONDITION_FAILED', status: 412, retryable: false });
-    this.name = 'PreconditionFailedError';
+    super(`Precondition failed for ${key}`, { code: 'STRAND_S3_PRECONDITION_FAILED', status: 412, retryable: false, kind: 'conflict' });
   }
 }
 
