@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { openS3Log } from '@strand/store-s3';
 import { ensureRgw, uniquePrefix } from '@strand/store-s3/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -27,5 +28,23 @@ describe('strand CLI on S3', () => {
     expect(info).toMatchObject({ backend: 's3 (S3Level)', streams: 1, position: 1 });
     expect(JSON.parse((await run('verify', '--json')).stdout)).toMatchObject({ ok: true, events: 1 });
     expect((await run('--path', 's3://', 'info')).code).toBe(1);
+
+    // Read-only commands open a follower: the application's writer, open the whole time, is never
+    // fenced by them (a writer opened by `strand read` would make its next append fail).
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey });
+    const writer = await openS3Log(url);
+    try {
+      await writer.append('orders/eu/o-2', [{ type: 'Placed', data: { total: 7 } }]);
+      for (const args of [['read', 'orders/eu/o-2'], ['info'], ['streams', 'orders'], ['verify'], ['schemas'], ['snapshots'], ['projections'], ['tail', 'orders/>', '--from', 'start', '--count', '2']]) {
+        const c = await run(...args, '--json');
+        expect(c.code, `${args.join(' ')}: ${c.stderr}`).toBe(0);
+      }
+      const after = await writer.append('orders/eu/o-2', [{ type: 'Placed', data: { total: 8 } }], { expectedVersion: 1 });
+      expect(after.version).toBe(2);
+      const tail = await run('tail', 'orders/>', '--from', 'start', '--count', '3', '--json');
+      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).data)).toEqual([{ total: 4 }, { total: 7 }, { total: 8 }]);
+    } finally {
+      await writer.close();
+    }
   });
 });

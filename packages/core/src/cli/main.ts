@@ -38,7 +38,11 @@ const isS3 = (path: string) => path.startsWith('s3://');
  * Opens a log on S3 through `@strand/store-s3`, loaded only when asked for, so the CLI (and core)
  * do not depend on the AWS SDK.
  */
-async function openS3(url: string): Promise<EventLog> {
+/**
+ * Opens an s3:// log. Commands that only read open a follower (`readOnly=true`): opening a writer
+ * would fence the application's writer.
+ */
+async function openS3(url: string, readOnly: boolean): Promise<EventLog> {
   const name = '@strand/store-s3';
   let mod: { openS3Log(url: string): Promise<EventLog> };
   try {
@@ -46,15 +50,18 @@ async function openS3(url: string): Promise<EventLog> {
   } catch {
     throw new InvalidArgumentError('Opening an s3:// log needs @strand/store-s3: npm install @strand/store-s3.');
   }
-  return mod.openS3Log(url);
+  if (!readOnly) return mod.openS3Log(url);
+  const u = new URL(url);
+  u.searchParams.set('readOnly', 'true');
+  return mod.openS3Log(u.toString());
 }
 
 /**
  * Opens the log, waiting while another process holds it (LevelDB allows one process per
  * directory; short-lived commands like `strand append` take turns).
  */
-async function openWaiting(path: string, lockTimeoutMs: number): Promise<EventLog> {
-  if (isS3(path)) return openS3(path);
+async function openWaiting(path: string, lockTimeoutMs: number, readOnly: boolean): Promise<EventLog> {
+  if (isS3(path)) return openS3(path, readOnly);
   const deadline = Date.now() + lockTimeoutMs;
   for (;;) {
     try {
@@ -90,13 +97,19 @@ function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
-async function withLog<T>(fn: (log: EventLog, out: Output) => Promise<T>, options: { create?: boolean } = {}): Promise<T> {
+/** {@link withLog} for commands that only read. */
+function readLog<T>(fn: (log: EventLog, out: Output) => Promise<T>): Promise<T> {
+  return withLog(fn, { readOnly: true });
+}
+
+/** `readOnly`: the command only reads (on S3 it then opens a follower, which never fences the writer). */
+async function withLog<T>(fn: (log: EventLog, out: Output) => Promise<T>, options: { create?: boolean; readOnly?: boolean } = {}): Promise<T> {
   const { path, json } = globals();
   const out = output(json);
   if (!options.create && !isS3(path) && !existsSync(path)) {
     out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
   }
-  const log = await openWaiting(path, Number(globals().lockTimeout));
+  const log = await openWaiting(path, Number(globals().lockTimeout), options.readOnly ?? false);
   try {
     return await fn(log, out);
   } finally {
@@ -122,7 +135,7 @@ program
   .description('size on disk, stream count, head position, backend and settings')
   .addHelpText('after', '\nExamples:\n  strand info\n  strand info --json | jq .streams')
   .action(() =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const path = globals().path;
       out.object({
         path,
@@ -143,7 +156,7 @@ program
   .option('--limit <n>', 'entries per page', '50')
   .addHelpText('after', '\nExamples:\n  strand streams\n  strand streams orders/eu --limit 20')
   .action((prefix: string | undefined, opts: { after?: string; limit: string }) =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const page = await log.listChildren(prefix ?? '', { after: opts.after, limit: Number(opts.limit) });
       const rows = [];
       for (const e of page.entries) {
@@ -162,7 +175,7 @@ program
   .option('--limit <n>', 'at most this many events')
   .addHelpText('after', '\nExamples:\n  strand read orders/eu/order-42\n  strand read orders/eu/order-42 --backwards --limit 1 --json')
   .action((stream: string, opts: { from?: string; backwards: boolean; limit?: string }) =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const info = await log.streamInfo(stream);
       if (info === undefined) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No stream "${stream}". List streams with: strand streams`);
       const events = [];
@@ -212,7 +225,7 @@ Examples:
     while (!stop && printed < max) {
       let log: EventLog | undefined;
       try {
-        log = isS3(path) ? await openS3(path) : await openLog({ path });
+        log = isS3(path) ? await openS3(path, true) : await openLog({ path });
       } catch (error) {
         if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
         if (!warned) process.stderr.write('strand tail: the log is held by another process; waiting for it to let go...\n');
@@ -265,7 +278,7 @@ program
   .description('check the whole store: contiguous versions, index consistency, heads, global order')
   .addHelpText('after', '\nExamples:\n  strand verify\n  strand verify --json')
   .action(() =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const bar = progressBar(out, 'verify', log.position);
       const report = await log.verify((n) => bar.update(Math.min(n, log.position)));
       bar.stop();
@@ -290,7 +303,7 @@ program
   .command('snapshots [prefix]')
   .description('list aggregate snapshots (written by @strand/aggregate)')
   .action((prefix: string | undefined) =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const rows = [];
       for await (const [stream, r] of log.sublevel('snapshots').iterator(prefix ? { gte: `${prefix}/`, lt: `${prefix}/\uffff` } : {})) {
         const rec = r as { aggregate: string; version: number; stateVersion: number; takenAt: number };
@@ -306,7 +319,7 @@ program
   .option('--type <type>', 'show the JSON Schema of each version of one type')
   .addHelpText('after', '\nExamples:\n  strand schemas\n  strand schemas --type OrderPlaced --json')
   .action((opts: { type?: string }) =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const registry = await SchemaRegistry.open(log);
       const types = registry.list().filter((t) => opts.type === undefined || t.type === opts.type);
       if (opts.type !== undefined && types.length === 0) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No event type ${opts.type}. List them with: strand schemas`);
@@ -358,7 +371,7 @@ Examples:
   strand projections --parked --json
   strand projections rebuild balances --module ./dist/read-models.js`)
   .action((opts: { parked?: boolean }) =>
-    withLog(async (log, out) => {
+    readLog(async (log, out) => {
       const rows: Array<Record<string, unknown>> = [];
       const parkedRows: Array<Record<string, unknown>> = [];
       for await (const [, value] of log.sublevel('projections').iterator()) {
