@@ -35,16 +35,14 @@ if (only && chosen.length !== only.length) {
 }
 
 const figures: Figure[] = [];
-if (chosen.length === 1) {
+const [single] = chosen;
+if (chosen.length === 1 && single) {
   // One section: run it here.
   const ctx = await createContext(scale, runs);
   try {
-    for (const section of chosen) {
-      ctx.log(`section ${section.name}`);
-      const got = await section.run(ctx);
-      figures.push(...got);
-      for (const f of got) ctx.log(`  ${f.id} = ${round(f.value)} ${f.unit}${f.reference ? ` (ref ${f.reference.name}: ${round(f.reference.value)})` : ''}`);
-    }
+    ctx.log(`section ${single.name}`);
+    figures.push(...(await single.run(ctx)));
+    for (const f of figures) ctx.log(`  ${f.id} = ${round(f.value)} ${f.unit}${f.reference ? ` (ref ${f.reference.name}: ${round(f.reference.value)})` : ''}`);
   } finally {
     await ctx.dispose();
   }

@@ -54,31 +54,28 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   ctx.log('starting (or finding) the local S3 server...');
   const env = await ensureRgw();
   const total = Math.max(2000, Math.round(20_000 * ctx.scale));
-  // Durable append throughput: median of several fresh stores (one run swings by +-10% here,
-  // the server shares the machine). The last store stays open for the figures below.
+  /** 64 appenders on a fresh store; the store stays open. */
+  const appendRun = async (n: number) => {
+    const prefix = uniquePrefix('bench');
+    const store = level(env, prefix);
+    const log = await EventLog.open({ ...s3LogDefaults, store, ownsStore: true });
+    const before = { ...store.requests };
+    const ms = await pool(n, 64, (i) => log.append(`orders/s-${i % 2000}`, [{ type: 'Placed', data: payload(i) }]));
+    return { prefix, store, log, rate: (n / ms) * 1000, before, after: { ...store.requests } };
+  };
   // One unmeasured warm-up store first (JIT, sockets, the server's caches): without it the first
   // measured store ran 10-20% below the others (16.6k vs 17.9-20.4k events/s in one run).
-  const warmLog = await EventLog.open({ ...s3LogDefaults, store: level(env, uniquePrefix('bench-warmup')), ownsStore: true });
-  await pool(Math.min(total, 5000), 64, (i) => warmLog.append(`orders/s-${i % 2000}`, [{ type: 'Placed', data: payload(i) }]));
-  await warmLog.close();
-  const rates: number[] = [];
-  let prefix = '';
-  let store: S3Level | undefined;
-  let log: EventLog | undefined;
-  let before = { get: 0, put: 0, list: 0 };
-  let after = before;
-  for (let r = 0; r < Math.max(3, ctx.runs); r++) {
-    if (log) await log.close();
-    prefix = uniquePrefix('bench');
-    store = level(env, prefix);
-    log = await EventLog.open({ ...s3LogDefaults, store, ownsStore: true });
-    const appendLog = log;
-    before = { ...store.requests };
-    const ms = await pool(total, 64, (i) => appendLog.append(`orders/s-${i % 2000}`, [{ type: 'Placed', data: payload(i) }]));
-    after = { ...store.requests };
-    rates.push((total / ms) * 1000);
+  await (await appendRun(Math.min(total, 5000))).log.close();
+  // Durable append throughput: median of several fresh stores (one run swings by +-10% here,
+  // the server shares the machine). The last store stays open for the figures below.
+  let run = await appendRun(total);
+  const rates = [run.rate];
+  while (rates.length < Math.max(3, ctx.runs)) {
+    await run.log.close();
+    run = await appendRun(total);
+    rates.push(run.rate);
   }
-  if (!store || !log) throw new Error('unreachable: at least one run');
+  const { prefix, store, log, before, after } = run;
   const lat: number[] = [];
   for (let i = 0; i < Math.max(20, Math.round(100 * ctx.scale)); i++) {
     const t0 = process.hrtime.bigint();

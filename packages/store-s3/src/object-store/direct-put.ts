@@ -144,7 +144,7 @@ export class DirectPut {
         'x-amz-content-sha256': createHash('sha256').update(body).digest('hex'),
         ...headers,
       },
-      body,
+      // No body: the signer takes the payload hash from the header above instead of hashing again.
     });
     const transport = base.protocol === 'https:' ? https : http;
     return new Promise<DirectResponse>((resolve, reject) => {

@@ -204,7 +204,10 @@ function isNotFound(err: unknown): boolean {
 /** What the SDK or a direct request said about a failure. */
 interface FailureInfo {
   status: number | undefined;
+  /** The S3 error code or error class name, e.g. `SlowDown`, `TimeoutError`. */
   name: string;
+  /** A system error code, e.g. `ECONNRESET`, when there is one besides the name. */
+  code?: string | undefined;
   message: string | undefined;
 }
 
@@ -218,8 +221,7 @@ function putError(key: string, f: FailureInfo, cause: unknown): ObjectStoreError
 function toStoreError(err: unknown, op: string, key: string, isWrite: boolean): ObjectStoreError {
   const e = err as SdkError;
   const status = e?.$metadata?.httpStatusCode;
-  const name = e?.name ?? e?.code ?? 'Error';
-  return classify({ status, name: `${name}${e?.code && e.code !== name ? ` ${e.code}` : ''}`, message: e?.message }, op, key, isWrite, err);
+  return classify({ status, name: e?.name ?? e?.code ?? 'Error', code: e?.code, message: e?.message }, op, key, isWrite, err);
 }
 
 function classify(f: FailureInfo, op: string, key: string, isWrite: boolean, cause: unknown): ObjectStoreError {
@@ -227,9 +229,9 @@ function classify(f: FailureInfo, op: string, key: string, isWrite: boolean, cau
   const throttled = status === 429 || status === 503 || /SlowDown|Throttl|RequestLimitExceeded/.test(name);
   const network =
     status === undefined &&
-    /Timeout|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|NetworkingError|AbortError/i.test(`${name} ${f.message ?? ''}`);
+    /Timeout|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|socket hang up|NetworkingError|AbortError/i.test(`${name} ${f.code ?? ''} ${f.message ?? ''}`);
   const retryable = throttled || (status !== undefined && status >= 500) || network || status === 408;
-  return new ObjectStoreError(`${op} ${key} failed: ${name.split(' ')[0]}${status ? ` (HTTP ${status})` : ''}: ${f.message ?? ''}`, {
+  return new ObjectStoreError(`${op} ${key} failed: ${name}${status ? ` (HTTP ${status})` : ''}: ${f.message ?? ''}`, {
     code: 'STRAND_S3_REQUEST_FAILED',
     ...(status !== undefined ? { status } : {}),
     retryable,
