@@ -28,6 +28,7 @@ export {
 export type { ErrorKind, ExpectedVersion, StrandErrorOptions } from './errors.js';
 export type { VerifyReport } from './verify.js';
 export { assertStreamName, compilePattern, isValidStreamName, MAX_SEGMENTS, MAX_SEGMENT_BYTES, MAX_STREAM_NAME_BYTES } from './names.js';
+export { assertCount } from './validate.js';
 export type { StreamPattern } from './names.js';
 export { builtInCodecs, jsonCodec, msgpackCodec } from './codec.js';
 export type { CodecContext, PayloadCodec } from './codec.js';

@@ -27,11 +27,15 @@ export function assertExpectedVersion(v: unknown): asserts v is ExpectedVersion 
   );
 }
 
-/** Throws unless `v` is a non-negative safe integer (or undefined when optional). */
-export function assertCount(name: string, v: unknown, { min = 0, optional = true } = {}): void {
+/**
+ * Throws {@link InvalidArgumentError} unless `v` is a safe integer from `min` (default 0) to `max`
+ * (default unbounded), or undefined when optional (the default). For numeric options.
+ */
+export function assertCount(name: string, v: unknown, { min = 0, max = Number.MAX_SAFE_INTEGER, optional = true } = {}): void {
   if (v === undefined && optional) return;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${describeValue(v)}.`, { [name]: describeValue(v) });
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new InvalidArgumentError(`${name} must be an integer ${range}, got ${describeValue(v)}.`, { [name]: describeValue(v) });
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '@strand/core';
+import { InvalidArgumentError, assertCount } from '@strand/core';
 import { AbstractIterator, AbstractLevel } from 'abstract-level';
 import type { AbstractDatabaseOptions, AbstractIteratorOptions, AbstractOpenOptions } from 'abstract-level';
 import type { Clock, Random } from './clock.js';
@@ -141,10 +141,7 @@ const INTEGER_OPTIONS: Readonly<Record<string, readonly [number, number]>> = {
 /** Rejects a bad option before anything is opened, naming the option and its allowed values. */
 function validateOptions(o: { durability?: unknown; prefix?: unknown }): void {
   for (const [name, [min, max]] of Object.entries(INTEGER_OPTIONS)) {
-    const v = (o as unknown as Record<string, unknown>)[name];
-    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) {
-      throw new InvalidArgumentError(`S3Level: ${name} must be an integer from ${min} to ${max}, got ${String(v)}.`);
-    }
+    assertCount(`S3Level: ${name}`, (o as unknown as Record<string, unknown>)[name], { min, max });
   }
   if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'async') {
     throw new InvalidArgumentError(`S3Level: durability must be 'sync' or 'async', got ${String(o.durability)}.`);
