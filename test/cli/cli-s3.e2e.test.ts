@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 // The real `strand` binary on a log in a real S3 bucket (Ceph RGW), opened by URL with the AWS
 // credential chain (environment variables here).
-const bin = fileURLToPath(new URL('../../packages/core/bin/strand.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
 
 describe('strand CLI on S3', () => {
   it('appends, reads, lists and verifies a log given as an s3:// URL', async () => {

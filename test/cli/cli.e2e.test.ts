@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The real `strand` binary (the npm bin shim over the built CLI) on a real LevelDB store.
-const bin = fileURLToPath(new URL('../../packages/core/bin/strand.js', import.meta.url));
+const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
 let dir: string;
 
 function strand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -98,9 +98,12 @@ export class SnapshotStore {
     await this.db.del(stream, { sync: true } as never);
   }
 
-  /** Every stored snapshot's stream and version, in stream order (for tools). */
-  async *list(): AsyncIterable<{ stream: string; version: number; aggregate: string; stateVersion: number; takenAt: number }> {
-    for await (const [stream, r] of this.db.iterator()) {
+  /**
+   * Every stored snapshot's stream and version, in stream order (for tools such as
+   * `strand snapshots`); with `prefix`, only the streams below that hierarchy prefix.
+   */
+  async *list(prefix?: string): AsyncIterable<{ stream: string; version: number; aggregate: string; stateVersion: number; takenAt: number }> {
+    for await (const [stream, r] of this.db.iterator(prefix ? { gte: `${prefix}/`, lt: `${prefix}/\uffff` } : {})) {
       const rec = r as SnapshotRecord;
       yield { stream: stream as string, version: rec.version, aggregate: rec.aggregate, stateVersion: rec.stateVersion, takenAt: rec.takenAt };
     }

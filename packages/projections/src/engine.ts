@@ -7,6 +7,7 @@
  */
 import type { EventLog, Logger, RecordedEvent, Sublevel } from '@strand/core';
 import { Subject } from 'rxjs';
+import { generationMeta, parkedKey, readCheckpoint, readParked } from './catalog.js';
 import type { CompiledProjection } from './projection.js';
 import { Collections, WriteBuffer } from './read-model.js';
 
@@ -96,7 +97,7 @@ export class Engine {
     private readonly options: EngineOptions,
   ) {
     this.collections = new Collections(log, projection.name, generation);
-    this.meta = log.sublevel(`proj-${projection.name}-g${generation}`);
+    this.meta = generationMeta(log, projection.name, generation);
     this.buffer = new WriteBuffer(this.collections);
   }
 
@@ -118,12 +119,9 @@ export class Engine {
   /** Loads the checkpoint and parked streams, then follows the log. */
   async start(): Promise<void> {
     if (!this.stopped) return;
-    const saved = (await this.meta.get('state')) as State | undefined;
+    const saved = await readCheckpoint<State>(this.meta);
     if (saved) this.state = { ...saved };
-    for await (const [key, value] of this.meta.iterator({ gte: 'parked:', lt: 'parked;' })) {
-      const p = value as ParkedStream;
-      this.parked.set((key as string).slice('parked:'.length), p);
-    }
+    for await (const p of readParked(this.meta)) this.parked.set(p.stream, p);
     this.dispatched = this.state.checkpoint;
     this.highestDone = this.state.checkpoint;
     this.stopped = false;
@@ -296,7 +294,7 @@ export class Engine {
     const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = this.buffer.drain();
     for (const [stream, version] of this.versions) ops.push({ type: 'put', key: `v:${stream}`, value: version, sublevel: this.meta });
     this.versions.clear();
-    for (const [stream, p] of this.parkedDirty) ops.push(p === null ? { type: 'del', key: `parked:${stream}`, sublevel: this.meta } : { type: 'put', key: `parked:${stream}`, value: p, sublevel: this.meta });
+    for (const [stream, p] of this.parkedDirty) ops.push(p === null ? { type: 'del', key: parkedKey(stream), sublevel: this.meta } : { type: 'put', key: parkedKey(stream), value: p, sublevel: this.meta });
     this.parkedDirty.clear();
     // highWater covers events applied beyond the checkpoint (out of order across streams).
     const highWater = Math.max(this.state.highWater, checkpoint, this.dispatched);

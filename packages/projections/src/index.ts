@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+export { listProjections } from './catalog.js';
+export type { CatalogEntry, StoredProjection } from './catalog.js';
 export { appendAndConfirm, confirmProjections } from './confirm.js';
 export type { ConfirmOptions } from './confirm.js';
 export { DynamicSubscription } from './dynamic.js';

@@ -6,6 +6,7 @@
  */
 import { type EventLog, InvalidArgumentError, type Logger, type RecordedEvent, silentLogger, type Sublevel } from '@strand/core';
 import { filter, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
+import { putCatalogEntry } from './catalog.js';
 import { Engine, type EngineOptions, type ParkedStream } from './engine.js';
 import { ProjectionParkedError, ProjectionStoppedError, ProjectionTimeoutError } from './errors.js';
 import type { CompiledProjection } from './projection.js';
@@ -116,7 +117,7 @@ export class ProjectionRunner {
     this.wire(this.engine);
     await this.engine.start();
     // Listed for tools (`strand projections`): name, patterns, serving generation.
-    await this.log.sublevel('projections').put(this.name, { name: this.name, patterns: this.projection.patterns, generation: this.engine.generation, startedAt: this.engineOptions.clock() });
+    await putCatalogEntry(this.log, { name: this.name, patterns: this.projection.patterns, generation: this.engine.generation, startedAt: this.engineOptions.clock() });
     this.started = true;
   }
 
@@ -239,7 +240,7 @@ export class ProjectionRunner {
       if (shadow.error) throw shadow.error;
       // Swap: the new generation serves from now on; the old one stops and is deleted.
       await this.meta.put('generation', shadow.generation);
-      await this.log.sublevel('projections').put(this.name, { name: this.name, patterns: this.projection.patterns, generation: shadow.generation, startedAt: this.engineOptions.clock() });
+      await putCatalogEntry(this.log, { name: this.name, patterns: this.projection.patterns, generation: shadow.generation, startedAt: this.engineOptions.clock() });
       const old = this.engine;
       this.engine = shadow;
       this.wire(shadow);

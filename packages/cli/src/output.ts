@@ -5,8 +5,7 @@
  * @module
  */
 import cliProgress from 'cli-progress';
-import type { StrandError } from '../errors.js';
-import type { RecordedEvent } from '../types.js';
+import type { RecordedEvent, StrandError } from '@strand/core';
 
 /** Exit codes (documented in `strand --help` and docs/cli.md). */
 export const ExitCode = {

@@ -10,18 +10,13 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Command, Option } from 'commander';
-import { InvalidArgumentError, isStrandError } from '../errors.js';
-import { compilePattern } from '../names.js';
-import { exportParquet } from '../schema/export.js';
-import { SchemaRegistry } from '../schema/registry.js';
-import { type TenantInfo, TenantManager } from '../tenancy/manager.js';
-import type { TenantQuotas } from '../tenancy/quotas.js';
+import { SnapshotStore } from '@strand/aggregate';
+import { compilePattern, type EventLog, type ExpectedVersion, exportParquet, isStrandError, openLog, SchemaRegistry, type TenantInfo, TenantManager, type TenantQuotas } from '@strand/core';
+import { dirSize } from '@strand/core/testing';
+import { type CompiledProjection, listProjections, ProjectionRunner } from '@strand/projections';
+import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
-import type { EventLog } from '../log.js';
-import { openLog } from '../open.js';
-import type { ExpectedVersion } from '../types.js';
-import { dirSize } from '../dir-size.js';
+import { Command, Option } from 'commander';
 import { exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
 
 interface GlobalOptions {
@@ -35,25 +30,14 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const isS3 = (path: string) => path.startsWith('s3://');
 
 /**
- * Opens a log on S3 through `@strand/store-s3`, loaded only when asked for, so the CLI (and core)
- * do not depend on the AWS SDK.
- */
-/**
  * Opens an s3:// log. Commands that only read open a follower (`readOnly=true`): opening a writer
  * would fence the application's writer.
  */
 async function openS3(url: string, readOnly: boolean): Promise<EventLog> {
-  const name = '@strand/store-s3';
-  let mod: { openS3Log(url: string): Promise<EventLog> };
-  try {
-    mod = (await import(name)) as typeof mod;
-  } catch {
-    throw new InvalidArgumentError('Opening an s3:// log needs @strand/store-s3: npm install @strand/store-s3.');
-  }
-  if (!readOnly) return mod.openS3Log(url);
+  if (!readOnly) return openS3Log(url);
   const u = new URL(url);
   u.searchParams.set('readOnly', 'true');
-  return mod.openS3Log(u.toString());
+  return openS3Log(u.toString());
 }
 
 /**
@@ -305,9 +289,8 @@ program
   .action((prefix: string | undefined) =>
     readLog(async (log, out) => {
       const rows = [];
-      for await (const [stream, r] of log.sublevel('snapshots').iterator(prefix ? { gte: `${prefix}/`, lt: `${prefix}/\uffff` } : {})) {
-        const rec = r as { aggregate: string; version: number; stateVersion: number; takenAt: number };
-        rows.push({ stream, aggregate: rec.aggregate, version: rec.version, stateVersion: rec.stateVersion, takenAt: new Date(rec.takenAt).toISOString() });
+      for await (const rec of new SnapshotStore(log).list(prefix)) {
+        rows.push({ stream: rec.stream, aggregate: rec.aggregate, version: rec.version, stateVersion: rec.stateVersion, takenAt: new Date(rec.takenAt).toISOString() });
       }
       out.table(rows, ['stream', 'aggregate', 'version', 'stateVersion', 'takenAt']);
     }),
@@ -374,38 +357,14 @@ Examples:
     readLog(async (log, out) => {
       const rows: Array<Record<string, unknown>> = [];
       const parkedRows: Array<Record<string, unknown>> = [];
-      for await (const [, value] of log.sublevel('projections').iterator()) {
-        const p = value as { name: string; patterns: string[]; generation: number };
-        const meta = log.sublevel(`proj-${p.name}-g${p.generation}`);
-        const state = ((await meta.get('state')) as { checkpoint: number } | undefined) ?? { checkpoint: 0 };
-        let parked = 0;
-        for await (const [, v] of meta.iterator({ gte: 'parked:', lt: 'parked;' })) {
-          parked++;
-          const x = v as { stream: string; version: number; error: string; attempts: number };
-          parkedRows.push({ projection: p.name, stream: x.stream, version: x.version, attempts: x.attempts, error: x.error });
-        }
-        rows.push({ name: p.name, patterns: p.patterns.join(' '), generation: p.generation, position: state.checkpoint, head: log.position, lag: log.position - state.checkpoint, parked });
+      for (const p of await listProjections(log)) {
+        for (const x of p.parked) parkedRows.push({ projection: p.name, stream: x.stream, version: x.version, attempts: x.attempts, error: x.error });
+        rows.push({ name: p.name, patterns: p.patterns.join(' '), generation: p.generation, position: p.position, head: log.position, lag: log.position - p.position, parked: p.parked.length });
       }
       if (opts.parked) out.table(parkedRows, ['projection', 'stream', 'version', 'attempts', 'error']);
       else out.table(rows, ['name', 'patterns', 'generation', 'position', 'head', 'lag', 'parked']);
     }),
   );
-
-// A variable specifier: resolved at run time from the application's node_modules.
-const PROJECTIONS_PACKAGE = '@strand/projections';
-
-/** What the CLI needs of `@strand/projections` (loaded at run time: core cannot depend on it). */
-interface RunnerModule {
-  ProjectionRunner: new (
-    log: EventLog,
-    projection: unknown,
-  ) => {
-    start(): Promise<void>;
-    stop(): Promise<void>;
-    rebuild(onProgress: (p: { position: number; head: number }) => void): Promise<void>;
-    status(): Promise<{ generation: number; position: number }>;
-  };
-}
 
 projections
   .command('rebuild <name>')
@@ -426,9 +385,8 @@ Examples:
       } catch (cause) {
         return out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', `Cannot load --module ${opts.module}: ${(cause as Error).message}. Give the built JavaScript file that exports the projection.`);
       }
-      const projection = Object.values(mod).find((v) => v !== null && typeof v === 'object' && (v as { name?: unknown }).name === name && 'handlers' in v);
+      const projection = Object.values(mod).find((v): v is CompiledProjection => v !== null && typeof v === 'object' && (v as { name?: unknown }).name === name && 'handlers' in v);
       if (projection === undefined) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `${opts.module} exports no projection named "${name}". Export the result of defineProjection({ name: '${name}', ... }).`);
-      const { ProjectionRunner } = (await import(PROJECTIONS_PACKAGE)) as RunnerModule;
       const runner = new ProjectionRunner(log, projection);
       await runner.start();
       const bar = progressBar(out, `rebuild ${name}`, log.position);
@@ -524,7 +482,7 @@ program
   .allowUnknownOption(true)
   .argument('[args...]', 'passed to the benchmark, e.g. --only core --scale 0.1 --json out.json')
   .action(async (args: string[]) => {
-    const script = fileURLToPath(new URL('../../../../test/dist/bench/main.js', import.meta.url));
+    const script = fileURLToPath(new URL('../../../test/dist/bench/main.js', import.meta.url));
     if (!existsSync(script)) output(globals().json).fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `The benchmark is not built (${script}). Run npm run build first.`);
     const child = spawn(process.execPath, ['--expose-gc', script, ...args], { stdio: 'inherit' });
     process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
