@@ -1,13 +1,14 @@
 /**
  * A business rule that spans two streams: a transfer debits one account and credits another in
- * ONE atomic multi-stream append, each stream guarded by its expected version. Either both events
- * are written or neither; a concurrent change to either account makes it retry.
+ * ONE atomic multi-stream append, each stream guarded by its expected version, through a
+ * `UnitOfWork`. Either both events are written or neither; a concurrent change to either account
+ * makes the whole decision run again (jittered backoff); the transfer id makes it idempotent.
  *
  * @module
  */
-import type { AggregateRepository } from '@strand/aggregate';
-import { type EventLog, isStrandError } from '@strand/core';
-import { Account } from './account.js';
+import { type RepositoryOf, UnitOfWork } from '@strand/aggregate';
+import type { EventLog } from '@strand/core';
+import type { Account } from './account.js';
 
 /** Result of a transfer. */
 export interface TransferResult {
@@ -18,20 +19,18 @@ export interface TransferResult {
 }
 
 /** Moves `amount` from one account to another atomically. Throws the domain error if refused. */
-export async function transfer(log: EventLog, accounts: AggregateRepository<typeof Account.definition.commands, typeof Account.definition.events, typeof Account.definition.state>, from: string, to: string, amount: number, id: string): Promise<TransferResult> {
-  for (let retries = 0; ; retries++) {
-    const [a, b] = await Promise.all([accounts.load(from), accounts.load(to)]);
-    const now = Date.now();
-    const debit = Account.decide(Account.parseCommand({ type: 'Withdraw', data: { amount } }), a.state, { id: from, now });
-    const credit = Account.decide(Account.parseCommand({ type: 'Deposit', data: { amount } }), b.state, { id: to, now });
-    try {
-      const r = await log.appendMulti([
-        { stream: Account.streamOf(from), expectedVersion: a.version, events: debit.map((e, i) => ({ type: e.type, data: { ...e.data, transfer: id }, id: `${id}:debit:${i}` })) },
-        { stream: Account.streamOf(to), expectedVersion: b.version, events: credit.map((e, i) => ({ type: e.type, data: { ...e.data, transfer: id }, id: `${id}:credit:${i}` })) },
-      ]);
-      return { position: r.position, retries };
-    } catch (error) {
-      if (!isStrandError(error, 'STRAND_WRONG_EXPECTED_VERSION') || retries >= 20) throw error;
-    }
+export async function transfer(log: EventLog, accounts: RepositoryOf<typeof Account>, from: string, to: string, amount: number, id: string): Promise<TransferResult> {
+  const uow = new UnitOfWork(log);
+  try {
+    const r = await uow.run(
+      async (tx) => {
+        await tx.handle(accounts, from, { type: 'Withdraw', data: { amount } });
+        await tx.handle(accounts, to, { type: 'Deposit', data: { amount } });
+      },
+      { commandId: id, metadata: { transfer: id } },
+    );
+    return { position: r.position, retries: r.retries };
+  } finally {
+    uow.close();
   }
 }

@@ -48,6 +48,11 @@ export interface AggregateDefinition<C extends SchemaMap, E extends SchemaMap, S
    * `undefined` to ignore it (the state is then rebuilt from the events, when they still exist).
    */
   migrateSnapshot?: (state: unknown, fromVersion: number) => z.output<S> | undefined;
+  /**
+   * The inverse of `stream`, for stream rules that are not a fixed text around the id (the
+   * default inverse strips the text `stream` puts before and after the id).
+   */
+  idOf?: (stream: string) => string | undefined;
 }
 
 /** What `evolve` knows about the event besides its data. */
@@ -68,6 +73,14 @@ export interface Aggregate<C extends SchemaMap = SchemaMap, E extends SchemaMap 
   readonly stateVersion: number;
   /** Stream of an aggregate id. */
   streamOf(id: string): string;
+  /**
+   * The inverse of `stream(id)`: the aggregate id a stream belongs to, or `undefined` when the
+   * stream is not one of this aggregate's. Derived from `stream` (or given as `idOf` in the
+   * definition when `stream` is not a plain template around the id).
+   */
+  idOf(stream: string): string | undefined;
+  /** A stream pattern that matches every stream of this aggregate (e.g. `accounts/>`), when one exists. */
+  readonly streamPattern: string | undefined;
   /** Validates a command against its schema; returns it parsed (defaults applied). */
   parseCommand(command: Message<C>): Message<C>;
   /** Runs `decide` for a (parsed) command and validates the events it returns. */
@@ -80,6 +93,43 @@ export interface Aggregate<C extends SchemaMap = SchemaMap, E extends SchemaMap 
   parseEvent(type: string, data: unknown): Message<E>;
   /** True if the aggregate declares this event type. */
   declaresEvent(type: string): boolean;
+}
+
+/** The state schema of an aggregate. */
+export type StateSchemaOf<A> = A extends { readonly definition: { state: infer S extends z.ZodType } } ? S : never;
+/** The command schema map of an aggregate. */
+export type CommandsOf<A> = A extends { readonly definition: { commands: infer C extends SchemaMap } } ? C : never;
+/** The event schema map of an aggregate. */
+export type EventsOf<A> = A extends { readonly definition: { events: infer E extends SchemaMap } } ? E : never;
+/** The state type of an aggregate: `StateOf<typeof Account>`. */
+export type StateOf<A> = z.output<StateSchemaOf<A>>;
+/** The command union of an aggregate (`{ type, data }` per command type). */
+export type CommandOf<A> = Message<CommandsOf<A>>;
+/** The event union of an aggregate (`{ type, data }` per event type). */
+export type EventOf<A> = Message<EventsOf<A>>;
+
+/** Marks where the id goes when `stream` is called to learn its shape (cannot occur in a stream name). */
+const ID_MARK = '\u0000id\u0000';
+
+/**
+ * Learns the text `stream` puts around an id, so the id can be read back from a stream name.
+ * Returns undefined when `stream` is not a fixed text around one copy of the id.
+ */
+function inverseOf(stream: (id: string) => string): { prefix: string; suffix: string } | undefined {
+  let shape: unknown;
+  try {
+    shape = stream(ID_MARK);
+  } catch {
+    return undefined;
+  }
+  if (typeof shape !== 'string') return undefined;
+  const at = shape.indexOf(ID_MARK);
+  if (at < 0 || shape.indexOf(ID_MARK, at + 1) >= 0) return undefined;
+  const prefix = shape.slice(0, at);
+  const suffix = shape.slice(at + ID_MARK.length);
+  // A second, different id must give the same shape: `stream` really is text around the id.
+  const probe = 'x-1/y';
+  return stream(probe) === `${prefix}${probe}${suffix}` ? { prefix, suffix } : undefined;
 }
 
 function issuesOf(error: z.ZodError): Array<{ path: PropertyKey[]; message: string }> {
@@ -132,6 +182,17 @@ export function defineAggregate<C extends SchemaMap, E extends SchemaMap, S exte
   const decideFns = decide as Record<string, (c: unknown, s: unknown, ctx: DecideContext) => unknown>;
   const evolveFns = evolve as Record<string, (s: unknown, d: unknown, ctx: EvolveContext) => unknown>;
   const noContext: EvolveContext = { version: 0, timestamp: 0 };
+  if (definition.idOf !== undefined && typeof definition.idOf !== 'function') throw new InvalidArgumentError(`Aggregate ${name}: idOf must be a function.`);
+  const shape = definition.idOf === undefined ? inverseOf(stream) : undefined;
+  const idOf =
+    definition.idOf ??
+    ((s: string) => {
+      if (shape === undefined) throw new InvalidArgumentError(`Aggregate ${name}: its stream rule is not a fixed text around the id; give the definition an idOf(stream) function.`);
+      if (typeof s !== 'string' || s.length <= shape.prefix.length + shape.suffix.length || !s.startsWith(shape.prefix) || !s.endsWith(shape.suffix)) return undefined;
+      return s.slice(shape.prefix.length, s.length - shape.suffix.length);
+    });
+  // `accounts/${id}` gives `accounts/>`; a rule with text after the id has no single pattern.
+  const streamPattern = shape !== undefined && shape.suffix === '' && shape.prefix.endsWith('/') && shape.prefix.length > 1 ? `${shape.prefix}>` : undefined;
 
   const aggregate: Aggregate<C, E, S> = {
     definition,
@@ -141,6 +202,8 @@ export function defineAggregate<C extends SchemaMap, E extends SchemaMap, S exte
       if (typeof id !== 'string' || id.length === 0) throw new InvalidArgumentError(`Aggregate ${name}: an id must be a non-empty string.`);
       return stream(id);
     },
+    idOf: (s) => idOf(s),
+    streamPattern,
     parseCommand(command) {
       if (command === null || typeof command !== 'object' || typeof command.type !== 'string') {
         throw new InvalidCommandError(name, String((command as { type?: unknown } | null)?.type), [{ path: [], message: 'a command is { type, data }' }]);

@@ -5,9 +5,13 @@
  * @packageDocumentation
  */
 export { defineAggregate, ensure, foldRecorded } from './define.js';
-export type { Aggregate, AggregateDefinition, DecideContext, EvolveContext, Message, SchemaMap } from './define.js';
+export type { Aggregate, AggregateDefinition, CommandOf, CommandsOf, DecideContext, EventOf, EventsOf, EvolveContext, Message, SchemaMap, StateOf, StateSchemaOf } from './define.js';
 export { ConcurrencyRetriesExhaustedError, DomainError, InvalidCommandError, InvalidDecisionError, StateUnrecoverableError } from './errors.js';
 export { AggregateRepository } from './repository.js';
-export type { CommandResult, HandleOptions, Loaded, RepositoryOptions, RepositoryStats } from './repository.js';
+export type { CommandResult, HandleOptions, Loaded, RepositoryOf, RepositoryOptions, RepositoryStats } from './repository.js';
+export { registerAggregate } from './schemas.js';
+export type { RegisterAggregateOptions, RegisteredType } from './schemas.js';
 export { SnapshotStore } from './snapshots.js';
 export type { ArchiveHook, RetentionPolicy, SnapshotPolicy, SnapshotRecord } from './snapshots.js';
+export { UnitOfWork } from './uow.js';
+export type { RunOptions, TxHandleOptions, UnitOfWorkOptions, UnitOfWorkResult, UnitOfWorkStream, UnitOfWorkTx } from './uow.js';

@@ -10,14 +10,18 @@ import {
   InvalidArgumentError,
   isStrandError,
   type Logger,
+  WrongExpectedVersionError,
   type RecordedEvent,
   silentLogger,
   type Sublevel,
 } from '@strand/core';
 import type { z } from 'zod';
-import { type Aggregate, foldRecorded, type Message, type SchemaMap } from './define.js';
+import { type Aggregate, type CommandsOf, type EventsOf, foldRecorded, type StateSchemaOf, type Message, type SchemaMap } from './define.js';
 import { ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
 import { assertPolicies, type RetentionPolicy, type SnapshotPolicy, type SnapshotRecord, SnapshotStore } from './snapshots.js';
+
+/** The repository type of an aggregate: `RepositoryOf<typeof Account>`. */
+export type RepositoryOf<A> = AggregateRepository<CommandsOf<A>, EventsOf<A>, StateSchemaOf<A>>;
 
 /** Options of {@link AggregateRepository}. */
 export interface RepositoryOptions {
@@ -46,6 +50,13 @@ export interface HandleOptions {
   commandId?: string;
   /** Metadata added to every event (correlation id, user...). */
   metadata?: Record<string, unknown>;
+  /**
+   * If-Match-style concurrency from a client that decided on a version it saw: the command runs
+   * only if the aggregate is still at this version; otherwise it throws
+   * `STRAND_WRONG_EXPECTED_VERSION` at once (no retry: the client's view is stale) and writes
+   * nothing. A re-sent `commandId` still returns its original result.
+   */
+  expectedVersion?: number;
   /**
    * Runs after the append is acknowledged and before `handle` resolves, e.g. to wait until read
    * models have processed it (`@strand/projections`' `confirmProjections`). Its failure fails the
@@ -91,18 +102,33 @@ export interface RepositoryStats {
   eventsArchived: number;
 }
 
-interface CommandRecord {
+/** What the command-id hook keeps per stream and command id (also used by the unit of work). */
+export interface CommandRecord {
   version: number;
   firstVersion: number;
   position: number;
 }
 
-/** Internal signal from the command-id hook to `handle`; never escapes this module. */
-class DuplicateCommand extends Error {
-  constructor(readonly record: CommandRecord) {
+/** Internal signal from the command-id hook to `handle` and the unit of work; never escapes the package. */
+export class DuplicateCommand extends Error {
+  constructor(
+    readonly record: CommandRecord,
+    readonly stream: string,
+  ) {
     super('This command id was already handled; returning its original result.');
   }
 }
+
+/** What the unit of work needs from a repository beyond its public API (not exported from the package). */
+export interface RepositoryInternals {
+  /** Snapshot policy after a commit (never fails the command). */
+  afterAppend(stream: string, loaded: Loaded<unknown>, events: readonly Message<SchemaMap>[], appended: AppendResult): void;
+  /** The original result of a command id on a stream, if it was handled. */
+  priorResult(stream: string, commandId: string, retries: number): Promise<CommandResult | undefined>;
+}
+
+/** Key of {@link RepositoryInternals} on a repository. */
+export const internals = Symbol('strand.aggregate.repository.internals');
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -157,16 +183,36 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     this.removeHook = log.addCommitHook({
       name: `command-ids:${aggregate.name}`,
       onCommit: async (events, tx) => {
-        const first = events[0];
-        const meta = first?.metadata as { commandId?: unknown; aggregate?: unknown } | undefined;
-        if (first === undefined || typeof meta?.commandId !== 'string' || meta.aggregate !== aggregate.name) return;
-        const key = `${first.stream}\u0000${meta.commandId}`;
-        const prior = (await tx.get(this.commands, key)) as CommandRecord | undefined;
-        if (prior !== undefined && prior !== null) throw new DuplicateCommand(prior);
-        const last = events[events.length - 1]!;
-        tx.put(this.commands, key, { version: last.version, firstVersion: first.version, position: last.position } satisfies CommandRecord);
+        // One append may hold several streams (a unit of work): each stream's run of events is
+        // one command's, recorded under that stream and the command id its first event carries.
+        for (let i = 0; i < events.length; ) {
+          const first = events[i]!;
+          let j = i + 1;
+          while (j < events.length && events[j]!.stream === first.stream) j++;
+          const last = events[j - 1]!;
+          i = j;
+          const meta = first.metadata as { commandId?: unknown; aggregate?: unknown } | undefined;
+          if (typeof meta?.commandId !== 'string' || meta.aggregate !== aggregate.name) continue;
+          const key = `${first.stream}\u0000${meta.commandId}`;
+          const prior = (await tx.get(this.commands, key)) as CommandRecord | undefined;
+          if (prior !== undefined && prior !== null) throw new DuplicateCommand(prior, first.stream);
+          tx.put(this.commands, key, { version: last.version, firstVersion: first.version, position: last.position } satisfies CommandRecord);
+        }
       },
     });
+  }
+
+  /** Package-internal hooks for the unit of work. */
+  get [internals](): RepositoryInternals {
+    return {
+      afterAppend: (stream, loaded, events, appended) => this.afterAppend(stream, loaded as Loaded<z.output<S>>, events as Message<E>[], appended),
+      priorResult: (stream, commandId, retries) => this.priorResult(stream, commandId, retries),
+    };
+  }
+
+  /** The log this repository writes to. */
+  get eventLog(): EventLog {
+    return this.log;
   }
 
   /** The aggregate this repository handles. */
@@ -229,7 +275,10 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     const stream = this.aggregate.streamOf(id);
     const parsed = this.aggregate.parseCommand(command);
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('handle options must be an object.');
-    const { commandId, metadata, afterCommit } = options;
+    const { commandId, metadata, afterCommit, expectedVersion } = options;
+    if (expectedVersion !== undefined && (typeof expectedVersion !== 'number' || !Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+      throw new InvalidArgumentError('expectedVersion must be an integer >= 0 (0: the aggregate has no events yet).');
+    }
     if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0 || commandId.length > 100)) {
       throw new InvalidArgumentError('commandId must be a string of 1 to 100 characters.');
     }
@@ -242,6 +291,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     }
     for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
       const loaded = await this.load(id);
+      if (expectedVersion !== undefined && loaded.version !== expectedVersion) throw new WrongExpectedVersionError(stream, expectedVersion, loaded.version);
       const events = this.aggregate.decide(parsed, loaded.state, { id, now: this.options.clock() });
       if (events.length === 0) return { stream, version: loaded.version, position: 0, events: [], idempotent: false, retries: attempt };
       let appended: AppendResult;
@@ -263,6 +313,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
           const prior = await this.priorResult(stream, commandId, attempt);
           if (prior) return prior;
         }
+        if (expectedVersion !== undefined) throw error;
         if (attempt < this.options.maxRetries) {
           const cap = Math.min(200, this.options.backoffMs * 2 ** attempt);
           await sleep(cap * (0.5 + this.options.random() / 2));
