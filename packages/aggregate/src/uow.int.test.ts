@@ -85,6 +85,16 @@ describe('UnitOfWork', () => {
       await tx.handle(stock, 'sku-1', { type: 'Reserve', data: { order: 'b', quantity: 2 } });
     });
     expect(r.streams.map((s) => [s.stream, s.version, s.events.length])).toEqual([['stock/sku-1', 3, 2]]);
+    // A savepoint undoes what was decided after it, on every aggregate of the unit.
+    const r2 = await uow.run(async (tx) => {
+      const undo = tx.savepoint();
+      await tx.handle(orders, 'o-9', { type: 'Confirm', data: { sku: 'sku-1' } });
+      await expect(tx.handle(stock, 'sku-1', { type: 'Reserve', data: { order: 'o-9', quantity: 1 } })).rejects.toThrow(/Only 0 left/);
+      undo();
+      expect((await tx.load(orders, 'o-9')).state.confirmed).toBe(false);
+      await tx.handle(stock, 'sku-1', { type: 'Add', data: { quantity: 1 } });
+    });
+    expect(r2.streams.map((s) => s.stream)).toEqual(['stock/sku-1']);
     uow.close();
   });
 

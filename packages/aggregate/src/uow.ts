@@ -78,6 +78,11 @@ export interface UnitOfWorkTx {
    * function may catch it and decide otherwise; if it escapes, nothing is written.
    */
   handle<C extends SchemaMap, E extends SchemaMap, S extends z.ZodType>(repository: AggregateRepository<C, E, S>, id: string, command: Message<C>, options?: TxHandleOptions): Promise<Message<E>[]>;
+  /**
+   * Marks the decisions made so far; calling the returned function undoes every `handle` since
+   * (e.g. to try an alternative after a refusal, keeping the unit all-or-nothing per branch).
+   */
+  savepoint(): () => void;
 }
 
 /** One stream's outcome in a committed unit of work. */
@@ -344,6 +349,25 @@ export class UnitOfWork {
           t.metadata.push({ ...metadata, commandType: parsed.type });
         }
         return events;
+      },
+      savepoint: () => {
+        const marks = new Map([...touched].map(([stream, t]) => [stream, { n: t.events.length, state: t.state, expected: t.expected }]));
+        return () => {
+          for (const [stream, t] of touched) {
+            const m = marks.get(stream);
+            if (m === undefined) {
+              t.events.length = 0;
+              t.metadata.length = 0;
+              t.state = t.loaded.state;
+              t.expected = undefined;
+            } else {
+              t.events.length = m.n;
+              t.metadata.length = m.n;
+              t.state = m.state;
+              t.expected = m.expected;
+            }
+          }
+        };
       },
     };
   }
