@@ -10,6 +10,7 @@ import { projections } from './projections.js';
 import { s3 } from './s3.js';
 import { schema } from './schema.js';
 import { tenancy } from './tenancy.js';
+import { workflow } from './workflow.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy];
+export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy, workflow];

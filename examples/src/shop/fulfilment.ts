@@ -33,6 +33,7 @@ export function fulfilment(options: { paymentTimeoutMs: number }) {
       const cancelOrder = (reason: string) => send(Order, instance, { type: 'Cancel', data: { reason } });
       switch (input.type) {
         case 'OrderPlaced':
+          if (state.status !== 'new') return [];
           return [send(Stock, input.data.sku, { type: 'Reserve', data: { order: instance, quantity: input.data.quantity } }), schedule('PaymentDue', now + options.paymentTimeoutMs)];
         case 'OrderPaid':
           if (state.status !== 'reserved') return [];
@@ -53,7 +54,7 @@ export function fulfilment(options: { paymentTimeoutMs: number }) {
     evolve: (state, input) => {
       switch (input.type) {
         case 'OrderPlaced':
-          return { ...state, status: 'reserved' as const, sku: input.data.sku, holds: true };
+          return state.status === 'new' ? { ...state, status: 'reserved' as const, sku: input.data.sku, holds: true } : state;
         case 'OrderPaid':
           return state.status === 'reserved' ? { ...state, status: 'confirmed' as const } : state;
         case 'PaymentDue':

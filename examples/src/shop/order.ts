@@ -17,7 +17,7 @@ export const Order = defineAggregate({
     Cancel: z.object({ reason: z.string().min(1) }),
   },
   events: {
-    OrderPlaced: z.object({ customer: z.string(), sku: z.string(), quantity: z.number().int() }),
+    OrderPlaced: z.object({ customer: z.string().min(1), sku: z.string().min(1), quantity: z.number().int().min(1) }),
     OrderPaid: z.object({ amount: z.number().int() }),
     OrderConfirmed: z.object({}),
     OrderCancelled: z.object({ reason: z.string() }),

@@ -122,7 +122,6 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   private readonly slots: Slot[] = [];
   private slotHead = 0;
   private checkpoint = 0;
-  private dispatched = 0;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
   private progressWaiters: Array<() => void> = [];
@@ -217,7 +216,6 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   async start(): Promise<void> {
     if (this.started) return;
     this.checkpoint = ((await this.meta.get('checkpoint')) as number | undefined) ?? 0;
-    this.dispatched = this.checkpoint;
     for await (const [, value] of this.meta.iterator({ gte: 'parked:', lt: 'parked;' })) {
       const p = value as ParkedInstance;
       this.parkedMap.set(p.instance, p);
@@ -256,7 +254,6 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   private async follow(): Promise<void> {
     for await (const event of this.log.follow('>', { from: this.checkpoint + 1, signal: this.abort.signal })) {
       while (this.slots.length - this.slotHead >= 10_000) await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
-      this.dispatched = event.position;
       const slot: Slot = { position: event.position, done: false };
       this.slots.push(slot);
       let routed: { instance: string; data: unknown } | undefined;
