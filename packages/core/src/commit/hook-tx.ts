@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { CommitTx, Sublevel } from './plugins.js';
+import type { CommitTx, Sublevel } from '../plugins.js';
 
 /** An abstract-level batch operation, possibly aimed at a sublevel. */
 export interface BatchOp {

@@ -1,0 +1,79 @@
+/**
+ * The first step of an append, in the caller's turn: validate the input, run the append
+ * interceptors and encode each payload once, so bad input fails before anything is queued
+ * (docs/design/0002-commit-path.md, "Design: one writer, group commit").
+ *
+ * @module
+ */
+import { type PayloadCodec, meta } from '../codec.js';
+import { EventTooLargeError, type ExpectedVersion, InvalidEventError, StrandError } from '../errors.js';
+import { streamPrefix } from '../keys.js';
+import { assertStreamName } from '../names.js';
+import type { AppendInterceptor } from '../plugins.js';
+import type { EventInput } from '../types.js';
+import { assertEvents, assertExpectedVersion } from '../validate.js';
+
+/** One event, validated and with its payload encoded. */
+export interface PreparedEvent {
+  id: string;
+  type: string;
+  data: unknown;
+  bytes: Uint8Array;
+  metadata: Record<string, unknown> | undefined;
+  schemaVersion: number | undefined;
+  /** The caller gave the id (only such appends can be idempotent retries). */
+  idGiven: boolean;
+}
+
+/** One stream's part of an append, ready for the commit pipeline. */
+export interface PreparedPart {
+  stream: string;
+  prefix: Uint8Array;
+  events: PreparedEvent[];
+  expected: ExpectedVersion;
+  recreate: boolean;
+}
+
+/** What {@link prepareAppend} needs from the log. */
+export interface PrepareOptions {
+  codec: PayloadCodec;
+  maxEventBytes: number;
+  maxAppendEvents: number;
+  appendInterceptors: readonly AppendInterceptor[];
+  newId: () => string;
+}
+
+/** Validates one stream's append, runs the interceptors and encodes the payloads. */
+export async function prepareAppend(p: { stream: unknown; events: unknown; expectedVersion: unknown; recreate: unknown }, o: PrepareOptions): Promise<PreparedPart> {
+  assertStreamName(p.stream);
+  assertExpectedVersion(p.expectedVersion);
+  assertEvents(p.events, o.maxAppendEvents);
+  const stream = p.stream;
+  let events: readonly EventInput[] = p.events;
+  for (const interceptor of o.appendInterceptors) {
+    events = await interceptor.onAppend(events, { stream });
+    assertEvents(events, o.maxAppendEvents);
+  }
+  const codec = o.codec;
+  const prepared = events.map((e, index): PreparedEvent => {
+    let bytes: Uint8Array;
+    try {
+      bytes = codec.encode(e.data, { stream, type: e.type });
+    } catch (cause) {
+      if (cause instanceof StrandError) throw cause;
+      throw new InvalidEventError(`data of event ${index} (${e.type}) cannot be encoded by the ${codec.name} codec: ${(cause as Error).message}`, { index, type: e.type });
+    }
+    const metaSize = e.metadata === undefined ? 0 : meta.encode(e.metadata).length;
+    if (bytes.length + metaSize > o.maxEventBytes) throw new EventTooLargeError(bytes.length + metaSize, o.maxEventBytes, e.type);
+    return {
+      id: e.id ?? o.newId(),
+      idGiven: e.id !== undefined,
+      type: e.type,
+      data: e.data,
+      bytes,
+      metadata: e.metadata,
+      schemaVersion: e.schemaVersion,
+    };
+  });
+  return { stream, prefix: streamPrefix(stream), events: prepared, expected: p.expectedVersion, recreate: p.recreate === true };
+}
