@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { EventLog, TenantManager, type TenantQuotas } from '@strand/core';
+import { EventLog } from '@strand/core';
+import { TenantManager, type TenantQuotas } from '@strand/core/tenancy';
 import { ClassicLevel } from 'classic-level';
 import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, round } from './figure.js';
 

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { exportParquet, openLog, SchemaRegistry } from '@strand/core';
+import { openLog, SchemaRegistry } from '@strand/core';
+import { exportParquet } from '@strand/core/export';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 

@@ -4,7 +4,7 @@
  *
  * Usage: node --import tsx --conditions strand-source crash-tenant-writer.ts <dir> <seed>
  */
-import { type TenantClient, TenantManager } from '@strand/core';
+import { type TenantClient, TenantManager } from '@strand/core/tenancy';
 import { ClassicLevel } from 'classic-level';
 import { seededInts } from '../support/child.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventBytes, TenantManager } from '@strand/core';
+import { eventBytes, TenantManager } from '@strand/core/tenancy';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runUntilAcked } from '../support/child.js';

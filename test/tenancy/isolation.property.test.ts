@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Grant, isStrandError, type RecordedEvent, TenantManager, allows } from '@strand/core';
+import { isStrandError, type RecordedEvent } from '@strand/core';
+import { allows, type Grant, TenantManager } from '@strand/core/tenancy';
 import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isStrandError, type RecordedEvent, TenantManager } from '@strand/core';
+import { isStrandError, type RecordedEvent } from '@strand/core';
+import { TenantManager } from '@strand/core/tenancy';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
 

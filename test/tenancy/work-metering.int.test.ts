@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AggregateRepository } from '@strand/aggregate';
-import { TenantManager } from '@strand/core';
+import { TenantManager } from '@strand/core/tenancy';
 import { confirmProjections, defineProjection, ProjectionRunner } from '@strand/projections';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,8 @@
 /**
- * `@strand/core`: the Strand event log.
+ * `@strand/core`: the Strand event log. This entry loads only what an event log uses; tenancy and
+ * metrics (`@strand/core/tenancy`), Parquet export (`@strand/core/export`), the tsyringe
+ * composition root (`@strand/core/di`) and the conformance suite (`@strand/core/testing`) are
+ * subpath exports, loaded only by the apps that import them.
  *
  * @packageDocumentation
  */
@@ -51,16 +54,17 @@ export type {
   StreamInfo,
   SubscribeOptions,
 } from './types.js';
-export {
-  compatibilityProblems,
-  exportParquet,
-  IncompatibleSchemaError,
-  SchemaConflictError,
-  SchemaRegistry,
-  SchemaValidationError,
-  subsetProblems,
-  UnknownEventTypeError,
-} from './schema/index.js';
-export type { Compatibility, EventData, EventType, ExportedFile, ExportOptions, ExportResult, JsonSchema, RegisterOptions, RegistryOptions, SchemaIssue, Upcaster } from './schema/index.js';
-export * from './tenancy/index.js';
-export * from './plugins/index.js';
+export { compatibilityProblems, subsetProblems } from './schema/compat.js';
+export type { Compatibility, JsonSchema } from './schema/compat.js';
+export { IncompatibleSchemaError, SchemaConflictError, SchemaValidationError, UnknownEventTypeError } from './schema/errors.js';
+export type { SchemaIssue } from './schema/errors.js';
+export { SchemaRegistry } from './schema/registry.js';
+export type { EventData, EventType, RegisterOptions, RegistryOptions, Upcaster } from './schema/registry.js';
+export { Encryption, isEncryptedPayload, isRedactedPayload } from './plugins/encryption.js';
+export type { EncryptedPayload, EncryptionOptions, RedactedPayload } from './plugins/encryption.js';
+export { KeyDestroyedError, LevelKeyProvider, MemoryKeyProvider } from './plugins/key-provider.js';
+export type { KeyProvider } from './plugins/key-provider.js';
+export { RateLimiter, TokenBucket } from './plugins/rate-limit.js';
+export type { RateLimits } from './plugins/rate-limit.js';
+export { QuotaExceededError } from './tenancy/errors.js';
+export type { QuotaName } from './tenancy/errors.js';

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import 'reflect-metadata';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import type { PayloadCodec } from '../codec.js';
 import { InvalidArgumentError } from '../errors.js';

@@ -1,8 +1,10 @@
 /**
- * Multi-tenancy: tenants as isolated namespaces, principals and grants, quotas and metering.
- * Design: docs/design/0008-tenancy.md.
+ * `@strand/core/tenancy`: multi-tenancy (tenants as isolated namespaces, principals and grants,
+ * quotas, metering and Prometheus metrics). A subpath of its own so that a plain event log does not
+ * load it; its metrics need `prom-client`, an optional peer dependency of `@strand/core`: install
+ * it beside core to use this entry. Design: docs/design/0008-tenancy.md.
  *
- * @module
+ * @packageDocumentation
  */
 export { allows, PERMISSIONS } from './access.js';
 export type { Grant, Permission, PrincipalRecord } from './access.js';
