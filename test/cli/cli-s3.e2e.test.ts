@@ -46,5 +46,6 @@ describe('strand CLI on S3', () => {
     } finally {
       await writer.close();
     }
-  });
+    // Sixteen CLI processes, each loading the AWS SDK: minutes on a loaded 2-core machine.
+  }, 600_000);
 });
