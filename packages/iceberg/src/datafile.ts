@@ -116,8 +116,7 @@ export interface WrittenDataFile {
 export function encodeDataFile(rows: readonly RecordedEvent[], schema: IcebergSchema, columns: readonly PayloadColumn[], partition: PartitionValues, path: string): WrittenDataFile {
   const byName = new Map(columns.map((c) => [c.name, c]));
   const n = rows.length;
-  const nulls = new Map<number, number>();
-  const columnData: ColumnSource[] = [];
+  const values = new Map<number, unknown[]>();
   for (const f of schema.fields) {
     let data: unknown[];
     switch (f.id) {
@@ -147,12 +146,44 @@ export function encodeDataFile(rows: readonly RecordedEvent[], schema: IcebergSc
         if (c === undefined) data = new Array<null>(n).fill(null);
         else if (c.path.length === 0) data = rows.map((e) => convert(e.data, f.type, c.json));
         else data = rows.map((e) => convert(valueAt(e.data, c.path), f.type, c.json));
-        let k = 0;
-        for (const v of data) if (v === null) k++;
-        nulls.set(f.id, k);
       }
     }
-    columnData.push({ name: parquetName(f.name), data });
+    values.set(f.id, data);
+  }
+  return encodeColumns(schema, values, n, partition, path);
+}
+
+/** A bound as the spec's single-value serialisation (Appendix D), for the numeric envelope columns. */
+function bound(type: IcebergType, v: bigint | number): Buffer {
+  return type === 'int' ? le32(Number(v)) : le64(BigInt(v));
+}
+
+/**
+ * Encodes columns (values by field id, in the column's type; a missing id is all nulls) as a
+ * Parquet data file of `schema`, with the manifest's metrics.
+ */
+export function encodeColumns(schema: IcebergSchema, values: ReadonlyMap<number, readonly unknown[]>, n: number, partition: PartitionValues, path: string): WrittenDataFile {
+  const nulls = new Map<number, number>();
+  const columnData: ColumnSource[] = [];
+  const lower: Array<{ key: number; value: Buffer }> = [];
+  const upper: Array<{ key: number; value: Buffer }> = [];
+  for (const f of schema.fields) {
+    const data = (values.get(f.id) as unknown[] | undefined) ?? new Array<null>(n).fill(null);
+    if (!f.required) {
+      let k = 0;
+      for (const v of data) if (v === null || v === undefined) k++;
+      nulls.set(f.id, k);
+    } else if (BOUNDED.has(f.id) && n > 0) {
+      let lo = data[0] as bigint | number;
+      let hi = lo;
+      for (const v of data as Array<bigint | number>) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      lower.push({ key: f.id, value: bound(f.type, lo) });
+      upper.push({ key: f.id, value: bound(f.type, hi) });
+    }
+    columnData.push({ name: parquetName(f.name), data: data as never });
   }
   const schemaElements: SchemaElement[] = [{ name: 'table', num_children: schema.fields.length }, ...schema.fields.map(parquetElement)];
   const buffer = parquetWriteBuffer({
@@ -162,28 +193,12 @@ export function encodeDataFile(rows: readonly RecordedEvent[], schema: IcebergSc
     createdBy: 'strand iceberg export',
   });
   const bytes = new Uint8Array(buffer);
-  const first = rows[0]!;
-  const last = rows.at(-1)!;
-  let minT = first.timestamp;
-  let maxT = first.timestamp;
-  let minV = first.version;
-  let maxV = first.version;
-  let minS = first.schemaVersion ?? 0;
-  let maxS = minS;
-  for (const e of rows) {
-    if (e.timestamp < minT) minT = e.timestamp;
-    if (e.timestamp > maxT) maxT = e.timestamp;
-    if (e.version < minV) minV = e.version;
-    if (e.version > maxV) maxV = e.version;
-    const s = e.schemaVersion ?? 0;
-    if (s < minS) minS = s;
-    if (s > maxS) maxS = s;
-  }
+  const positions = values.get(3) as readonly bigint[] | undefined;
   return {
     path,
     bytes,
-    fromPosition: first.position,
-    toPosition: last.position,
+    fromPosition: Number(positions?.[0] ?? 0),
+    toPosition: Number(positions?.at(-1) ?? 0),
     dataFile: {
       content: 0,
       file_format: 'parquet',
@@ -192,20 +207,13 @@ export function encodeDataFile(rows: readonly RecordedEvent[], schema: IcebergSc
       file_size_in_bytes: bytes.byteLength,
       value_counts: schema.fields.map((f) => ({ key: f.id, value: n })),
       null_value_counts: schema.fields.map((f) => ({ key: f.id, value: nulls.get(f.id) ?? 0 })),
-      lower_bounds: [
-        { key: 2, value: le64(BigInt(minV)) },
-        { key: 3, value: le64(BigInt(first.position)) },
-        { key: 4, value: le64(BigInt(minT) * 1000n) },
-        { key: 7, value: le32(minS) },
-      ],
-      upper_bounds: [
-        { key: 2, value: le64(BigInt(maxV)) },
-        { key: 3, value: le64(BigInt(last.position)) },
-        { key: 4, value: le64(BigInt(maxT) * 1000n) },
-        { key: 7, value: le32(maxS) },
-      ],
+      lower_bounds: lower,
+      upper_bounds: upper,
       split_offsets: null,
       sort_order_id: 0,
     },
   };
 }
+
+/** Envelope columns with lower and upper bounds in the manifest: version, position, time, schema_version. */
+const BOUNDED = new Set([2, 3, 4, 7]);

@@ -1,0 +1,66 @@
+/**
+ * Iceberg figures (issue 19): export throughput into an Iceberg table beside the Parquet export
+ * of the same events in the same run, and the cost of one commit on a table with 1,000 snapshots
+ * beside one on a table with a single snapshot.
+ *
+ * @module
+ */
+import { exportParquet, openLog, SchemaRegistry } from '@strand/core';
+import { exportIceberg, ObjectStoreTableIO } from '@strand/iceberg';
+import { InMemoryObjectStore } from '@strand/store-s3';
+import { z } from 'zod';
+import { type BenchContext, type BenchSection, type Figure, median, timeMs } from './figure.js';
+
+const Order = z.object({ orderId: z.string(), total: z.number(), items: z.number().int(), customer: z.object({ name: z.string(), vip: z.boolean() }), note: z.string().optional() });
+const order = (i: number) => ({ orderId: `order-${i}`, total: i * 1.25, items: 1 + (i % 5), customer: { name: `customer-${i % 1000}`, vip: i % 10 === 0 }, ...(i % 3 === 0 ? { note: `n${i}` } : {}) });
+
+async function exportRates(ctx: BenchContext, total: number): Promise<{ iceberg: number; parquet: number }> {
+  const dir = await ctx.tmpdir('iceberg-log');
+  const log = await openLog({ path: dir, durability: 'buffered' });
+  const registry = await SchemaRegistry.open(log);
+  await registry.register('OrderPlaced', 1, Order);
+  for (let i = 0; i < total; i += 1000) {
+    await log.appendMulti(Array.from({ length: 10 }, (_, k) => ({ stream: `orders/s-${(i / 10 + k) % 5000}`, events: Array.from({ length: 100 }, (_, j) => ({ type: 'OrderPlaced', data: order(i + k * 100 + j) })) })));
+  }
+  const iceberg: number[] = [];
+  const parquet: number[] = [];
+  for (let r = 0; r < ctx.runs; r++) {
+    const pq = await ctx.tmpdir('parquet-out');
+    parquet.push((total / (await timeMs(() => exportParquet(registry, { types: ['OrderPlaced'], dir: pq, rowsPerFile: 1_000_000 })))) * 1000);
+    const table = await ctx.tmpdir('iceberg-out');
+    iceberg.push((total / (await timeMs(() => exportIceberg(registry, { types: ['OrderPlaced'], table, rowsPerFile: 1_000_000 })))) * 1000);
+  }
+  await log.close();
+  return { iceberg: median(iceberg), parquet: median(parquet) };
+}
+
+/** Milliseconds of single-event commits on a table that already has `snapshots` snapshots. */
+async function commitMs(ctx: BenchContext, snapshots: number, measured: number): Promise<number> {
+  const log = await openLog({ memory: true });
+  const registry = await SchemaRegistry.open(log);
+  await registry.register('OrderPlaced', 1, Order);
+  for (let i = 0; i < snapshots + measured; i++) await log.append(`orders/o-${i % 100}`, [{ type: 'OrderPlaced', data: order(i) }]);
+  const io = new ObjectStoreTableIO(new InMemoryObjectStore(), 'bench', `t-${snapshots}`);
+  await exportIceberg(registry, { types: ['OrderPlaced'], table: io, commitEvery: 1, to: snapshots });
+  const times: number[] = [];
+  for (let i = 1; i <= measured; i++) times.push(await timeMs(() => exportIceberg(registry, { types: ['OrderPlaced'], table: io, to: snapshots + i })));
+  await log.close();
+  ctx.log(`commit on a table with ${snapshots} snapshots: ${median(times).toFixed(2)} ms`);
+  return median(times);
+}
+
+async function run(ctx: BenchContext): Promise<Figure[]> {
+  const total = Math.max(20_000, Math.round(1_000_000 * ctx.scale / 1000) * 1000);
+  const rates = await exportRates(ctx, total);
+  const snapshots = Math.max(100, Math.round(1000 * ctx.scale));
+  const measured = Math.max(5, ctx.runs * 4);
+  const big = await commitMs(ctx, snapshots, measured);
+  const small = await commitMs(ctx, 1, measured);
+  return [
+    { id: 'iceberg.export.events_per_s', value: rates.iceberg, unit: 'events/s', reference: { name: 'Parquet export of the same events (exportParquet)', value: rates.parquet }, note: `${total} events of one type into a new table (one snapshot), LevelDB log, local directory` },
+    { id: 'iceberg.commit.ms', value: big, unit: 'ms', reference: { name: 'same commit on a table with 1 snapshot', value: small }, note: `one-event append commit (open, data file, manifest, manifest list, metadata) on a table with ${snapshots} snapshots, in-memory object store` },
+  ];
+}
+
+/** The Iceberg section. */
+export const iceberg: BenchSection = { name: 'iceberg', run };

@@ -1,0 +1,124 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type EventLog, openLog, SchemaRegistry } from '@strand/core';
+import { compactTable, expireSnapshots, exportedPosition, exportIceberg, FileTableIO, IcebergTable, liveFiles, removeOrphanFiles, type TableIO } from '@strand/iceberg';
+import { icebergRead } from 'icebird';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { metadataProblems, serveTables } from '../support/iceberg.js';
+
+const Tick = z.object({ n: z.number().int(), label: z.string() });
+
+async function tickPositions(log: EventLog): Promise<number[]> {
+  const out: number[] = [];
+  for await (const e of log.readAll()) if (e.type === 'Tick') out.push(e.position);
+  return out;
+}
+
+async function readPositions(dir: string): Promise<number[]> {
+  const rows = await icebergRead({ tableUrl: new FileTableIO(dir).location });
+  return rows.map((r) => Number(r.position)).sort((a, b) => a - b);
+}
+
+describe('Iceberg table maintenance', () => {
+  let root: string;
+  let restore: () => void;
+  let log: EventLog;
+  let registry: SchemaRegistry;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'strand-iceberg-maint-'));
+    restore = serveTables();
+    log = await openLog({ path: join(root, 'log') });
+    registry = await SchemaRegistry.open(log);
+    await registry.register('Tick', 1, Tick);
+  });
+  afterAll(async () => {
+    restore();
+    await log.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('compacts small files and manifests, expires snapshots and removes orphans; the rows stay the same', async () => {
+    const dir = join(root, 'maint');
+    for (let i = 0; i < 300; i++) await log.append(`t/${i % 5}`, [{ type: 'Tick', data: { n: i, label: `x${i}` } }]);
+    await exportIceberg(registry, { types: ['Tick'], table: dir, commitEvery: 20 });
+    const io = new FileTableIO(dir);
+    const before = (await IcebergTable.load(io))!;
+    expect(before.metadata.snapshots).toHaveLength(15);
+    const want = await tickPositions(log);
+    expect(await readPositions(dir)).toEqual(want);
+
+    // An orphan: a data file no snapshot references (as a crashed writer leaves behind).
+    await io.write('data/orphan.parquet', new Uint8Array([1, 2, 3]));
+
+    const c = await compactTable(dir, { targetRows: 100 });
+    expect(c).toMatchObject({ rewrittenFiles: 15, addedFiles: 3, manifestsBefore: 15, manifestsAfter: 1 });
+    const t = (await IcebergTable.load(io))!;
+    expect(t.metadata.snapshots.at(-1)!.summary.operation).toBe('replace');
+    expect(exportedPosition(t.metadata)).toBe(exportedPosition(before.metadata));
+    expect((await liveFiles(t, t.metadata.snapshots.at(-1))).map((e) => e.data_file.record_count)).toEqual([100, 100, 100]);
+    expect(await readPositions(dir)).toEqual(want);
+    expect(metadataProblems(t.metadata as unknown as Record<string, unknown>)).toEqual([]);
+
+    const e = await expireSnapshots(dir, { olderThanMs: 0, retainLast: 1 });
+    expect(e.expired).toBe(15);
+    expect(e.deletedFiles).toBeGreaterThanOrEqual(15 + 15 + 15); // manifest lists, manifests, small data files
+    const after = (await IcebergTable.load(io))!;
+    expect(after.metadata.snapshots).toHaveLength(1);
+    expect(after.metadata['snapshot-log']).toHaveLength(1);
+    expect(metadataProblems(after.metadata as unknown as Record<string, unknown>)).toEqual([]);
+    expect(await readPositions(dir)).toEqual(want);
+
+    const o = await removeOrphanFiles(dir, { olderThanMs: 0 });
+    expect(o.deleted).toContain('data/orphan.parquet');
+    expect(await readPositions(dir)).toEqual(want);
+    expect((await io.list('data/')).filter((f) => f.path.endsWith('.parquet'))).toHaveLength(3);
+
+    // The next export continues after the position the compaction carried forward.
+    for (let i = 0; i < 7; i++) await log.append('t/more', [{ type: 'Tick', data: { n: 1000 + i, label: 'more' } }]);
+    const r = await exportIceberg(registry, { types: ['Tick'], table: dir });
+    expect(r.rows).toBe(7);
+    expect(await readPositions(dir)).toEqual(await tickPositions(log));
+  });
+
+  it('an exporter that loses its commit to a compaction retries on the new metadata with the same files', async () => {
+    const dir = join(root, 'retry');
+    await exportIceberg(registry, { types: ['Tick'], table: dir, commitEvery: 50, to: 100 });
+    const io = new FileTableIO(dir);
+    let compacted: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      compacted = resolve;
+    });
+    let paused: () => void = () => undefined;
+    const atCommit = new Promise<void>((resolve) => {
+      paused = resolve;
+    });
+    let first = true;
+    const slow: TableIO = {
+      location: io.location,
+      read: (p) => io.read(p),
+      write: (p, b) => io.write(p, b),
+      list: (p) => io.list(p),
+      delete: (p) => io.delete(p),
+      create: async (p, b) => {
+        if (first) {
+          first = false;
+          paused();
+          await gate;
+        }
+        return io.create(p, b);
+      },
+    };
+    const exporting = exportIceberg(registry, { types: ['Tick'], table: slow });
+    await atCommit;
+    const c = await compactTable(dir, { targetRows: 1000 });
+    expect(c.snapshotId).toBeDefined();
+    compacted();
+    const r = await exporting;
+    expect(r.snapshots).toBe(1);
+    expect(await readPositions(dir)).toEqual(await tickPositions(log));
+    const t = (await IcebergTable.load(io))!;
+    expect(t.metadata.snapshots.map((s) => s.summary.operation)).toEqual(['append', 'append', 'replace', 'append']);
+  });
+});
