@@ -13,7 +13,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { fieldSummaries, writeManifest, writeManifestList } from './append.js';
 import { type DataFile, type ManifestEntry, type ManifestFile, readAvro } from './avro.js';
 import { encodeColumns, partitionPath } from './datafile.js';
-import { IcebergCommitConflictError } from './errors.js';
+import { IcebergCommitConflictError, IcebergTableMismatchError } from './errors.js';
 import { openTableIO, relativeOf, type TableIO, uriOf } from './io.js';
 import { type IcebergSchema, parquetName } from './schema.js';
 import { currentSchema, currentSnapshot, IcebergTable, newSnapshotId, SUMMARY_POSITION, type Snapshot, type TableMetadata } from './table.js';
@@ -235,6 +235,7 @@ export async function compactTable(location: string | TableIO | IcebergTable, op
     const parent = currentSnapshot(base);
     const list = await table.manifestList(parent);
     if (parent === undefined) return { rewrittenFiles: 0, addedFiles: 0, manifestsBefore: 0, manifestsAfter: 0, snapshotId: undefined };
+    if (list.some((mf) => mf.content !== 0)) throw new IcebergTableMismatchError(table.io.location, 'has delete files (written by another engine); compactTable does not apply them, so compact this table with that engine');
     const spec = base['partition-specs'].find((s) => s['spec-id'] === base['default-spec-id'])!;
     const schema = currentSchema(base);
     const live = await liveFiles(table, parent);
