@@ -66,12 +66,13 @@ describe('Iceberg schema evolution from the registry', () => {
       await registry.register('Order', 3, z.object({ orderId: z.string(), qty: z.number(), note: z.string().optional() }));
       await log.append('o/x', [{ type: 'Order', data: { orderId: 'c', qty: 1.5 } }]);
       const version = (await IcebergTable.load(io))!.version;
+      const files = (await io.list('data/')).length;
       const error = await exportIceberg(registry, { types: ['Order'], table: dir }).catch((e: unknown) => e);
       expect(isStrandError(error, 'STRAND_ICEBERG_SCHEMA_INCOMPATIBLE')).toBe(true);
       expect((error as { problems: string[] }).problems).toEqual([`column qty (id ${qty1.id}) would change from long to double`]);
       const after = (await IcebergTable.load(io))!;
       expect(after.version, 'nothing was committed').toBe(version);
-      expect((await io.list('data/')).length, 'no data file was written').toBe(2);
+      expect((await io.list('data/')).length, 'no data file was written').toBe(files);
     } finally {
       await log.close();
     }

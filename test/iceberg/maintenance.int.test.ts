@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { type EventLog, openLog, SchemaRegistry } from '@strand/core';
-import { compactTable, expireSnapshots, exportedPosition, exportIceberg, FileTableIO, IcebergTable, liveFiles, removeOrphanFiles, type TableIO } from '@strand/iceberg';
+import { compactTable, deleteStreams, expireSnapshots, exportedPosition, exportIceberg, FileTableIO, IcebergTable, liveFiles, removeOrphanFiles, type TableIO } from '@strand/iceberg';
 import { icebergRead } from 'icebird';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -29,7 +30,8 @@ describe('Iceberg table maintenance', () => {
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'strand-iceberg-maint-'));
     restore = serveTables();
-    log = await openLog({ path: join(root, 'log') });
+    // One day for every event, so partitions (and so file counts) do not depend on when the test runs.
+    log = await openLog({ path: join(root, 'log'), clock: () => Date.UTC(2026, 5, 1, 12) });
     registry = await SchemaRegistry.open(log);
     await registry.register('Tick', 1, Tick);
   });
@@ -80,6 +82,43 @@ describe('Iceberg table maintenance', () => {
     const r = await exportIceberg(registry, { types: ['Tick'], table: dir });
     expect(r.rows).toBe(7);
     expect(await readPositions(dir)).toEqual(await tickPositions(log));
+  });
+
+  it('deletes the rows of streams (copy-on-write), and expiry plus orphan removal erase the old files', async () => {
+    const dir = join(root, 'erase');
+    const log2 = await openLog({ path: join(root, 'erase-log'), clock: () => Date.UTC(2026, 5, 2, 12) });
+    try {
+      const reg = await SchemaRegistry.open(log2);
+      await reg.register('Tick', 1, Tick);
+      for (let i = 0; i < 60; i++) await log2.append(`people/p-${i % 6}`, [{ type: 'Tick', data: { n: i, label: `secret-${i % 6}` } }]);
+      await exportIceberg(reg, { types: ['Tick'], table: dir, commitEvery: 25 });
+      const io = new FileTableIO(dir);
+      const before = (await IcebergTable.load(io))!;
+      const r = await deleteStreams(dir, ['people/p-2', 'people/p-4']);
+      expect(r).toMatchObject({ deletedRows: 20, rewrittenFiles: 3 });
+      const t = (await IcebergTable.load(io))!;
+      expect(t.metadata.snapshots.at(-1)!.summary).toMatchObject({ operation: 'overwrite', 'deleted-records': '20', 'total-records': '40' });
+      expect(exportedPosition(t.metadata)).toBe(exportedPosition(before.metadata));
+      const rows = await icebergRead({ tableUrl: io.location });
+      expect(rows.map((x) => Number(x.position)).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1).filter((p) => (p - 1) % 6 !== 2 && (p - 1) % 6 !== 4));
+      expect(rows.some((x) => x.stream === 'people/p-2')).toBe(false);
+      expect((await deleteStreams(dir, ['people/none'])).snapshotId).toBeUndefined();
+
+      // Old snapshots still reference the old files until they expire and the files are removed.
+      await expireSnapshots(dir, { olderThanMs: 0 });
+      await removeOrphanFiles(dir, { olderThanMs: 0 });
+      const left = (await io.list('data/')).filter((f) => f.path.endsWith('.parquet')).map((f) => `'${join(dir, f.path)}'`);
+      const duck = await (await DuckDBInstance.create()).connect();
+      try {
+        const [found] = (await duck.runAndReadAll(`select count(*) as n, count(*) filter (where stream in ('people/p-2', 'people/p-4')) as deleted from read_parquet([${left.join(',')}])`)).getRowObjectsJson();
+        expect(found, 'no data file left holds a deleted stream').toEqual({ n: '40', deleted: '0' });
+      } finally {
+        duck.closeSync();
+      }
+      expect(await readPositions(dir)).toHaveLength(40);
+    } finally {
+      await log2.close();
+    }
   });
 
   it('an exporter that loses its commit to a compaction retries on the new metadata with the same files', async () => {

@@ -15,7 +15,7 @@ import { compilePattern, type EventLog, type ExpectedVersion, isStrandError, ope
 import { exportParquet } from '@strand/core/export';
 import { type TenantInfo, TenantManager, type TenantQuotas } from '@strand/core/tenancy';
 import { dirSize } from '@strand/core/testing';
-import { compactTable, expireSnapshots, exportIceberg, IcebergSink, removeOrphanFiles } from '@strand/iceberg';
+import { compactTable, deleteStreams, expireSnapshots, exportIceberg, IcebergSink, removeOrphanFiles } from '@strand/iceberg';
 import { type CompiledProjection, listProjections, ProjectionRunner } from '@strand/projections';
 import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
@@ -333,6 +333,7 @@ interface ExportOpts {
   retainLast: string;
   compact?: boolean;
   targetRows: string;
+  deleteStreams?: string;
 }
 
 /** A whole number option, or exit 1 naming it. */
@@ -346,7 +347,7 @@ function wholeNumber(out: Output, name: string, value: string | undefined): numb
 async function exportIcebergCommand(opts: ExportOpts): Promise<void> {
   const out = output(globals().json);
   const table: string = opts.table ?? out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', '--format iceberg needs --table DIR or --table s3://bucket/prefix/.');
-  if (opts.types === undefined && !opts.expire && !opts.compact) out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', 'Give --types to export, and/or --expire or --compact for table maintenance.');
+  if (opts.types === undefined && !opts.expire && !opts.compact && opts.deleteStreams === undefined) out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', 'Give --types to export, and/or --delete-streams, --compact or --expire for table maintenance.');
   const types = opts.types?.split(',').map((t) => t.trim());
   const num = (name: string, v: string | undefined) => wholeNumber(out, name, v);
   if (types !== undefined) {
@@ -372,6 +373,10 @@ async function exportIcebergCommand(opts: ExportOpts): Promise<void> {
       });
       await sink.stop();
     });
+  }
+  if (opts.deleteStreams !== undefined) {
+    const d = await deleteStreams(table, opts.deleteStreams.split(',').map((t) => t.trim()));
+    out.object({ deletedRows: d.deletedRows, rewrittenFiles: d.rewrittenFiles });
   }
   if (opts.compact) {
     const c = await compactTable(table, { targetRows: num('--target-rows', opts.targetRows) });
@@ -401,6 +406,7 @@ program
   .option('--expire', 'iceberg: expire snapshots older than --older-than (keeping --retain-last) and remove orphan files')
   .option('--older-than <ms>', 'iceberg --expire: age of snapshots and unreferenced files to remove', String(5 * 86_400_000))
   .option('--retain-last <n>', 'iceberg --expire: snapshots always kept', '1')
+  .option('--delete-streams <list>', 'iceberg: erase the rows of these streams (rewrites their files; --expire then removes the old ones)')
   .option('--compact', 'iceberg: rewrite small data files and all manifests into few')
   .option('--target-rows <n>', 'iceberg --compact: rows per compacted file', '1000000')
   .addHelpText(
@@ -410,7 +416,8 @@ Examples:
   strand export --types OrderPlaced,Shipped --dir ./parquet --name bi
   strand export --format iceberg --types OrderPlaced --table ./warehouse/orders
   strand export --format iceberg --types OrderPlaced --table 's3://lake/orders/?region=eu-west-1' --follow
-  strand export --format iceberg --table ./warehouse/orders --compact --expire --older-than 86400000`,
+  strand export --format iceberg --table ./warehouse/orders --compact --expire --older-than 86400000
+  strand export --format iceberg --table ./warehouse/people --delete-streams people/p-7 --expire --older-than 0`,
   )
   .action(async (opts: ExportOpts) => {
     if (opts.format === 'iceberg') return exportIcebergCommand(opts);

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RecordedEvent } from '@strand/core';
 import { type FieldSummary, type ManifestEntry, type ManifestFile, MANIFEST_FILE_SCHEMA, manifestEntrySchema, type PartitionSpec, type PartitionValues, writeAvro } from './avro.js';
-import { encodeDataFile, partitionOf, partitionPath, type WrittenDataFile } from './datafile.js';
+import { DAY_MS, encodeDataFile, partitionOf, partitionPath, type WrittenDataFile } from './datafile.js';
 import { IcebergCommitConflictError } from './errors.js';
 import { uriOf } from './io.js';
 import { evolveSchema, type IcebergSchema, nameMapping, type PayloadColumn } from './schema.js';
@@ -143,17 +143,19 @@ export async function appendBatch(table: IcebergTable, rows: readonly RecordedEv
   const snapshotId = newSnapshotId(base.snapshots);
 
   // Data files: one per partition and chunk of rowsPerFile rows, named uniquely so racing writers never collide.
-  const groups = new Map<string, { partition: PartitionValues; rows: RecordedEvent[] }>();
+  const byType = spec.fields.some((f) => f.transform === 'identity');
+  const groups = new Map<number | string, { partition: PartitionValues; rows: RecordedEvent[] }>();
   for (const e of rows) {
-    const partition = partitionOf(spec, e);
-    const key = partitionPath(spec, partition);
+    const day = Math.floor(e.timestamp / DAY_MS);
+    const key = byType ? `${day}/${e.type}` : day;
     let g = groups.get(key);
-    if (g === undefined) groups.set(key, (g = { partition, rows: [] }));
+    if (g === undefined) groups.set(key, (g = { partition: partitionOf(spec, e), rows: [] }));
     g.rows.push(e);
   }
   const written: WrittenDataFile[] = [];
   let k = 0;
-  for (const [dir, g] of groups) {
+  for (const g of groups.values()) {
+    const dir = partitionPath(spec, g.partition);
     for (let i = 0; i < g.rows.length; i += o.rowsPerFile) {
       const chunk = g.rows.slice(i, i + o.rowsPerFile);
       const name = `data/${dir}/${String(chunk[0]!.position).padStart(12, '0')}-${String(k++).padStart(5, '0')}-${randomUUID()}.parquet`;

@@ -12,7 +12,8 @@ import { type ColumnSource, parquetWriteBuffer, type SchemaElement } from 'hypar
 import type { DataFile, PartitionSpec, PartitionValues } from './avro.js';
 import { type IcebergField, type IcebergSchema, type IcebergType, type PayloadColumn, parquetName } from './schema.js';
 
-const DAY_MS = 86_400_000;
+/** Milliseconds per day (the `day` transform). */
+export const DAY_MS = 86_400_000;
 
 /** The partition values of an event under `spec`. */
 export function partitionOf(spec: PartitionSpec, e: RecordedEvent): PartitionValues {

@@ -16,5 +16,7 @@ export type { IcebergField, IcebergSchema, IcebergType, PayloadColumn } from './
 export { currentSchema, currentSnapshot, exportedPosition, IcebergTable, SUMMARY_POSITION } from './table.js';
 export type { Snapshot, TableMetadata } from './table.js';
 export type { DataFile, FieldSummary, ManifestEntry, ManifestFile, PartitionField, PartitionSpec } from './avro.js';
-export { compactTable, expireSnapshots, liveFiles, readManifest, removeOrphanFiles } from './maintenance.js';
-export type { CompactOptions, CompactResult, ExpireOptions, ExpireResult, OrphanOptions, ResolvedEntry } from './maintenance.js';
+export { compactTable, deleteStreams, expireSnapshots, removeOrphanFiles } from './maintenance.js';
+export type { CompactOptions, CompactResult, DeleteStreamsResult, ExpireOptions, ExpireResult, OrphanOptions } from './maintenance.js';
+export { liveFiles, readManifest } from './rewrite.js';
+export type { ResolvedEntry } from './rewrite.js';

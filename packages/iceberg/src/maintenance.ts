@@ -9,40 +9,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '@strand/core';
-import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { fieldSummaries, writeManifest, writeManifestList } from './append.js';
-import { type DataFile, type ManifestEntry, type ManifestFile, readAvro } from './avro.js';
-import { encodeColumns, partitionPath } from './datafile.js';
-import { IcebergCommitConflictError, IcebergTableMismatchError } from './errors.js';
+import { encodeColumns, partitionPath, type WrittenDataFile } from './datafile.js';
+import { IcebergCommitConflictError } from './errors.js';
 import { openTableIO, relativeOf, type TableIO, uriOf } from './io.js';
-import { type IcebergSchema, parquetName } from './schema.js';
-import { currentSchema, currentSnapshot, IcebergTable, newSnapshotId, SUMMARY_POSITION, type Snapshot, type TableMetadata } from './table.js';
+import { readColumns, readManifest, type ResolvedEntry, rewriteTable } from './rewrite.js';
+import { IcebergTable, type Snapshot, type TableMetadata } from './table.js';
 
-/** A manifest entry with its sequence numbers resolved (inherited from the manifest list when null). */
-export interface ResolvedEntry extends ManifestEntry {
-  sequence_number: number;
-  file_sequence_number: number;
-}
-
-/** Reads a manifest and resolves inherited sequence numbers and snapshot ids. */
-export async function readManifest(table: IcebergTable, mf: ManifestFile): Promise<ResolvedEntry[]> {
-  const entries = await readAvro<ManifestEntry>(await table.read(mf.manifest_path));
-  return entries.map((e) => ({
-    ...e,
-    snapshot_id: e.snapshot_id ?? mf.added_snapshot_id,
-    sequence_number: e.sequence_number ?? mf.sequence_number,
-    file_sequence_number: e.file_sequence_number ?? mf.sequence_number,
-  }));
-}
-
-/** Live data files of a snapshot (entries with status EXISTING or ADDED). */
-export async function liveFiles(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ResolvedEntry[]> {
-  const out: ResolvedEntry[] = [];
-  for (const mf of await table.manifestList(snapshot)) for (const e of await readManifest(table, mf)) if (e.status !== 2) out.push(e);
-  return out;
-}
-
-async function open(table: string | TableIO | IcebergTable): Promise<IcebergTable> {
+export async function openTable(table: string | TableIO | IcebergTable): Promise<IcebergTable> {
   if (table instanceof IcebergTable) {
     await table.refresh();
     return table;
@@ -85,7 +58,7 @@ export async function expireSnapshots(location: string | TableIO | IcebergTable,
   checkAge('olderThanMs', olderThanMs);
   if (!Number.isSafeInteger(retainLast) || retainLast < 1) throw new InvalidArgumentError(`retainLast must be an integer >= 1; got ${String(retainLast)}.`);
   const now = options.now ?? Date.now;
-  const table = await open(location);
+  const table = await openTable(location);
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = table.metadata;
     const cutoff = now() - olderThanMs;
@@ -153,7 +126,7 @@ export async function removeOrphanFiles(location: string | TableIO | IcebergTabl
   const olderThanMs = options.olderThanMs ?? 86_400_000;
   checkAge('olderThanMs', olderThanMs);
   const now = options.now ?? Date.now;
-  const table = await open(location);
+  const table = await openTable(location);
   const m = table.metadata;
   const keep = await referencedFiles(table, m.snapshots, true);
   keep.add(uriOf(table.io, `metadata/v${table.version}.metadata.json`));
@@ -192,34 +165,6 @@ export interface CompactResult {
   snapshotId: number | undefined;
 }
 
-/** Reads a data file's columns by field id, converted to the current schema's types. */
-async function readColumns(table: IcebergTable, file: DataFile, schema: IcebergSchema): Promise<{ values: Map<number, unknown[]>; n: number }> {
-  const bytes = await table.read(file.file_path);
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  const meta = parquetMetadata(buffer);
-  const written = JSON.parse(meta.key_value_metadata?.find((kv) => kv.key === 'iceberg.schema')?.value ?? 'null') as IcebergSchema | null;
-  const fileFields = written?.fields ?? schema.fields;
-  const rows = (await parquetReadObjects({ file: buffer, metadata: meta })) as Array<Record<string, unknown>>;
-  const values = new Map<number, unknown[]>();
-  for (const f of schema.fields) {
-    const src = fileFields.find((x) => x.id === f.id);
-    if (src === undefined) continue;
-    const name = parquetName(src.name);
-    values.set(
-      f.id,
-      rows.map((r) => {
-        const v = r[name];
-        if (v === undefined || v === null) return null;
-        if (f.type === 'long') return typeof v === 'bigint' ? v : BigInt(v as number);
-        if (f.type === 'timestamptz') return v instanceof Date ? BigInt(v.getTime()) * 1000n : BigInt(v as number);
-        if (f.type === 'double' || f.type === 'float' || f.type === 'int') return Number(v);
-        return v;
-      }),
-    );
-  }
-  return { values, n: rows.length };
-}
-
 /**
  * Rewrites small data files of each partition into files of up to `targetRows` rows, and all live
  * files into one manifest, as a `replace` snapshot (same rows, same `strand.position`). Retries
@@ -228,17 +173,8 @@ async function readColumns(table: IcebergTable, file: DataFile, schema: IcebergS
 export async function compactTable(location: string | TableIO | IcebergTable, options: CompactOptions = {}): Promise<CompactResult> {
   const targetRows = options.targetRows ?? 1_000_000;
   if (!Number.isSafeInteger(targetRows) || targetRows < 1) throw new InvalidArgumentError(`targetRows must be an integer >= 1; got ${String(targetRows)}.`);
-  const now = options.now ?? Date.now;
-  const table = await open(location);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = table.metadata;
-    const parent = currentSnapshot(base);
-    const list = await table.manifestList(parent);
-    if (parent === undefined) return { rewrittenFiles: 0, addedFiles: 0, manifestsBefore: 0, manifestsAfter: 0, snapshotId: undefined };
-    if (list.some((mf) => mf.content !== 0)) throw new IcebergTableMismatchError(table.io.location, 'has delete files (written by another engine); compactTable does not apply them, so compact this table with that engine');
-    const spec = base['partition-specs'].find((s) => s['spec-id'] === base['default-spec-id'])!;
-    const schema = currentSchema(base);
-    const live = await liveFiles(table, parent);
+  const table = await openTable(location);
+  const r = await rewriteTable(table, 'replace', options.now ?? Date.now, async ({ live, spec, schema, manifests }) => {
     const groups = new Map<string, ResolvedEntry[]>();
     for (const e of live) {
       if (e.data_file.record_count >= targetRows) continue;
@@ -246,19 +182,19 @@ export async function compactTable(location: string | TableIO | IcebergTable, op
       groups.set(key, [...(groups.get(key) ?? []), e]);
     }
     const replaced: ResolvedEntry[] = [];
-    const written: Array<ReturnType<typeof encodeColumns>> = [];
+    const written: WrittenDataFile[] = [];
     for (const [dir, entries] of groups) {
       if (entries.length < 2) continue;
       // Merge in position order, so every output file covers a contiguous run of the log.
       const parts = await Promise.all(entries.map((e) => readColumns(table, e.data_file, schema)));
-      const order = parts.map((p, i) => ({ p, i, first: Number((p.values.get(3)?.[0] as bigint | undefined) ?? 0) })).sort((a, b) => a.first - b.first);
+      const order = parts.map((p) => ({ p, first: Number((p.values.get(3)?.[0] as bigint | undefined) ?? 0) })).sort((a, b) => a.first - b.first);
       const merged = new Map<number, unknown[]>();
       let n = 0;
       for (const { p } of order) {
         for (const f of schema.fields) {
           const col = merged.get(f.id) ?? [];
           const src = p.values.get(f.id);
-          for (let r = 0; r < p.n; r++) col.push(src ? src[r] : null);
+          for (let i = 0; i < p.n; i++) col.push(src ? src[i] : null);
           merged.set(f.id, col);
         }
         n += p.n;
@@ -266,81 +202,55 @@ export async function compactTable(location: string | TableIO | IcebergTable, op
       replaced.push(...entries);
       for (let i = 0; i < n; i += targetRows) {
         const slice = new Map([...merged].map(([id, col]) => [id, col.slice(i, i + targetRows)]));
-        const count = Math.min(targetRows, n - i);
-        written.push(encodeColumns(schema, slice, count, entries[0]!.data_file.partition, `data/${dir}/compacted-${randomUUID()}.parquet`));
+        written.push(encodeColumns(schema, slice, Math.min(targetRows, n - i), entries[0]!.data_file.partition, `data/${dir}/compacted-${randomUUID()}.parquet`));
       }
     }
-    if (replaced.length === 0 && list.length <= 1) return { rewrittenFiles: 0, addedFiles: 0, manifestsBefore: list.length, manifestsAfter: list.length, snapshotId: undefined };
-    await Promise.all(written.map((w) => table.io.write(w.path, w.bytes)));
-    const snapshotId = newSnapshotId(base.snapshots);
-    const seq = base['last-sequence-number'] + 1;
-    const gone = new Set(replaced.map((e) => e.data_file.file_path));
-    const entries: ManifestEntry[] = [
-      ...live.filter((e) => !gone.has(e.data_file.file_path)).map((e) => ({ ...e, status: 0 as const })),
-      ...replaced.map((e) => ({ ...e, status: 2 as const, snapshot_id: snapshotId })),
-      ...written.map((w) => ({ status: 1 as const, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: { ...w.dataFile, file_path: uriOf(table.io, w.path) } })),
-    ];
-    const manifest = await writeManifest(table, schema, spec, entries);
-    const liveAfter = entries.filter((e) => e.status !== 2);
-    const mf: ManifestFile = {
-      manifest_path: uriOf(table.io, manifest.path),
-      manifest_length: manifest.length,
-      partition_spec_id: spec['spec-id'],
-      content: 0,
-      sequence_number: seq,
-      min_sequence_number: Math.min(seq, ...liveAfter.map((e) => e.sequence_number ?? seq)),
-      added_snapshot_id: snapshotId,
-      added_files_count: written.length,
-      existing_files_count: liveAfter.length - written.length,
-      deleted_files_count: replaced.length,
-      added_rows_count: written.reduce((a, w) => a + w.dataFile.record_count, 0),
-      existing_rows_count: liveAfter.filter((e) => e.status === 0).reduce((a, e) => a + e.data_file.record_count, 0),
-      deleted_rows_count: replaced.reduce((a, e) => a + e.data_file.record_count, 0),
-      partitions: fieldSummaries(
-        spec,
-        liveAfter.map((e) => e.data_file.partition),
-      ),
-      key_metadata: null,
-    };
-    const listUri = await writeManifestList(table, snapshotId, parent['snapshot-id'], seq, [mf], attempt);
-    const addedSize = written.reduce((a, w) => a + w.bytes.byteLength, 0);
-    const removedSize = replaced.reduce((a, e) => a + e.data_file.file_size_in_bytes, 0);
-    const ps = parent.summary;
-    const summary: Snapshot['summary'] = {
-      operation: 'replace',
-      'added-data-files': String(written.length),
-      'deleted-data-files': String(replaced.length),
-      'added-records': String(mf.added_rows_count),
-      'deleted-records': String(mf.deleted_rows_count),
-      'added-files-size': String(addedSize),
-      'removed-files-size': String(removedSize),
-      'total-data-files': String(liveAfter.length),
-      'total-records': String(liveAfter.reduce((a, e) => a + e.data_file.record_count, 0)),
-      'total-files-size': String(Number(ps['total-files-size'] ?? 0) + addedSize - removedSize),
-      'total-delete-files': '0',
-      'total-position-deletes': '0',
-      'total-equality-deletes': '0',
-      'manifests-created': '1',
-      'manifests-replaced': String(list.length),
-      'engine-name': 'strand',
-      ...(ps[SUMMARY_POSITION] === undefined ? {} : { [SUMMARY_POSITION]: ps[SUMMARY_POSITION] }),
-    };
-    const t = now();
-    const snap: Snapshot = { 'snapshot-id': snapshotId, 'parent-snapshot-id': parent['snapshot-id'], 'sequence-number': seq, 'timestamp-ms': t, 'manifest-list': listUri, summary, 'schema-id': schema['schema-id'] };
-    const next: TableMetadata = {
-      ...base,
-      'last-sequence-number': seq,
-      'current-snapshot-id': snapshotId,
-      snapshots: [...base.snapshots, snap],
-      'snapshot-log': [...base['snapshot-log'], { 'snapshot-id': snapshotId, 'timestamp-ms': t }],
-      refs: { ...base.refs, main: { 'snapshot-id': snapshotId, type: 'branch' } },
-    };
-    if (await table.tryCommit(next, t)) {
-      return { rewrittenFiles: replaced.length, addedFiles: written.length, manifestsBefore: list.length, manifestsAfter: 1, snapshotId };
+    return replaced.length === 0 && manifests <= 1 ? undefined : { replaced, written };
+  });
+  return { rewrittenFiles: r?.replaced ?? 0, addedFiles: r?.added ?? 0, manifestsBefore: r?.manifestsBefore ?? 0, manifestsAfter: r === undefined ? 0 : 1, snapshotId: r?.snapshotId };
+}
+
+/** What {@link deleteStreams} did. */
+export interface DeleteStreamsResult {
+  /** Rows removed from the table. */
+  deletedRows: number;
+  /** Data files rewritten without those rows (or dropped when nothing else was in them). */
+  rewrittenFiles: number;
+  /** The `overwrite` snapshot committed, if any row matched. */
+  snapshotId: number | undefined;
+}
+
+/**
+ * Removes every row of the given streams from the table's current snapshot (copy-on-write: each
+ * data file holding such rows is rewritten without them, as an `overwrite` snapshot that keeps
+ * `strand.position`). Older snapshots still reference the old files until
+ * {@link expireSnapshots} and {@link removeOrphanFiles} delete them: run both to erase the data
+ * physically, e.g. after crypto-shredding an entity or deleting its stream.
+ */
+export async function deleteStreams(location: string | TableIO | IcebergTable, streams: readonly string[], options: { now?: () => number } = {}): Promise<DeleteStreamsResult> {
+  if (!Array.isArray(streams) || !streams.every((s) => typeof s === 'string')) throw new InvalidArgumentError('deleteStreams needs an array of stream names.');
+  const gone = new Set(streams);
+  const table = await openTable(location);
+  let deletedRows = 0;
+  const r = await rewriteTable(table, 'overwrite', options.now ?? Date.now, async ({ live, schema }) => {
+    deletedRows = 0;
+    const replaced: ResolvedEntry[] = [];
+    const written: WrittenDataFile[] = [];
+    for (const e of live) {
+      const { values, n } = await readColumns(table, e.data_file, schema);
+      const stream = values.get(1) as string[];
+      const keep: number[] = [];
+      for (let i = 0; i < n; i++) if (!gone.has(stream[i]!)) keep.push(i);
+      if (keep.length === n) continue;
+      replaced.push(e);
+      deletedRows += n - keep.length;
+      if (keep.length === 0) continue;
+      const kept = new Map([...values].map(([id, col]) => [id, keep.map((i) => col[i])]));
+      const dir = e.data_file.file_path.slice(0, e.data_file.file_path.lastIndexOf('/'));
+      const rel = relativeOf(table.io, dir) ?? 'data';
+      written.push(encodeColumns(schema, kept, keep.length, e.data_file.partition, `${rel}/rewritten-${randomUUID()}.parquet`));
     }
-    // Another writer committed first: start over on its metadata (the replaced files may be gone).
-    await Promise.all([...written.map((w) => table.io.delete(w.path)), table.io.delete(manifest.path), table.io.delete(relativeOf(table.io, listUri)!)]);
-    await table.refresh();
-  }
-  throw new IcebergCommitConflictError(table.io.location, 20);
+    return replaced.length === 0 ? undefined : { replaced, written, summary: { 'deleted-records': String(deletedRows) } };
+  });
+  return { deletedRows: r === undefined ? 0 : deletedRows, rewrittenFiles: r?.replaced ?? 0, snapshotId: r?.snapshotId };
 }
