@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { exportParquet, openLog, SchemaRegistry } from '@strand/core';
+import { openLog, SchemaRegistry } from '@strand/core';
+import { exportParquet } from '@strand/core/export';
 import { exportIceberg, ObjectStoreTableIO } from '@strand/iceberg';
-import { InMemoryObjectStore } from '@strand/store-s3';
+import { InMemoryObjectStore } from '@strand/store-s3/testing';
 import { z } from 'zod';
 import { type BenchContext, type BenchSection, type Figure, median, timeMs } from './figure.js';
 
