@@ -6,7 +6,7 @@
  */
 import {
   type AppendResult,
-  type EventLog,
+  type EventStore,
   InvalidArgumentError,
   isStrandError,
   type Logger,
@@ -153,11 +153,11 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   readonly stats: RepositoryStats = { snapshotsWritten: 0, snapshotsFailed: 0, snapshotsIgnored: 0, eventsTruncated: 0, eventsArchived: 0 };
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventStore,
     private readonly aggregate: Aggregate<C, E, S>,
     options: RepositoryOptions = {},
   ) {
-    if (log === null || typeof log !== 'object' || typeof log.append !== 'function') throw new InvalidArgumentError('AggregateRepository needs an open EventLog.');
+    if (log === null || typeof log !== 'object' || typeof log.append !== 'function') throw new InvalidArgumentError('AggregateRepository needs an open EventStore (an EventLog, or a client from @strand/client).');
     if (aggregate === null || typeof aggregate !== 'object' || typeof aggregate.decide !== 'function') {
       throw new InvalidArgumentError('AggregateRepository needs an aggregate made with defineAggregate().');
     }
@@ -180,7 +180,9 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     this.commands = log.sublevel(`commands-${aggregate.name}`);
     // Command ids are recorded in the same atomic batch as the events they produced, so a retried
     // command can never write twice, even when two copies race (docs/design/0004-snapshots.md).
-    this.removeHook = log.addCommitHook({
+    // A remote store runs no commit hooks: there the record is written right after the append,
+    // and a re-sent command is still recognised by its event ids (`${commandId}:${i}`).
+    this.removeHook = log.addCommitHook === undefined ? () => {} : log.addCommitHook({
       name: `command-ids:${aggregate.name}`,
       onCommit: async (events, tx) => {
         // One append may hold several streams (a unit of work): each stream's run of events is
@@ -210,8 +212,8 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     };
   }
 
-  /** The log this repository writes to. */
-  get eventLog(): EventLog {
+  /** The store this repository writes to (an EventLog, or a remote client). */
+  get eventLog(): EventStore {
     return this.log;
   }
 
@@ -319,6 +321,10 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
           await sleep(cap * (0.5 + this.options.random() / 2));
         }
         continue;
+      }
+      if (commandId !== undefined && this.log.addCommitHook === undefined && !appended.idempotent) {
+        const first = appended.events[0]!;
+        await this.commands.put(`${stream}\u0000${commandId}`, { version: appended.version, firstVersion: first.version, position: appended.position } satisfies CommandRecord);
       }
       // The log recognises a retry whose event ids already sit at these versions (idempotent append).
       const result: CommandResult = { stream, version: appended.version, position: appended.position, events: appended.events, idempotent: appended.idempotent, retries: attempt };

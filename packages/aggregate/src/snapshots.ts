@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type EventLog, InvalidArgumentError, type Sublevel } from '@strand/core';
+import { type EventStore, InvalidArgumentError, type Sublevel } from '@strand/core';
 
 /** A stored snapshot (format 1). */
 export interface SnapshotRecord {
@@ -73,7 +73,7 @@ export function assertPolicies(snapshots: unknown, retention: unknown): void {
 export class SnapshotStore {
   private readonly db: Sublevel;
 
-  constructor(private readonly log: EventLog) {
+  constructor(private readonly log: EventStore) {
     this.db = log.sublevel('snapshots');
   }
 
@@ -89,8 +89,8 @@ export class SnapshotStore {
     // would stringify the same record again).
     const json = JSON.stringify(record);
     await this.db.put(stream, json, { sync: true, valueEncoding: 'utf8' } as never);
-    this.log.recordWork('snapshotsWritten', 1);
-    this.log.recordWork('snapshotBytes', Buffer.byteLength(json));
+    this.log.recordWork?.('snapshotsWritten', 1);
+    this.log.recordWork?.('snapshotBytes', Buffer.byteLength(json));
   }
 
   /** Removes a stream's snapshot. */

@@ -21,6 +21,7 @@ import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
 import { Command, Option } from 'commander';
 import { exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
+import { type ServeOptions, serve } from './serve.js';
 
 interface GlobalOptions {
   path: string;
@@ -575,6 +576,40 @@ tenants
       process.stdout.write(await m.metrics());
     }),
   );
+
+program
+  .command('serve')
+  .description('serve the log over the network (gRPC, gRPC-Web, Connect JSON, SSE tail) until SIGTERM')
+  .option('--port <n>', 'TCP port', '7070')
+  .option('--host <addr>', 'interface to listen on', '127.0.0.1')
+  .option('--api-key <key>', 'the API key clients send (env STRAND_API_KEY); generated and printed when absent')
+  .option('--admin-key <key>', 'the admin credential for /metrics (env STRAND_ADMIN_KEY); generated when absent')
+  .option('--tenants', 'serve the tenant registry at --path: keys are its principals\' keys', false)
+  .option('--tls-cert <file>', 'PEM certificate: serve TLS (HTTP/2 and HTTP/1.1)')
+  .option('--tls-key <file>', 'PEM private key for --tls-cert')
+  .option('--max-request-bytes <n>', 'largest request body (default 4 MiB)')
+  .option('--max-events-per-append <n>', 'most events in one append (default 10000)')
+  .option('--max-streams-per-connection <n>', 'most subscriptions on one connection (default 1000)')
+  .option('--max-connections-per-tenant <n>', 'most connections a tenant uses at once (default 1000)')
+  .option('--request-timeout <ms>', 'deadline of a call (default 30000)')
+  .option('--heartbeat <ms>', 'subscription heartbeat interval (default 15000)')
+  .option('--stall-timeout <ms>', 'end a subscriber that holds events back this long (default 30000)')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  strand serve --path ./data                     prints the URL and a generated API key
+  STRAND_API_KEY=... strand serve --port 7070    a key of your choosing
+  strand serve --tenants --path ./tenants        multi-tenant: principals' keys and grants
+  strand serve --tls-cert cert.pem --tls-key key.pem
+
+Then: curl -s localhost:7070/strand.v1.EventStoreService/Append -H 'content-type: application/json' \\
+        -H "authorization: Bearer $KEY" -d '{"stream":"orders/o-1","events":[{"type":"Placed","data":"{}"}]}'`,
+  )
+  .action(async (opts: ServeOptions) => {
+    const { path, json } = globals();
+    await serve(path, () => openWaiting(path, Number(globals().lockTimeout), false), opts, json);
+  });
 
 program
   .command('bench')

@@ -9,6 +9,8 @@
 export { EventLog } from './log.js';
 export type { AnyLevel, EventLogOptions } from './log.js';
 export { openLog } from './open.js';
+export { isEventStore } from './store.js';
+export type { EventStore } from './store.js';
 export type { OpenLogOptions } from './open.js';
 export {
   CorruptionError,

@@ -41,6 +41,7 @@ import type {
 } from './types.js';
 import type { VerifyReport } from './verify.js';
 import { assertCount } from './validate.js';
+import type { EventStore } from './store.js';
 
 export type { AnyLevel } from './log/context.js';
 
@@ -100,7 +101,7 @@ const FORMAT_VERSION = 1;
  * An open event log. One instance owns its store (or sublevel) for writing: open it once per
  * process and share it. All methods validate their arguments and throw typed `StrandError`s.
  */
-export class EventLog {
+export class EventLog implements EventStore {
   private readonly store: AnyLevel;
   private readonly ownsStore: boolean;
   /** The payload codec in use (recorded in the store). */
@@ -226,6 +227,12 @@ export class EventLog {
 
   /** The last committed global position (0 for an empty log). */
   get position(): number {
+    return this.pipeline.lastPosition;
+  }
+
+  /** The last committed global position, as {@link EventStore.headPosition} asks for it. */
+  async headPosition(): Promise<number> {
+    this.assertOpen();
     return this.pipeline.lastPosition;
   }
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { EventLog, Sublevel } from '@strand/core';
+import type { EventStore, Sublevel } from '@strand/core';
 import type { ParkedStream } from './engine.js';
 
 /** The sublevel listing every projection that ever started on this log, keyed by name. */
@@ -40,12 +40,12 @@ export interface StoredProjection {
 }
 
 /** The sublevel of one generation's checkpoint, per-stream versions and parked streams. */
-export function generationMeta(log: EventLog, projection: string, generation: number): Sublevel {
+export function generationMeta(log: Pick<EventStore, 'sublevel'>, projection: string, generation: number): Sublevel {
   return log.sublevel(`proj-${projection}-g${generation}`);
 }
 
 /** Records (or updates) a projection's catalog entry. */
-export async function putCatalogEntry(log: EventLog, entry: CatalogEntry): Promise<void> {
+export async function putCatalogEntry(log: Pick<EventStore, 'sublevel'>, entry: CatalogEntry): Promise<void> {
   await log.sublevel(CATALOG).put(entry.name, entry);
 }
 
@@ -73,7 +73,7 @@ export async function* readParked(meta: Sublevel): AsyncIterable<ParkedStream> {
  * for (const p of await listProjections(log)) console.log(p.name, log.position - p.position);
  * ```
  */
-export async function listProjections(log: EventLog): Promise<StoredProjection[]> {
+export async function listProjections(log: Pick<EventStore, 'sublevel'>): Promise<StoredProjection[]> {
   const out: StoredProjection[] = [];
   for await (const [, value] of log.sublevel(CATALOG).iterator()) {
     const entry = value as CatalogEntry;

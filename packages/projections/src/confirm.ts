@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AppendOptions, AppendResult, EventInput, EventLog } from '@strand/core';
+import type { AppendOptions, AppendResult, EventInput, EventStore } from '@strand/core';
 import { InvalidArgumentError, isStrandError } from '@strand/core';
 import { ProjectionTimeoutError } from './errors.js';
 import type { ProjectionRunner } from './runner.js';
@@ -51,7 +51,7 @@ export function confirmProjections(runners: readonly ProjectionRunner[], options
  * `STRAND_PROJECTION_PARKED`) says which read model is behind.
  */
 export async function appendAndConfirm(
-  log: EventLog,
+  log: EventStore,
   runners: readonly ProjectionRunner[],
   stream: string,
   events: readonly EventInput[],

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { compilePattern, type EventLog, InvalidArgumentError, type RecordedEvent } from '@strand/core';
+import { compilePattern, type EventStore, InvalidArgumentError, type RecordedEvent } from '@strand/core';
 import { type Observable, Subject, type Subscription } from 'rxjs';
 
 /**
@@ -19,8 +19,8 @@ export class DynamicSubscription {
   /** Every event of every active pattern. */
   readonly events$: Observable<RecordedEvent & { pattern: string }> = this.subject.asObservable();
 
-  constructor(private readonly log: EventLog) {
-    if (log === null || typeof log !== 'object' || typeof log.subscribe !== 'function') throw new InvalidArgumentError('DynamicSubscription needs an open EventLog.');
+  constructor(private readonly log: EventStore) {
+    if (log === null || typeof log !== 'object' || typeof log.subscribe !== 'function') throw new InvalidArgumentError('DynamicSubscription needs an open EventStore.');
   }
 
   /** Adds a pattern, from a position (default: only new events). Adding an active pattern is a no-op. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EventLog, Logger, RecordedEvent, Sublevel } from '@strand/core';
+import type { EventStore, Logger, RecordedEvent, Sublevel } from '@strand/core';
 import { Subject } from 'rxjs';
 import { generationMeta, parkedKey, readCheckpoint, readParked } from './catalog.js';
 import type { CompiledProjection } from './projection.js';
@@ -91,7 +91,7 @@ export class Engine {
   private processedPending: RecordedEvent[] = [];
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventStore,
     readonly projection: CompiledProjection,
     readonly generation: number,
     private readonly options: EngineOptions,
@@ -306,7 +306,7 @@ export class Engine {
     this.state = next;
     const done = this.processedPending;
     this.processedPending = [];
-    if (done.length > 0) this.log.recordWork('projectionEvents', done.length);
+    if (done.length > 0) this.log.recordWork?.('projectionEvents', done.length);
     for (const e of done) this.processed$.next(e);
     this.checkpoint$.next(checkpoint);
   }

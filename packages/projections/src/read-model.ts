@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { EventLog, Sublevel } from '@strand/core';
+import type { EventStore, Sublevel } from '@strand/core';
 
 /** What a handler uses to read and write its read model. */
 export interface ReadModelTx {
@@ -44,7 +44,7 @@ export class Collections {
   private readonly open = new Map<string, Sublevel>();
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventStore,
     private readonly projection: string,
     readonly generation: number,
   ) {}

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type EventLog, InvalidArgumentError, type Logger, type RecordedEvent, silentLogger, type Sublevel } from '@strand/core';
+import { type EventStore, InvalidArgumentError, type Logger, type RecordedEvent, silentLogger, type Sublevel } from '@strand/core';
 import { filter, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
 import { putCatalogEntry } from './catalog.js';
 import { Engine, type EngineOptions, type ParkedStream } from './engine.js';
@@ -73,11 +73,11 @@ export class ProjectionRunner {
   readonly processed$: Observable<RecordedEvent> = this.processedSubject.asObservable();
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EventStore,
     readonly projection: CompiledProjection,
     options: RunnerOptions = {},
   ) {
-    if (log === null || typeof log !== 'object' || typeof log.follow !== 'function') throw new InvalidArgumentError('ProjectionRunner needs an open EventLog.');
+    if (log === null || typeof log !== 'object' || typeof log.follow !== 'function') throw new InvalidArgumentError('ProjectionRunner needs an open EventStore (an EventLog, or a client from @strand/client).');
     if (projection === null || typeof projection !== 'object' || typeof projection.matches !== 'function') {
       throw new InvalidArgumentError('ProjectionRunner needs a projection made with defineProjection().');
     }
@@ -189,7 +189,7 @@ export class ProjectionRunner {
   /** Where the projection stands, including lag in events and time. */
   async status(): Promise<ProjectionStatus> {
     const position = this.engine.position;
-    const head = this.log.position;
+    const head = await this.log.headPosition();
     let lagMs = 0;
     if (head > position) {
       for await (const e of this.log.readAll({ from: position + 1, limit: 1 })) lagMs = Math.max(0, this.engineOptions.clock() - e.timestamp);
@@ -233,9 +233,19 @@ export class ProjectionRunner {
     this.shadow = shadow;
     await shadow.destroy();
     await shadow.start();
-    const sub = shadow.checkpoint$.subscribe((position) => onProgress({ position, head: this.log.position }));
+    // The head as last read (a remote store tells it asynchronously); refreshed at each checkpoint.
+    let head = await this.log.headPosition();
+    const sub = shadow.checkpoint$.subscribe((position) => {
+      onProgress({ position, head });
+      this.log.headPosition().then(
+        (h) => {
+          head = Math.max(head, h);
+        },
+        () => undefined,
+      );
+    });
     try {
-      const caughtUp = (p: number) => p >= this.engine.position && p >= this.log.position;
+      const caughtUp = (p: number) => p >= this.engine.position && p >= head;
       if (!caughtUp(shadow.position)) await firstValueFrom(shadow.checkpoint$.pipe(filter(caughtUp)), { defaultValue: undefined });
       if (shadow.error) throw shadow.error;
       // Swap: the new generation serves from now on; the old one stops and is deleted.

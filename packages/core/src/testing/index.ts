@@ -4,6 +4,6 @@
  *
  * @packageDocumentation
  */
-export { collect, errorCode, events, runLogConformance } from './conformance.js';
-export type { ConformanceOptions } from './conformance.js';
+export { collect, errorCode, events, runLogConformance, runStoreConformance } from './conformance.js';
+export type { ConformanceOptions, StoreConformanceOptions, StoreHarness } from './conformance.js';
 export { dirSize } from '../dir-size.js';

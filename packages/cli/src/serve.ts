@@ -1,0 +1,92 @@
+/**
+ * `strand serve`: the log (or a tenant registry) as a network service. Design:
+ * docs/design/0010-server.md.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { type EventLog, InvalidArgumentError } from '@strand/core';
+import { TenantManager } from '@strand/core/tenancy';
+import { createServer, type ServerLimits, type StrandServer } from '@strand/server';
+import { ClassicLevel } from 'classic-level';
+
+/** Options of `strand serve`, as commander parses them. */
+export interface ServeOptions {
+  port: string;
+  host: string;
+  apiKey?: string;
+  adminKey?: string;
+  tenants?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  maxRequestBytes?: string;
+  maxEventsPerAppend?: string;
+  maxStreamsPerConnection?: string;
+  maxConnectionsPerTenant?: string;
+  requestTimeout?: string;
+  heartbeat?: string;
+  stallTimeout?: string;
+}
+
+function integer(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`--${name} must be an integer >= 1; got ${JSON.stringify(v)}.`);
+  return n;
+}
+
+/**
+ * Runs the server until SIGTERM or SIGINT, then shuts down gracefully: stop accepting, end
+ * subscriptions with a resume cursor, finish appends in flight, close the log.
+ */
+export async function serve(path: string, openLog: () => Promise<EventLog>, opts: ServeOptions, json: boolean): Promise<void> {
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  const limits: ServerLimits = {};
+  const set = (key: keyof ServerLimits, flag: string, v: string | undefined) => {
+    const n = integer(flag, v);
+    if (n !== undefined) limits[key] = n;
+  };
+  set('requestBytes', 'max-request-bytes', opts.maxRequestBytes);
+  set('eventsPerAppend', 'max-events-per-append', opts.maxEventsPerAppend);
+  set('streamsPerConnection', 'max-streams-per-connection', opts.maxStreamsPerConnection);
+  set('connectionsPerTenant', 'max-connections-per-tenant', opts.maxConnectionsPerTenant);
+  set('requestTimeoutMs', 'request-timeout', opts.requestTimeout);
+  set('heartbeatMs', 'heartbeat', opts.heartbeat);
+  set('subscriberStallMs', 'stall-timeout', opts.stallTimeout);
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--port must be 0..65535; got ${JSON.stringify(opts.port)}.`);
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together.');
+  const tls = opts.tlsCert === undefined ? undefined : { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) };
+  const apiKey = opts.apiKey ?? process.env.STRAND_API_KEY;
+  const adminKey = opts.adminKey ?? process.env.STRAND_ADMIN_KEY;
+  let server: StrandServer;
+  let closeStore: () => Promise<void>;
+  if (opts.tenants) {
+    if (path.startsWith('s3://')) throw new InvalidArgumentError('strand serve --tenants works on a LevelDB path.');
+    const tenants = await TenantManager.open({ store: new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
+    server = createServer({ tenants, limits, ...(tls ? { tls } : {}), ...(adminKey ? { adminKey } : {}) });
+    closeStore = () => tenants.close();
+  } else {
+    const log = await openLog();
+    server = createServer({ log, limits, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
+    closeStore = () => log.close();
+  }
+  const url = await server.listen({ port, host: opts.host });
+  const generated = { apiKey: opts.tenants || apiKey ? undefined : server.apiKey, adminKey: adminKey ? undefined : server.adminKey };
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ url, ...generated, tenants: opts.tenants === true })}\n`);
+  } else {
+    say(`strand serve: listening on ${url} (${opts.tenants ? 'tenants' : 'one log'} at ${path})`);
+    if (generated.apiKey) say(`API key (generated; choose one with --api-key or STRAND_API_KEY): ${generated.apiKey}`);
+    if (generated.adminKey) say(`admin key (generated; --admin-key or STRAND_ADMIN_KEY): ${generated.adminKey}`);
+    say(`try: curl -s ${url}/strand.v1.EventStoreService/GetPosition -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{}'`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await server.close();
+  await closeStore();
+  if (!json) say('strand serve: stopped (every acknowledged append is durable)');
+}

@@ -1,0 +1,421 @@
+/**
+ * `connect({ url, apiKey })`: a Strand server as an `EventStore`. Every method behaves as the
+ * embedded log's does and fails with the same `StrandError` classes and codes; subscriptions
+ * reconnect with backoff and resume from the last delivered position (no gap, no duplicate).
+ * Design: docs/design/0010-server.md.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import {
+  type AnyLevel,
+  type AppendOptions,
+  type AppendResult,
+  assertStreamName,
+  compilePattern,
+  type EventInput,
+  type EventStore,
+  type ExpectedVersion,
+  type HierarchyPage,
+  InvalidArgumentError,
+  InvalidEventError,
+  type ListChildrenOptions,
+  LogClosedError,
+  type MultiAppendResult,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StrandError,
+  type StreamAppend,
+  type StreamInfo,
+  type Sublevel,
+  type SubscribeOptions,
+} from '@strand/core';
+import {
+  fromConnectError,
+  fromWireAppendResult,
+  fromWireEvent,
+  fromWireInfo,
+  toWireExpected,
+  toWireInput,
+  wire,
+} from '@strand/protocol';
+import { MemoryLevel } from 'memory-level';
+import { Observable } from 'rxjs';
+
+/** Reconnection of subscriptions (and retries of calls that failed to reach the server). */
+export interface ReconnectOptions {
+  /** First delay, ms. Default 50. */
+  initialDelayMs?: number;
+  /** Longest delay, ms. Default 5,000. */
+  maxDelayMs?: number;
+  /** Attempts in a row before giving up with the last error. Default: unlimited for subscriptions. */
+  maxAttempts?: number;
+}
+
+/** Options of {@link connect}. */
+export interface ClientOptions {
+  /** The server's URL, e.g. `http://127.0.0.1:7070` or `https://strand.example:7070`. */
+  url: string;
+  /** The API key (`Authorization: Bearer`). */
+  apiKey: string;
+  /** Wire protocol: `connect` (default, binary protobuf over HTTP/2) or `grpc`. */
+  protocol?: 'connect' | 'grpc';
+  /** Extra trusted CA certificates (PEM), e.g. for a self-signed server certificate. */
+  ca?: string | Buffer;
+  /**
+   * Where `sublevel()` keeps components' local state (aggregate snapshots, projection
+   * checkpoints and read models). Default: a memory-level store, lost on close.
+   */
+  state?: AnyLevel;
+  /** Subscription reconnects. */
+  reconnect?: ReconnectOptions;
+  /** Events a subscription may have in flight before it grants more credits. Default 1,024. */
+  subscriptionWindow?: number;
+  /** Heartbeat interval subscriptions ask the server for, ms. Default 5,000; 3 missed = reconnect. */
+  heartbeatMs?: number;
+  /** How often a call that could not reach the server is retried (appends keep their event ids). Default 3. */
+  callRetries?: number;
+}
+
+type Rpc = Client<typeof wire.EventStoreService>;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** True for errors that a reconnect may cure. */
+function retryable(e: StrandError): boolean {
+  return e.code === 'STRAND_SERVER_UNAVAILABLE' || e.code === 'STRAND_SUBSCRIPTION_ENDED' || (e.code === 'STRAND_LOG_CLOSED' && e.kind === 'closed');
+}
+
+/** A remote Strand server as an {@link EventStore}. Create with {@link connect}. */
+export class StrandClient implements EventStore {
+  private readonly rpc: Rpc;
+  private readonly sessions: Http2SessionManager;
+  private readonly options: Required<Pick<ClientOptions, 'subscriptionWindow' | 'heartbeatMs' | 'callRetries'>> & { reconnect: Required<ReconnectOptions> };
+  private readonly state: AnyLevel;
+  private readonly ownsState: boolean;
+  private readonly aborts = new Set<AbortController>();
+  private closed = false;
+
+  /** @internal */
+  constructor(options: ClientOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('connect needs { url, apiKey }.');
+    const { url, apiKey } = options;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new InvalidArgumentError(`connect needs a server URL such as http://127.0.0.1:7070; got ${JSON.stringify(url)}.`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidArgumentError(`The server URL must be http: or https:; got ${parsed.protocol}.`);
+    if (typeof apiKey !== 'string' || apiKey.length === 0 || !/^[\x21-\x7e]+$/.test(apiKey)) throw new InvalidArgumentError('connect needs { apiKey }: the key the server printed or the one your tenant admin gave you.');
+    const r = options.reconnect ?? {};
+    this.options = {
+      subscriptionWindow: options.subscriptionWindow ?? 1024,
+      heartbeatMs: options.heartbeatMs ?? 5000,
+      callRetries: options.callRetries ?? 3,
+      reconnect: { initialDelayMs: r.initialDelayMs ?? 50, maxDelayMs: r.maxDelayMs ?? 5000, maxAttempts: r.maxAttempts ?? Number.POSITIVE_INFINITY },
+    };
+    const auth: Interceptor = (next) => (req) => {
+      req.header.set('authorization', `Bearer ${apiKey}`);
+      return next(req);
+    };
+    const baseUrl = parsed.origin;
+    const nodeOptions = options.ca === undefined ? {} : { ca: options.ca };
+    this.sessions = new Http2SessionManager(baseUrl, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 60_000 }, nodeOptions);
+    const transportOptions = { baseUrl, httpVersion: '2' as const, sessionManager: this.sessions, interceptors: [auth], readMaxBytes: 64 * 1024 * 1024 };
+    const transport = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport({ ...transportOptions, useBinaryFormat: true });
+    this.rpc = createClient(wire.EventStoreService, transport);
+    this.ownsState = options.state === undefined;
+    this.state = options.state ?? (new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }) as unknown as AnyLevel);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LogClosedError('The Strand client');
+  }
+
+  /** Runs a call; connection failures are retried (bounded) when `retry` says the call is safe to repeat. */
+  private async call<T>(fn: () => Promise<T>, retry: boolean): Promise<T> {
+    this.assertOpen();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const e = fromConnectError(error);
+        if (!retry || this.closed || e.code !== 'STRAND_SERVER_UNAVAILABLE' || attempt >= this.options.callRetries) throw e;
+        await sleep(this.backoff(attempt));
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const { initialDelayMs, maxDelayMs } = this.options.reconnect;
+    const cap = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt, 20));
+    return cap / 2 + Math.random() * (cap / 2);
+  }
+
+  /** Gives every event an id, so a retried append is recognised by the server as the same append. */
+  private static withIds(events: readonly EventInput[]): wire.EventInput[] {
+    if (!Array.isArray(events)) throw new InvalidEventError('events must be an array');
+    return events.map((e) => toWireInput(e !== null && typeof e === 'object' && e.id === undefined ? { ...e, id: randomUUID() } : e));
+  }
+
+  async append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.assertOpen();
+    const req = { stream, events: StrandClient.withIds(events), expectedVersion: toWireExpected(options?.expectedVersion), recreate: options?.recreate === true };
+    const res = await this.call(() => this.rpc.append(req), true);
+    return fromWireAppendResult(res.result);
+  }
+
+  async appendMulti(parts: readonly StreamAppend[]): Promise<MultiAppendResult> {
+    this.assertOpen();
+    if (!Array.isArray(parts)) throw new InvalidArgumentError('appendMulti needs an array of { stream, events, expectedVersion }.');
+    const req = {
+      parts: parts.map((p) => ({ stream: p?.stream, events: StrandClient.withIds(p?.events), expectedVersion: toWireExpected(p?.expectedVersion), recreate: p?.recreate === true })),
+    };
+    const res = await this.call(() => this.rpc.appendMulti(req), true);
+    return { results: res.results.map(fromWireAppendResult), position: Number(res.position) };
+  }
+
+  readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    assertStreamName(stream);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('readStream options must be an object.');
+    const { from, direction, limit, ifTruncated } = options;
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new InvalidArgumentError(`limit must be a positive integer; got ${String(limit)}.`);
+    if (from !== undefined && (!Number.isSafeInteger(from) || from < 1)) throw new InvalidArgumentError(`from must be a version >= 1; got ${String(from)}.`);
+    const backwards = direction === 'backwards';
+    const self = this;
+    return (async function* () {
+      let next = from ?? 0;
+      let left = limit ?? Number.POSITIVE_INFINITY;
+      for (;;) {
+        const page = await self.call(
+          () => self.rpc.readStream({ stream, from: BigInt(next), backwards, limit: Math.min(left, 1000), skipTruncated: ifTruncated === 'skip' }),
+          true,
+        );
+        for (const w of page.events) {
+          yield fromWireEvent(w);
+          if (--left <= 0) return;
+        }
+        if (page.done || page.events.length === 0) return;
+        next = Number(page.nextFrom);
+      }
+    })();
+  }
+
+  readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('readAll options must be an object.');
+    const { from, limit, pattern, to } = options;
+    if (pattern !== undefined) compilePattern(pattern);
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new InvalidArgumentError(`limit must be a positive integer; got ${String(limit)}.`);
+    if (from !== undefined && (!Number.isSafeInteger(from) || from < 1)) throw new InvalidArgumentError(`from must be a position >= 1; got ${String(from)}.`);
+    if (to !== undefined && (!Number.isSafeInteger(to) || to < 0)) throw new InvalidArgumentError(`to must be a position >= 0; got ${String(to)}.`);
+    const self = this;
+    return (async function* () {
+      let next = from ?? 1;
+      let end = to === undefined ? 0n : BigInt(to);
+      let left = limit ?? Number.POSITIVE_INFINITY;
+      if (to === 0) return;
+      for (;;) {
+        const page = await self.call(() => self.rpc.readAll({ from: BigInt(next), to: end, pattern: pattern ?? '', limit: Math.min(left, 1000) }), true);
+        end = page.to;
+        for (const w of page.events) {
+          yield fromWireEvent(w);
+          if (--left <= 0) return;
+        }
+        if (page.done) return;
+        next = Number(page.nextFrom);
+      }
+    })();
+  }
+
+  follow(pattern: string, options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
+    this.assertOpen();
+    compilePattern(pattern);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('subscribe options must be an object.');
+    const { from, signal } = options;
+    if (from !== undefined && from !== 'end' && (!Number.isSafeInteger(from) || from < 1)) throw new InvalidArgumentError(`from must be a position >= 1 or 'end'; got ${String(from)}.`);
+    return this.followLoop(pattern, from ?? 1, signal);
+  }
+
+  private async *followLoop(pattern: string, from: number | 'end', signal: AbortSignal | undefined): AsyncGenerator<RecordedEvent> {
+    // The next position to deliver; unknown until the server says where 'end' is.
+    let cursor: number | undefined = from === 'end' ? undefined : from;
+    const window = this.options.subscriptionWindow;
+    let failures = 0;
+    const stopped = () => this.closed || signal?.aborted === true;
+    while (!stopped()) {
+      const abort = new AbortController();
+      this.aborts.add(abort);
+      const onOuter = () => abort.abort();
+      signal?.addEventListener('abort', onOuter, { once: true });
+      let readingSince = 0;
+      const heartbeatMs = this.options.heartbeatMs;
+      // A connection that went silent (no events, no heartbeat for 3 intervals) is dead: reconnect.
+      const watchdog = setInterval(() => {
+        if (readingSince !== 0 && Date.now() - readingSince > 3 * heartbeatMs) abort.abort();
+      }, heartbeatMs);
+      watchdog.unref();
+      try {
+        const stream = this.rpc.subscribe(
+          { pattern, from: BigInt(cursor ?? 0), fromEnd: cursor === undefined, credits: window, heartbeatMs },
+          { signal: abort.signal },
+        );
+        const it = stream[Symbol.asyncIterator]();
+        let subscriptionId = '';
+        let consumed = 0;
+        for (;;) {
+          readingSince = Date.now();
+          const r = await it.next();
+          readingSince = 0;
+          if (r.done) break;
+          const m = r.value.message;
+          failures = 0;
+          if (m.case === 'started') {
+            subscriptionId = m.value.subscriptionId;
+            cursor ??= Number(m.value.head) + 1;
+          } else if (m.case === 'events') {
+            for (const w of m.value.events) {
+              const e = fromWireEvent(w);
+              // Never deliver twice, whatever the server resends after a reconnect.
+              if (cursor !== undefined && e.position < cursor) continue;
+              cursor = e.position + 1;
+              yield e;
+            }
+            consumed += m.value.events.length;
+            if (consumed >= window / 2) {
+              const n = consumed;
+              consumed = 0;
+              this.rpc.grantCredits({ subscriptionId, events: n }).catch(() => abort.abort());
+            }
+          }
+        }
+        // The server ended the stream without an error (it is going away): reconnect.
+        if (stopped()) return;
+      } catch (error) {
+        if (stopped()) return;
+        const e = fromConnectError(error);
+        if (!abort.signal.aborted && !retryable(e)) throw e;
+        if (++failures >= this.options.reconnect.maxAttempts) throw e;
+      } finally {
+        clearInterval(watchdog);
+        signal?.removeEventListener('abort', onOuter);
+        this.aborts.delete(abort);
+        abort.abort();
+      }
+      if (stopped()) return;
+      await sleep(this.backoff(failures), signal);
+    }
+  }
+
+  subscribe(pattern: string, options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    const outer = options?.signal;
+    const abort = new AbortController();
+    const iterable = this.follow(pattern, { ...options, signal: abort.signal });
+    return new Observable<RecordedEvent>((subscriber) => {
+      const onOuter = () => abort.abort();
+      outer?.addEventListener('abort', onOuter, { once: true });
+      const iterator = iterable[Symbol.asyncIterator]();
+      (async () => {
+        try {
+          for (;;) {
+            const r = await iterator.next();
+            if (r.done || abort.signal.aborted) break;
+            subscriber.next(r.value);
+          }
+          subscriber.complete();
+        } catch (error) {
+          subscriber.error(error);
+        }
+      })();
+      return () => {
+        abort.abort();
+        outer?.removeEventListener('abort', onOuter);
+        void iterator.return?.(undefined);
+      };
+    });
+  }
+
+  async listChildren(prefix: string, options: ListChildrenOptions = {}): Promise<HierarchyPage> {
+    const res = await this.call(() => this.rpc.listChildren({ prefix, after: options?.after ?? '', limit: options?.limit ?? 0 }), true);
+    return {
+      entries: res.entries.map((e) => ({ name: e.name, segment: e.segment, isStream: e.isStream, hasChildren: e.hasChildren })),
+      ...(res.next === undefined ? {} : { next: res.next }),
+    };
+  }
+
+  async streamInfo(stream: string): Promise<StreamInfo | undefined> {
+    const res = await this.call(() => this.rpc.getStreamInfo({ stream }), true);
+    return res.info === undefined ? undefined : fromWireInfo(res.info);
+  }
+
+  async deleteStream(stream: string, options: { expectedVersion?: ExpectedVersion } = {}): Promise<StreamInfo> {
+    const res = await this.call(() => this.rpc.deleteStream({ stream, expectedVersion: toWireExpected(options?.expectedVersion) }), false);
+    if (res.info === undefined) throw new InvalidArgumentError('The server sent no stream info.');
+    return fromWireInfo(res.info);
+  }
+
+  async truncateBefore(stream: string, version: number): Promise<{ truncatedBefore: number; removed: number }> {
+    if (!Number.isSafeInteger(version) || version < 1) throw new InvalidArgumentError(`version must be an integer >= 1; got ${String(version)}.`);
+    const res = await this.call(() => this.rpc.truncateBefore({ stream, version: BigInt(version) }), true);
+    return { truncatedBefore: Number(res.truncatedBefore), removed: Number(res.removed) };
+  }
+
+  async headPosition(): Promise<number> {
+    const res = await this.call(() => this.rpc.getPosition({}), true);
+    return Number(res.position);
+  }
+
+  async waitForPosition(position: number, timeoutMs = 5000): Promise<void> {
+    if (!Number.isSafeInteger(position) || position < 0) throw new InvalidArgumentError(`position must be an integer >= 0; got ${String(position)}.`);
+    if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) throw new InvalidArgumentError(`timeoutMs must be an integer >= 0; got ${String(timeoutMs)}.`);
+    await this.call(() => this.rpc.waitForPosition({ position: BigInt(position), timeoutMs: Math.max(1, timeoutMs) }, { timeoutMs: timeoutMs + 10_000 }), true);
+  }
+
+  sublevel(name: string, options: { valueEncoding?: string } = {}): Sublevel {
+    if (typeof name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(name)) {
+      throw new InvalidArgumentError(`A sublevel name is 1 to 64 letters, digits, '-' or '_'; got ${JSON.stringify(name)}.`);
+    }
+    return this.state.sublevel(name, { keyEncoding: 'utf8', valueEncoding: options.valueEncoding ?? 'json' }) as Sublevel;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Ends subscriptions and closes the connection (and the default local state store). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const a of this.aborts) a.abort();
+    this.sessions.abort();
+    if (this.ownsState) await this.state.close();
+  }
+}
+
+/**
+ * Connects to a Strand server. The returned client is an `EventStore`: pass it wherever an
+ * `EventLog` goes (aggregate repositories, projection runners).
+ *
+ * @example
+ * ```ts
+ * const store = connect({ url: 'http://127.0.0.1:7070', apiKey: process.env.STRAND_API_KEY! });
+ * await store.append('orders/eu/order-42', [{ type: 'OrderPlaced', data: { total: 42 } }]);
+ * ```
+ */
+export function connect(options: ClientOptions): StrandClient {
+  return new StrandClient(options);
+}

@@ -1,0 +1,8 @@
+/**
+ * `@strand/client`: a remote Strand server as an `EventStore` (`connect({ url, apiKey })`).
+ *
+ * @packageDocumentation
+ */
+export { connect, StrandClient } from './client.js';
+export type { ClientOptions, ReconnectOptions } from './client.js';
+export { LimitExceededError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';

@@ -1,0 +1,33 @@
+/**
+ * `@strand/protocol`: the `strand.v1` wire protocol shared by `@strand/server` and
+ * `@strand/client`: the generated messages and service descriptors (from `proto/strand/v1/`, by
+ * `npm run proto`), conversions, and the StrandError <-> Connect error mapping.
+ *
+ * @packageDocumentation
+ */
+export {
+  fromWireAppendResult,
+  fromWireEvent,
+  fromWireExpected,
+  fromWireInfo,
+  fromWireInput,
+  parseJsonText,
+  toWireAppendResult,
+  toWireEvent,
+  toWireExpected,
+  toWireInfo,
+  toWireInput,
+} from './convert.js';
+export {
+  connectCodeOf,
+  fromConnectError,
+  LimitExceededError,
+  ServerUnavailableError,
+  SubscriptionEndedError,
+  toConnectError,
+  UnauthenticatedError,
+} from './errors.js';
+export type { ServerLimit } from './errors.js';
+export { StrandErrorDetailSchema } from './gen/strand/v1/errors_pb.js';
+export type { StrandErrorDetail } from './gen/strand/v1/errors_pb.js';
+export * as wire from './gen/strand/v1/store_pb.js';

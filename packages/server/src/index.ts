@@ -1,0 +1,11 @@
+/**
+ * `@strand/server`: Strand as a network service (`strand serve`, or embedded with
+ * `createServer({ log | tenants }).listen()`). Design: docs/design/0010-server.md.
+ *
+ * @packageDocumentation
+ */
+export { createServer, StrandServer } from './server.js';
+export type { HttpRequest, HttpResponse, ListenOptions, ServerOptions } from './server.js';
+export type { ServerLimits } from './limits.js';
+export type { WaitForProjections } from './service.js';
+export { LimitExceededError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';

@@ -1,0 +1,64 @@
+/**
+ * Test harness: a real server on loopback (in this process) with a fresh log behind it, and
+ * clients connected to it over the network.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type ClientOptions, type StrandClient } from '@strand/client';
+import { EventLog } from '@strand/core';
+import { createServer, type ServerOptions, type StrandServer } from '@strand/server';
+import { ClassicLevel } from 'classic-level';
+import { MemoryLevel } from 'memory-level';
+
+export type Backend = 'memory' | 'leveldb';
+
+/** A running server with its log. */
+export interface Running {
+  server: StrandServer;
+  log: EventLog;
+  url: string;
+  apiKey: string;
+  client(options?: Partial<ClientOptions>): StrandClient;
+  close(): Promise<void>;
+}
+
+const dirs: string[] = [];
+
+/** A temporary directory removed by {@link cleanup}. */
+export function tempDir(prefix = 'strand-server-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** Removes the temporary directories. */
+export function cleanup(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/** Starts a server on a fresh log of the given backend. */
+export async function startServer(backend: Backend, options: Partial<ServerOptions> = {}): Promise<Running> {
+  const store = backend === 'memory' ? new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }) : new ClassicLevel(tempDir(), { keyEncoding: 'view', valueEncoding: 'view' });
+  const log = await EventLog.open({ store, ownsStore: true });
+  const server = createServer({ log, ...options });
+  const url = await server.listen();
+  const apiKey = server.apiKey!;
+  const clients: StrandClient[] = [];
+  return {
+    server,
+    log,
+    url,
+    apiKey,
+    client: (o = {}) => {
+      const c = connect({ url, apiKey, ...o });
+      clients.push(c);
+      return c;
+    },
+    close: async () => {
+      for (const c of clients) await c.close();
+      await server.close();
+      await log.close();
+    },
+  };
+}
