@@ -52,9 +52,21 @@ interface State {
   highWater: number;
 }
 
-interface Slot {
-  position: number;
-  done: boolean;
+/**
+ * One stream's pending work (docs/design/0007, "Dispatch"). At most `cap` events are buffered in
+ * memory; past that the stream *overflows*: the follower leaves its later events in the log and
+ * the stream's worker reads them back from the store itself, so a hot stream never holds up the
+ * follower (and with it every other stream).
+ */
+interface StreamWork {
+  readonly stream: string;
+  /** Buffered events, oldest first, from `head`. The event being applied stays at the head. */
+  readonly queue: RecordedEvent[];
+  head: number;
+  /** Events of this stream left in the log: read back from `nextVersion` up to `lastSeen`. */
+  overflow: { nextVersion: number; nextPosition: number; lastSeen: number } | undefined;
+  /** Resolved once the worker has nothing left (resume waits for its replay). */
+  idle: Array<() => void>;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -68,13 +80,15 @@ export class Engine {
   private readonly parked = new Map<string, ParkedStream>();
   private readonly parkedDirty = new Map<string, ParkedStream | null>();
   private readonly versions = new Map<string, number>();
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly tails = new Map<string, Promise<void>>();
-  private readonly inflight: Slot[] = [];
-  private inflightHead = 0;
+  /** Streams with pending work, each drained by one worker at a time (strict order per stream). */
+  private readonly work = new Map<string, StreamWork>();
+  private readonly workers = new Set<Promise<void>>();
+  /** Events buffered across all streams (bounded by `maxInFlight`). */
+  private buffered = 0;
+  /** Events buffered per stream before it overflows to reading the store. */
+  private readonly streamCap: number;
   private dispatched = 0;
   private completedSinceCommit = 0;
-  private highestDone = 0;
   private running = 0;
   private readonly slotWaiters: Array<() => void> = [];
   private readonly roomWaiters: Array<() => void> = [];
@@ -99,6 +113,7 @@ export class Engine {
     this.collections = new Collections(log, projection.name, generation);
     this.meta = generationMeta(log, projection.name, generation);
     this.buffer = new WriteBuffer(this.collections);
+    this.streamCap = Math.max(1, Math.min(1024, Math.floor(options.maxInFlight / 16)));
   }
 
   /** Committed checkpoint. */
@@ -123,19 +138,19 @@ export class Engine {
     if (saved) this.state = { ...saved };
     for await (const p of readParked(this.meta)) this.parked.set(p.stream, p);
     this.dispatched = this.state.checkpoint;
-    this.highestDone = this.state.checkpoint;
     this.stopped = false;
     this.abort = new AbortController();
     this.loop = this.follow().catch((error: unknown) => this.fail(error));
   }
 
-  /** Stops following; waits for handlers in flight and commits what they did. */
+  /** Stops following; waits for the handlers running now and commits what they did. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort();
     await this.loop;
-    await Promise.all([...this.chains.values()]);
+    for (const r of this.roomWaiters.splice(0)) r();
+    await Promise.all([...this.workers]);
     await this.commit();
     await this.committing;
   }
@@ -143,41 +158,132 @@ export class Engine {
   private async follow(): Promise<void> {
     const { state, projection } = this;
     for await (const event of this.log.follow('>', { from: state.checkpoint + 1, signal: this.abort.signal })) {
-      if (this.inflight.length - this.inflightHead >= this.options.maxInFlight) {
+      // Only buffered events count: a stream past its cap overflows instead of filling the window.
+      if (this.buffered >= this.options.maxInFlight) {
         await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+        if (this.stopped) return;
       }
-      this.dispatched = event.position;
+      // `dispatched` moves only once the event is handed over: while the check below awaits the
+      // store, the checkpoint must not pass it.
       const handler = projection.matches(event.stream) ? projection.handlerFor(event.type) : undefined;
       if (handler === undefined || this.parked.has(event.stream)) {
-        this.skip(event.position);
+        this.dispatched = event.position;
+        this.skip();
+        continue;
+      }
+      const w = this.work.get(event.stream);
+      if (w?.overflow !== undefined) {
+        // Left in the log: the stream's worker reads it back in order.
+        w.overflow.lastSeen = event.position;
+        this.dispatched = event.position;
         continue;
       }
       if (event.position <= state.highWater) {
         // Possibly applied before a crash: the per-stream version committed with it says.
         const applied = (await this.meta.get(`v:${event.stream}`)) as number | undefined;
         if (applied !== undefined && applied >= event.version) {
-          this.skip(event.position);
+          this.dispatched = event.position;
+          this.skip();
           continue;
         }
       }
-      const slot: Slot = { position: event.position, done: false };
-      this.inflight.push(slot);
-      const prev = this.chains.get(event.stream);
-      const run: Promise<void> = prev === undefined ? this.apply(event, slot) : prev.then(() => this.apply(event, slot));
-      this.chains.set(event.stream, run);
-      // The chain entry goes when its last event is done (apply clears it), keeping the map small.
-      this.tails.set(event.stream, run);
+      this.enqueue(event);
+      this.dispatched = event.position;
     }
   }
 
   /** A position that needs no handler still moves the checkpoint. */
-  private skip(position: number): void {
-    if (this.inflight.length === this.inflightHead) {
-      this.highestDone = Math.max(this.highestDone, position);
-      this.scheduleCommit(false);
+  private skip(): void {
+    if (this.work.size === 0) this.scheduleCommit(false);
+  }
+
+  private enqueue(event: RecordedEvent): void {
+    const w = this.work.get(event.stream);
+    if (w === undefined) {
+      const fresh: StreamWork = { stream: event.stream, queue: [event], head: 0, overflow: undefined, idle: [] };
+      this.buffered++;
+      this.work.set(event.stream, fresh);
+      this.startWorker(fresh);
+    } else if (w.overflow !== undefined) {
+      w.overflow.lastSeen = Math.max(w.overflow.lastSeen, event.position);
+    } else if (w.queue.length - w.head >= this.streamCap) {
+      w.overflow = { nextVersion: event.version, nextPosition: event.position, lastSeen: event.position };
     } else {
-      this.inflight.push({ position, done: true });
+      w.queue.push(event);
+      this.buffered++;
     }
+  }
+
+  private startWorker(w: StreamWork): void {
+    const run: Promise<void> = this.drain(w)
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => this.workers.delete(run));
+    this.workers.add(run);
+  }
+
+  /** The stream's worker: applies its events one at a time, in order, refilling from the store. */
+  private async drain(w: StreamWork): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      if (w.head === w.queue.length && w.overflow !== undefined) await this.refill(w);
+      if (w.head === w.queue.length) {
+        if (w.overflow !== undefined) continue;
+        this.work.delete(w.stream);
+        for (const r of w.idle.splice(0)) r();
+        this.scheduleCommit(false);
+        return;
+      }
+      const event = w.queue[w.head]!;
+      if (this.parked.has(w.stream)) {
+        // Everything after a parked event waits in the log for retry/skip.
+        this.buffered -= w.queue.length - w.head;
+        w.queue.length = 0;
+        w.head = 0;
+        w.overflow = undefined;
+        this.wakeFollower();
+        continue;
+      }
+      await this.applyOnce(event);
+      w.head++;
+      this.buffered--;
+      if (w.head > 64 && w.head * 2 > w.queue.length) {
+        w.queue.splice(0, w.head);
+        w.head = 0;
+      }
+      this.wakeFollower();
+    }
+  }
+
+  /** Reads the next page of an overflowed stream from the store. */
+  private async refill(w: StreamWork): Promise<void> {
+    const over = w.overflow!;
+    const applied = over.nextPosition <= this.state.highWater ? ((await this.meta.get(`v:${w.stream}`)) as number | undefined) : undefined;
+    let read = 0;
+    let last = over.nextPosition - 1;
+    let passed = false;
+    // Every event of the stream at or below `seen` was committed before this read started.
+    const seen = over.lastSeen;
+    for await (const e of this.log.readStream(w.stream, { from: over.nextVersion, limit: this.streamCap, ifTruncated: 'skip' })) {
+      if (e.position > over.lastSeen) {
+        passed = true;
+        break;
+      }
+      read++;
+      last = e.position;
+      over.nextVersion = e.version + 1;
+      if (!this.projection.handlerFor(e.type) || (applied !== undefined && e.version <= applied)) continue;
+      w.queue.push(e);
+      this.buffered++;
+    }
+    // Done when the read passed everything the follower left, or reached the stream's end while the
+    // follower left nothing new meanwhile.
+    if (passed || last >= over.lastSeen || (read < this.streamCap && over.lastSeen === seen)) w.overflow = undefined;
+    else over.nextPosition = last + 1;
+  }
+
+  private wakeFollower(): void {
+    if (this.roomWaiters.length === 0 || this.buffered >= this.options.maxInFlight) return;
+    for (const r of this.roomWaiters.splice(0)) r();
   }
 
   private acquire(): Promise<void> {
@@ -190,25 +296,8 @@ export class Engine {
     else this.running--;
   }
 
-  private async apply(event: RecordedEvent, slot: Slot): Promise<void> {
-    try {
-      await this.applyOnce(event, slot);
-    } finally {
-      // Last event of this stream's chain: drop the entry (a later event starts a new chain).
-      if (this.tails.get(event.stream) === this.chains.get(event.stream) && slot.done) {
-        const tail = this.tails.get(event.stream);
-        queueMicrotask(() => {
-          if (this.chains.get(event.stream) === tail) {
-            this.chains.delete(event.stream);
-            this.tails.delete(event.stream);
-          }
-        });
-      }
-    }
-  }
-
-  private async applyOnce(event: RecordedEvent, slot: Slot): Promise<void> {
-    if (this.parked.has(event.stream)) return this.finish(slot, undefined);
+  private async applyOnce(event: RecordedEvent): Promise<void> {
+    if (this.parked.has(event.stream)) return this.finish(undefined);
     const handler = this.projection.handlerFor(event.type)!;
     if (this.running < this.options.concurrency) this.running++;
     else await this.acquire();
@@ -219,7 +308,7 @@ export class Engine {
           await handler(event, tx);
           tx.commit();
           this.versions.set(event.stream, event.version);
-          return this.finish(slot, event);
+          return this.finish(event);
         } catch (error) {
           tx.abort();
           if (attempt >= this.options.attempts || this.stopped) {
@@ -227,7 +316,7 @@ export class Engine {
             this.parked.set(event.stream, p);
             this.parkedDirty.set(event.stream, p);
             this.options.logger.warn({ projection: this.projection.name, stream: event.stream, version: event.version, err: error }, 'stream parked');
-            return this.finish(slot, undefined);
+            return this.finish(undefined);
           }
           await sleep(this.options.backoffMs * 2 ** (attempt - 1));
         }
@@ -237,25 +326,25 @@ export class Engine {
     }
   }
 
-  private finish(slot: Slot, event: RecordedEvent | undefined): void {
-    slot.done = true;
+  private finish(event: RecordedEvent | undefined): void {
     if (event) this.processedPending.push(event);
     this.completedSinceCommit++;
     this.scheduleCommit(this.completedSinceCommit >= this.options.batchSize);
   }
 
-  private advance(): void {
-    while (this.inflightHead < this.inflight.length && this.inflight[this.inflightHead]!.done) {
-      this.highestDone = Math.max(this.highestDone, this.inflight[this.inflightHead]!.position);
-      this.inflightHead++;
+  /**
+   * The checkpoint: every selected event at or below it is applied or parked. Each stream
+   * completes in order, so its first pending event is the head of its queue (or of its overflow);
+   * the checkpoint stops just below the oldest of those.
+   */
+  private lowWatermark(): number {
+    let low = this.dispatched;
+    for (const w of this.work.values()) {
+      if (this.parked.has(w.stream)) continue;
+      const first = w.head < w.queue.length ? w.queue[w.head]!.position : w.overflow?.nextPosition;
+      if (first !== undefined && first - 1 < low) low = first - 1;
     }
-    if (this.inflightHead > 1024 && this.inflightHead * 2 > this.inflight.length) {
-      this.inflight.splice(0, this.inflightHead);
-      this.inflightHead = 0;
-    }
-    if (this.inflightHead === this.inflight.length) this.highestDone = Math.max(this.highestDone, this.dispatched);
-    const room = this.roomWaiters.splice(0);
-    for (const r of room) r();
+    return Math.max(low, this.state.checkpoint);
   }
 
   private scheduleCommit(now: boolean): void {
@@ -287,8 +376,7 @@ export class Engine {
   }
 
   private async commitNow(): Promise<void> {
-    this.advance();
-    const checkpoint = this.highestDone;
+    const checkpoint = this.lowWatermark();
     if (checkpoint === this.state.checkpoint && this.buffer.empty && this.parkedDirty.size === 0 && this.versions.size === 0 && this.processedPending.length === 0) return;
     this.completedSinceCommit = 0;
     const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = this.buffer.drain();
@@ -318,23 +406,19 @@ export class Engine {
   async resume(stream: string, mode: 'retry' | 'skip'): Promise<boolean> {
     const p = this.parked.get(stream);
     if (p === undefined) return false;
-    const cutoff = this.dispatched;
+    const draining = this.work.get(stream);
+    if (draining !== undefined) await new Promise<void>((resolve) => draining.idle.push(resolve));
+    if (this.parked.get(stream) !== p) return !this.parked.has(stream);
     const from = mode === 'skip' ? p.version + 1 : p.version;
+    // The stream's events from `from` up to what the follower has passed are read back from the
+    // store by its worker; the follower's later events of the stream queue behind them.
+    const w: StreamWork = { stream, queue: [], head: 0, overflow: { nextVersion: from, nextPosition: p.position, lastSeen: this.dispatched }, idle: [] };
     this.parked.delete(stream);
     this.parkedDirty.set(stream, null);
-    const replay = async () => {
-      for await (const e of this.log.readStream(stream, { from, ifTruncated: 'skip' })) {
-        if (e.position > cutoff) break;
-        if (this.parked.has(stream)) break;
-        if (!this.projection.handlerFor(e.type)) continue;
-        const slot: Slot = { position: e.position, done: false };
-        await this.apply(e, slot);
-      }
-    };
-    const prev = this.chains.get(stream) ?? Promise.resolve();
-    const run = prev.then(replay);
-    this.chains.set(stream, run);
-    await run;
+    this.work.set(stream, w);
+    const idle = new Promise<void>((resolve) => w.idle.push(resolve));
+    this.startWorker(w);
+    await idle;
     await this.commit();
     return !this.parked.has(stream);
   }

@@ -168,6 +168,80 @@ describe('ProjectionRunner on LevelDB', () => {
     await runner.stop();
   });
 
+  it('serves other streams at once while one stream has 100,000 pending events (per-stream dispatch)', async () => {
+    const g = gate();
+    let hotApplied = 0;
+    const p = defineProjection({
+      name: 'hot',
+      patterns: ['acc/>'],
+      handlers: {
+        T: async (e, tx) => {
+          if (e.stream === 'acc/hot') {
+            await g.p;
+            if (e.version !== hotApplied + 1) throw new Error(`out of order on acc/hot: ${hotApplied} then ${e.version}`);
+            hotApplied++;
+            return;
+          }
+          await tx.update<{ last: number }>('v', e.stream, (d) => {
+            if ((d?.last ?? 0) + 1 !== e.version) throw new Error(`out of order on ${e.stream}: ${d?.last} then ${e.version}`);
+            return { last: e.version };
+          });
+        },
+      },
+    });
+    // The window (maxInFlight) is far smaller than the hot stream's backlog: before per-stream
+    // dispatch, the follower stopped at the window and the other streams waited for the hot one.
+    const runner = new ProjectionRunner(log, p, { concurrency: 4, maxInFlight: 2000 });
+    await runner.start();
+    for (let i = 0; i < 10; i++) await log.append('acc/hot', Array.from({ length: 10_000 }, () => ({ type: 'T', data: null })));
+    const seen = firstValueFrom(runner.processed$.pipe(take(40), toArray()));
+    for (let i = 0; i < 40; i++) await log.append(`acc/fast-${i % 8}`, [{ type: 'T', data: i }]);
+    const done = await seen;
+    expect(done.map((e: RecordedEvent) => e.stream).filter((s) => s === 'acc/hot')).toEqual([]);
+    expect(hotApplied).toBe(0);
+    for (let i = 0; i < 8; i++) expect(await runner.view().get('v', `acc/fast-${i}`)).toEqual({ last: 5 });
+    g.open();
+    await runner.waitFor(log.position, { timeoutMs: 60_000 });
+    expect(hotApplied).toBe(100_000);
+    expect(runner.parked()).toEqual([]);
+    await runner.stop();
+  });
+
+  it('keeps exactly-once and order when streams overflow to the store across restarts (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 40 }), fc.boolean()), { minLength: 1, maxLength: 12 }), async (steps) => {
+        const d = await mkdtemp(join(tmpdir(), 'strand-proj-over-'));
+        let l = await openLog({ path: d, durability: 'buffered' });
+        const expected = new Map<string, number>();
+        // maxInFlight 16: each stream buffers one event and reads the rest back from the store.
+        const options = { batchSize: 5, concurrency: 2, maxInFlight: 16 };
+        try {
+          let runner = new ProjectionRunner(l, counter(), options);
+          await runner.start();
+          for (const [s, n, restart] of steps) {
+            await l.append(`acc/${s}`, Array.from({ length: n }, () => ({ type: 'T', data: null })));
+            expected.set(`acc/${s}`, (expected.get(`acc/${s}`) ?? 0) + n);
+            if (restart) {
+              await runner.stop();
+              await l.close();
+              l = await openLog({ path: d, durability: 'buffered' });
+              runner = new ProjectionRunner(l, counter(), options);
+              await runner.start();
+            }
+          }
+          await runner.waitFor(l.position);
+          for (const [s, n] of expected) expect(await runner.view().get('streams', s)).toEqual({ n, last: n });
+          expect(runner.parked()).toEqual([]);
+          await runner.stop();
+        } finally {
+          await l.close();
+          await rm(d, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
   it('rebuilds blue/green: the old model serves until the new one has caught up', async () => {
     const runner = new ProjectionRunner(log, counter());
     await runner.start();
