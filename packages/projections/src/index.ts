@@ -1,6 +1,7 @@
 /**
  * `@strand/projections`: read models from the Strand log, as RxJS-friendly projections with
- * checkpoints, per-stream failure isolation, read-your-writes and blue/green rebuilds.
+ * checkpoints, per-stream failure isolation, read-your-writes and blue/green rebuilds; consumer
+ * groups that spread streams over many processes, in order per stream.
  *
  * @packageDocumentation
  */
@@ -16,5 +17,12 @@ export type { InlineProjection } from './inline.js';
 export { defineProjection } from './projection.js';
 export type { CompiledProjection, EventHandler, ProjectionDefinition } from './projection.js';
 export type { ReadModelTx, ReadModelView } from './read-model.js';
+export { ConsumerGroup } from './group/coordinator.js';
+export type { AckEffects, GroupHandler, GroupMember, GroupOptions, GroupStart, GroupStatus, MemberSession } from './group/coordinator.js';
+export { GroupClosedError, MemberExpiredError, StaleLeaseError } from './group/errors.js';
+export { connectGroup, serveGroup } from './group/net.js';
+export type { GroupAddress, GroupServer, RemoteMember } from './group/net.js';
+export { defaultTuning as defaultGroupTuning } from './group/state.js';
+export type { Delivery, DeliveryRef, GroupParkedStream, GroupTuning } from './group/state.js';
 export { ProjectionRunner } from './runner.js';
 export type { ProjectionStatus, RebuildProgress, RunnerOptions } from './runner.js';
