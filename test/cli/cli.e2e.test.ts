@@ -134,6 +134,48 @@ describe('strand CLI', () => {
     expect((await strand('projections', 'rebuild', 'totals', '--module', join(dir, 'missing.js'))).code).toBe(1);
   });
 
+  it('lists consumer groups and retries or skips parked streams, at rest and through a running coordinator', async () => {
+    const { openLog } = await import('@strand/core');
+    const { ConsumerGroup, serveGroup } = await import('@strand/projections');
+    const log = await openLog({ path: dir });
+    let group = await ConsumerGroup.open(log, { name: 'billing', pattern: 'orders/>', maxAttempts: 1 });
+    let failing = true;
+    const member = () =>
+      group.consume((d) => {
+        if (d.stream === 'orders/us/o-3' && failing) throw new Error('cannot bill o-3');
+      });
+    member();
+    await group.drained();
+    await group.close();
+    const head = log.position;
+    await log.close();
+    expect(JSON.parse((await strand('groups', '--json')).stdout)).toEqual([{ name: 'billing', pattern: 'orders/>', watermark: head, head, active: 1, parked: 1 }]);
+    expect(JSON.parse((await strand('groups', '--parked', '--json')).stdout)).toEqual([{ group: 'billing', stream: 'orders/us/o-3', version: 1, attempts: 1, error: 'cannot bill o-3' }]);
+    expect(JSON.parse((await strand('groups', 'skip', 'billing', 'orders/us/o-3', '--json')).stdout)).toEqual({ group: 'billing', stream: 'orders/us/o-3', skipped: true });
+    expect((await strand('groups', 'skip', 'billing', 'orders/us/o-3')).code).toBe(3);
+    expect((await strand('groups', 'parked', 'nope')).code).toBe(3);
+    // Live: the coordinator runs in this process and the CLI asks it over its socket.
+    const log2 = await openLog({ path: dir });
+    try {
+      await log2.append('orders/us/o-3', [{ type: 'Placed', data: {} }]);
+      group = await ConsumerGroup.open(log2, { name: 'billing', pattern: 'orders/>', maxAttempts: 1 });
+      member();
+      await group.drained();
+      const server = await serveGroup([group], { path: join(dir, '..', 'billing.sock') });
+      const at = (server.address as { path: string }).path;
+      const parked = JSON.parse((await strand('groups', 'parked', 'billing', '--connect', at, '--json')).stdout);
+      expect(parked.map((p: { stream: string; version: number }) => [p.stream, p.version])).toEqual([['orders/us/o-3', 2]]);
+      failing = false;
+      expect(JSON.parse((await strand('groups', 'retry', 'billing', 'orders/us/o-3', '--connect', at, '--json')).stdout)).toEqual({ group: 'billing', stream: 'orders/us/o-3', retried: true });
+      await group.drained();
+      expect(group.parked()).toEqual([]);
+      await server.close();
+      await group.close();
+    } finally {
+      await log2.close();
+    }
+  });
+
   it('manages tenants', async () => {
     const tdir = join(dir, '..', 'tenants');
     const t = (...args: string[]) => strand('--path', tdir, ...args);
@@ -151,7 +193,7 @@ describe('strand CLI', () => {
   });
 
   it('prints help with examples for every command', async () => {
-    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export', 'projections', 'tenants']) {
+    for (const cmd of ['init', 'info', 'streams', 'read', 'tail', 'append', 'verify', 'schemas', 'export', 'projections', 'groups', 'tenants']) {
       const h = await strand(cmd, '--help');
       expect(h.code, cmd).toBe(0);
       expect(h.stdout, cmd).toContain('Examples:');

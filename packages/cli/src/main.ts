@@ -16,7 +16,7 @@ import { exportParquet } from '@strand/core/export';
 import { type TenantInfo, TenantManager, type TenantQuotas } from '@strand/core/tenancy';
 import { dirSize } from '@strand/core/testing';
 import { compactTable, deleteStreams, expireSnapshots, exportIceberg, IcebergSink, removeOrphanFiles } from '@strand/iceberg';
-import { type CompiledProjection, listProjections, ProjectionRunner } from '@strand/projections';
+import { adminGroup, type CompiledProjection, type GroupAddress, type GroupParkedStream, listGroups, listProjections, ProjectionRunner, resumeParkedAtRest } from '@strand/projections';
 import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
 import { Command, Option } from 'commander';
@@ -466,6 +466,78 @@ Examples:
       else out.table(rows, ['name', 'patterns', 'generation', 'position', 'head', 'lag', 'parked']);
     }),
   );
+
+/** `host:port` or a Unix socket path, as `strand group --connect` takes it. */
+function groupAddress(connect: string): GroupAddress {
+  const m = /^(.*):(\d+)$/.exec(connect);
+  return m ? { host: m[1] || '127.0.0.1', port: Number(m[2]) } : { path: connect };
+}
+
+const groups = program
+  .command('groups')
+  .description('list consumer groups with their watermark, active streams and parked streams')
+  .option('--parked', 'list every parked stream with its error')
+  .addHelpText('after', `
+Reads the groups' durable checkpoints. A running coordinator (serveGroup) answers live:
+see "strand groups parked --help".
+
+Examples:
+  strand groups
+  strand groups --parked --json`)
+  .action((opts: { parked?: boolean }) =>
+    readLog(async (log, out) => {
+      const rows: Array<Record<string, unknown>> = [];
+      const parkedRows: Array<Record<string, unknown>> = [];
+      for (const g of await listGroups(log)) {
+        for (const p of g.parked) parkedRows.push({ group: g.name, stream: p.stream, version: p.version, attempts: p.attempts, error: p.error });
+        rows.push({ name: g.name, pattern: g.pattern, watermark: g.watermark, head: log.position, active: g.streams, parked: g.parked.length });
+      }
+      if (opts.parked) out.table(parkedRows, ['group', 'stream', 'version', 'attempts', 'error']);
+      else out.table(rows, ['name', 'pattern', 'watermark', 'head', 'active', 'parked']);
+    }),
+  );
+
+groups
+  .command('parked <group>')
+  .description("list a group's parked streams")
+  .option('--connect <address>', "ask the group's running coordinator (host:port or a socket path)")
+  .addHelpText('after', `
+Examples:
+  strand groups parked billing
+  strand groups parked billing --connect 127.0.0.1:7070 --json`)
+  .action(async (group: string, opts: { connect?: string }) => {
+    const out = output(globals().json);
+    const rows = (p: GroupParkedStream[]) => out.table(p.map((x) => ({ stream: x.stream, version: x.version, position: x.position, attempts: x.attempts, error: x.error })), ['stream', 'version', 'position', 'attempts', 'error']);
+    if (opts.connect !== undefined) return rows((await adminGroup(groupAddress(opts.connect), group, 'parked')) as GroupParkedStream[]);
+    return readLog(async (log) => {
+      const g = (await listGroups(log)).find((x) => x.name === group);
+      if (g === undefined) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No consumer group named ${group} in this log. List them with: strand groups`);
+      rows(g.parked);
+    });
+  });
+
+for (const mode of ['retry', 'skip'] as const) {
+  groups
+    .command(`${mode} <group> <stream>`)
+    .description(mode === 'retry' ? 'deliver a parked stream again from its failed event' : 'skip the failed event of a parked stream and deliver the rest')
+    .option('--connect <address>', "ask the group's running coordinator (host:port or a socket path)")
+    .addHelpText('after', `
+Without --connect, edits the checkpoint at rest: stop the group's coordinator first (LevelDB
+allows one process per store; on S3 this would fence the application's writer, so use --connect).
+
+Examples:
+  strand groups ${mode} billing orders/eu/o-42 --connect 127.0.0.1:7070
+  strand groups ${mode} billing orders/eu/o-42`)
+    .action(async (group: string, stream: string, opts: { connect?: string }) => {
+      const out = output(globals().json);
+      const done = (ok: boolean) => {
+        if (!ok) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `Stream ${stream} is not parked in group ${group}. List parked streams with: strand groups parked ${group}`);
+        out.object({ group, stream, [mode === 'retry' ? 'retried' : 'skipped']: true });
+      };
+      if (opts.connect !== undefined) return done((await adminGroup(groupAddress(opts.connect), group, mode, stream)) as boolean);
+      return withLog(async (log) => done(await resumeParkedAtRest(log, group, stream, mode)));
+    });
+}
 
 projections
   .command('rebuild <name>')

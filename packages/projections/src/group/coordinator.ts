@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { compilePattern, type EventLog, InvalidArgumentError, type Logger, type RecordedEvent, type StreamAppend, silentLogger, type Sublevel } from '@strand/core';
+import { GROUP_CATALOG } from './admin.js';
 import { GroupClosedError } from './errors.js';
 import { type CheckpointEntry, type CheckpointPlan, type Delivery, type DeliveryRef, defaultTuning, GroupState, type GroupParkedStream, type GroupTuning, type RestoredEntry } from './state.js';
 
@@ -205,6 +206,7 @@ export class ConsumerGroup {
     }
     watermark = Math.max(0, watermark);
     await meta.put('state', { format: FORMAT, pattern, watermark, incarnation } satisfies SavedState);
+    await log.sublevel(GROUP_CATALOG).put(name, { name, pattern });
     const group = new ConsumerGroup(log, name, pattern, meta, incarnation, { watermark, streams }, tuning, interval, options.clock ?? Date.now, options.logger ?? silentLogger);
     for (const [s, vs] of xKeys) group.xKeys.set(s, vs);
     group.lastPersistedWatermark = watermark;

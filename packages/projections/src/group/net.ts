@@ -29,9 +29,14 @@ type ClientMessage =
   | { t: 'hb' }
   | { t: 'ack'; id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }
   | { t: 'nack'; ref: DeliveryRef; error: string; delayMs?: number }
-  | { t: 'leave' };
+  | { t: 'leave' }
+  | { t: 'admin'; id: number; group: string; op: AdminOp; stream?: string };
+
+/** What {@link adminGroup} can ask a running coordinator. */
+export type AdminOp = 'status' | 'parked' | 'retry' | 'skip';
 
 type ServerMessage =
+  | { t: 'admin'; id: number; result?: unknown; error?: { code: string; message: string } }
   | { t: 'joined'; member: string; sessionTimeoutMs: number }
   | { t: 'd'; d: Delivery }
   | { t: 'acked'; id: number; error?: { code: string; message: string } }
@@ -60,6 +65,23 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
     let session: MemberSession | undefined;
     let group: ConsumerGroup | undefined;
     const onMessage = async (msg: ClientMessage) => {
+      if (msg.t === 'admin') {
+        try {
+          const g = byName.get(msg.group);
+          if (g === undefined) throw new InvalidArgumentError(`No group named ${msg.group} here (serving ${[...byName.keys()].join(', ')}).`);
+          let result: unknown;
+          if (msg.op === 'status') result = g.status();
+          else if (msg.op === 'parked') result = g.parked();
+          else if (msg.op === 'retry' || msg.op === 'skip') {
+            if (typeof msg.stream !== 'string') throw new InvalidArgumentError(`${msg.op} needs a stream.`);
+            result = msg.op === 'retry' ? await g.retry(msg.stream) : await g.skip(msg.stream);
+          } else throw new InvalidArgumentError(`Unknown admin operation ${String(msg.op)}.`);
+          send(socket, { t: 'admin', id: msg.id, result });
+        } catch (error) {
+          send(socket, { t: 'admin', id: msg.id, error: describeError(error) });
+        }
+        return;
+      }
       if (msg.t === 'join') {
         group = byName.get(msg.group);
         if (group === undefined) throw new InvalidArgumentError(`No group named ${msg.group} here (serving ${[...byName.keys()].join(', ')}).`);
@@ -217,4 +239,30 @@ export async function connectGroup(address: GroupAddress, group: string, handler
     },
     close: () => socket.destroy(),
   };
+}
+
+/**
+ * Asks a running coordinator about a group, or to retry or skip one of its parked streams:
+ * `status` resolves a `GroupStatus`, `parked` the parked streams, `retry`/`skip` whether the
+ * stream was parked. What `strand group --connect` uses.
+ */
+export async function adminGroup(address: GroupAddress, group: string, op: AdminOp, stream?: string): Promise<unknown> {
+  const socket = 'path' in address ? createConnection(address.path) : createConnection(address.port, address.host ?? '127.0.0.1');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const reply = new Promise<ServerMessage>((resolve, reject) => {
+      createInterface({ input: socket }).once('line', (line) => resolve(JSON.parse(line) as ServerMessage));
+      socket.once('close', () => reject(new GroupClosedError(group)));
+    });
+    send(socket, { t: 'admin', id: 1, group, op, stream });
+    const msg = await reply;
+    if (msg.t !== 'admin') throw new GroupClosedError(group);
+    if (msg.error) throw toError(group, msg.error);
+    return msg.result;
+  } finally {
+    socket.destroy();
+  }
 }
