@@ -6,6 +6,7 @@
 import { aggregate } from './aggregate.js';
 import { core } from './core.js';
 import type { BenchSection } from './figure.js';
+import { group } from './group.js';
 import { iceberg } from './iceberg.js';
 import { projections } from './projections.js';
 import { s3 } from './s3.js';
@@ -14,4 +15,4 @@ import { tenancy } from './tenancy.js';
 import { workflow } from './workflow.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy, workflow, iceberg];
+export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy, workflow, iceberg, group];

@@ -552,7 +552,7 @@ export class ConsumerGroup {
   private checkDrained(): void {
     if (this.drainWaiters.length === 0) return;
     // Only parked streams left (every other tracked stream is done).
-    if (this.state.parked().length !== this.state.activeCount) return;
+    if (this.state.parkedTotal !== this.state.activeCount) return;
     const w = this.state.watermark;
     const still = this.drainWaiters.filter((d) => d.position > w);
     for (const d of this.drainWaiters) if (d.position <= w) d.resolve();

@@ -103,7 +103,10 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
         }
       }
     };
-    createInterface({ input: socket }).on('line', (line) => {
+    const lines = createInterface({ input: socket });
+    // A member killed mid-write resets its connection: the socket's close handler below cleans up.
+    lines.on('error', () => {});
+    lines.on('line', (line) => {
       let msg: ClientMessage;
       try {
         msg = JSON.parse(line) as ClientMessage;
@@ -180,6 +183,7 @@ export async function connectGroup(address: GroupAddress, group: string, handler
   const closed = new Promise<void>((resolve) => (closedResolve = resolve));
   const joined = new Promise<{ member: string; sessionTimeoutMs: number }>((resolve, reject) => {
     const lines = createInterface({ input: socket });
+    lines.on('error', () => {});
     lines.on('line', (line) => {
       const msg = JSON.parse(line) as ServerMessage;
       if (msg.t === 'joined') resolve(msg);
@@ -254,7 +258,9 @@ export async function adminGroup(address: GroupAddress, group: string, op: Admin
       socket.once('error', reject);
     });
     const reply = new Promise<ServerMessage>((resolve, reject) => {
-      createInterface({ input: socket }).once('line', (line) => resolve(JSON.parse(line) as ServerMessage));
+      const lines = createInterface({ input: socket });
+      lines.on('error', () => {});
+      lines.once('line', (line) => resolve(JSON.parse(line) as ServerMessage));
       socket.once('close', () => reject(new GroupClosedError(group)));
     });
     send(socket, { t: 'admin', id: 1, group, op, stream });

@@ -178,6 +178,10 @@ export class GroupState {
   private readonly retrying = new Set<string>();
   private readonly readQueue = new Set<string>();
   private readonly dirty = new Set<string>();
+  /** Streams whose entry may be in the durable checkpoint (a superset: a del of a missing key is harmless). */
+  private readonly onDisk = new Set<string>();
+  private parkedCount = 0;
+  private rotation = 0;
   /** Last member of streams that went idle: a stream coming back prefers it (stickiness). */
   private readonly affinity = new Map<string, string>();
   private watermarkValue: number;
@@ -201,6 +205,8 @@ export class GroupState {
     for (const [name, entry] of saved.streams) {
       const s = this.newStream(name, entry.acked);
       s.parked = entry.parked;
+      if (s.parked) this.parkedCount++;
+      this.onDisk.add(name);
       s.known = Math.max(entry.acked, entry.known);
       s.knownPosition = entry.knownPosition;
       this.streams.set(name, s);
@@ -265,7 +271,6 @@ export class GroupState {
       this.streams.set(e.stream, s);
       this.dirty.add(e.stream);
       this.unassigned.add(e.stream);
-      this.rebalanceDue = true;
     }
     if (e.version <= s.known) {
       // Acked before a restart past the old watermark (an ack committed with its effects).
@@ -533,6 +538,7 @@ export class GroupState {
 
   private park(s: StreamEntry, now: number): void {
     const first = s.buffer[0];
+    this.parkedCount++;
     s.parked = { stream: s.name, version: s.acked + 1, position: first?.position ?? s.knownPosition, error: s.lastError, attempts: s.attempts, parkedAt: now };
     s.buffer = [];
     s.retryAt = 0;
@@ -584,7 +590,6 @@ export class GroupState {
     s.revoke = false;
     if (!s.parked && s.acked < s.known) {
       this.unassigned.add(s.name);
-      this.rebalanceDue = true;
     }
   }
 
@@ -593,7 +598,6 @@ export class GroupState {
     if (s.lease === undefined) {
       if (s.acked < s.known) {
         this.unassigned.add(s.name);
-        this.rebalanceDue = true;
       }
       return;
     }
@@ -605,6 +609,11 @@ export class GroupState {
   }
 
   // ---- parked streams ------------------------------------------------------------------------
+
+  /** How many streams are parked. */
+  get parkedTotal(): number {
+    return this.parkedCount;
+  }
 
   /** Parked streams. */
   parked(): GroupParkedStream[] {
@@ -618,6 +627,7 @@ export class GroupState {
     const s = this.streams.get(stream);
     if (s?.parked === undefined) return false;
     s.parked = undefined;
+    this.parkedCount--;
     s.attempts = 0;
     this.dirty.add(stream);
     this.markReady(s);
@@ -631,6 +641,7 @@ export class GroupState {
     s.acked = s.parked.version;
     s.known = Math.max(s.known, s.acked);
     s.parked = undefined;
+    this.parkedCount--;
     s.attempts = 0;
     this.dirty.add(stream);
     if (!this.maybeRetire(s)) this.markReady(s);
@@ -645,9 +656,10 @@ export class GroupState {
    * credit window. Docs: docs/design/0009, "Assignment".
    */
   pump(now: number): Addressed[] {
-    if (this.rebalanceDue) {
+    if (this.rebalanceDue || this.unassigned.size > 0) {
+      const rebalance = this.rebalanceDue;
       this.rebalanceDue = false;
-      this.assign();
+      this.assign(rebalance);
     }
     const out: Addressed[] = [];
     for (const m of this.members.values()) {
@@ -680,14 +692,14 @@ export class GroupState {
     return out;
   }
 
-  private assign(): void {
+  private assign(rebalance: boolean): void {
     const live = this.live();
     if (live.length === 0) return;
     let leased = 0;
     for (const m of live) leased += m.leases.size;
     const target = Math.ceil((leased + this.unassigned.size) / live.length);
     // Surplus leases of members above the target move, idle ones only: nothing in flight moves.
-    for (const m of live) {
+    for (const m of rebalance ? live : []) {
       let surplus = m.leases.size - target;
       if (surplus <= 0) continue;
       for (const name of [...m.leases]) {
@@ -710,7 +722,12 @@ export class GroupState {
       const sticky = this.members.get(this.affinity.get(name) ?? '');
       let chosen = sticky !== undefined && sticky.leaveBy === undefined && sticky.leases.size < target ? sticky : undefined;
       if (chosen === undefined) {
-        for (const m of live) if (chosen === undefined || m.leases.size < chosen.leases.size) chosen = m;
+        // Least leased, then least busy; ties rotate so short-lived streams spread too.
+        const start = this.rotation++ % live.length;
+        for (let i = 0; i < live.length; i++) {
+          const m = live[(start + i) % live.length]!;
+          if (chosen === undefined || m.leases.size < chosen.leases.size || (m.leases.size === chosen.leases.size && m.inflight / m.credits < chosen.inflight / chosen.credits)) chosen = m;
+        }
       }
       const m = chosen!;
       this.epochCounter++;
@@ -730,8 +747,13 @@ export class GroupState {
     const dels: string[] = [];
     for (const name of this.dirty) {
       const s = this.streams.get(name);
-      if (s === undefined) dels.push(name);
-      else puts.push([name, s.parked ? { acked: s.acked, parked: s.parked } : { acked: s.acked }]);
+      if (s === undefined) {
+        // A stream that came and went between two writes never reaches the store.
+        if (this.onDisk.delete(name)) dels.push(name);
+      } else {
+        puts.push([name, s.parked ? { acked: s.acked, parked: s.parked } : { acked: s.acked }]);
+        this.onDisk.add(name);
+      }
     }
     this.dirty.clear();
     return { watermark: this.watermarkValue, puts, dels };
@@ -740,7 +762,10 @@ export class GroupState {
   /** A plan's writes failed: its streams are written again with the next plan. */
   planFailed(plan: CheckpointPlan): void {
     for (const [name] of plan.puts) this.dirty.add(name);
-    for (const name of plan.dels) this.dirty.add(name);
+    for (const name of plan.dels) {
+      this.dirty.add(name);
+      this.onDisk.add(name);
+    }
   }
 
   /** Something to write. */
