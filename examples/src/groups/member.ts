@@ -12,11 +12,12 @@ const member = await connectGroup(
   { port: 7070 },
   'billing',
   async (delivery) => {
-    const [order] = delivery.events;
-    if ((order?.data as { poison?: boolean }).poison) throw new Error('poison'); // nacked; parked after 3 attempts
-    console.log(delivery.stream, order?.version, `(epoch ${delivery.epoch})`);
+    const order = delivery.events[0]!;
+    const data = order.data as { total: number; poison?: boolean };
+    if (data.poison) throw new Error('poison'); // nacked; parked after 3 attempts
+    console.log(delivery.stream, order.version, `(epoch ${delivery.epoch})`);
     // Returning { appends } commits them with the ack in one commit: exactly-once effects.
-    return { appends: [{ stream: `invoices/${delivery.stream}`, events: [{ type: 'Invoiced', data: { total: (order?.data as { total: number }).total } }] }] };
+    return { appends: [{ stream: `invoices/${delivery.stream}`, events: [{ type: 'Invoiced', data: { total: data.total } }] }] };
   },
   { credits: 16 },
 );
