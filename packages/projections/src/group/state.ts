@@ -204,7 +204,9 @@ export class GroupState {
     this.epochCounter = saved.incarnation * 2 ** 32;
     for (const [name, entry] of saved.streams) {
       const s = this.newStream(name, entry.acked);
-      s.parked = entry.parked;
+      // An ack committed with its effects after the entry was written (x: keys) supersedes a
+      // parking the entry still records.
+      s.parked = entry.parked !== undefined && entry.parked.version > entry.acked ? entry.parked : undefined;
       if (s.parked) this.parkedCount++;
       this.onDisk.add(name);
       s.known = Math.max(entry.acked, entry.known);
@@ -638,7 +640,7 @@ export class GroupState {
   skip(stream: string): boolean {
     const s = this.streams.get(stream);
     if (s?.parked === undefined) return false;
-    s.acked = s.parked.version;
+    s.acked = Math.max(s.acked, s.parked.version);
     s.known = Math.max(s.known, s.acked);
     s.parked = undefined;
     this.parkedCount--;
