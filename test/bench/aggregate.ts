@@ -33,7 +33,8 @@ async function loads(ctx: BenchContext): Promise<Figure[]> {
       Array.from({ length: Math.min(1000, n - v) }, (_, k) => ({ type: 'Added', data: { n: v + k, note } })),
     );
   }
-  const plain = new AggregateRepository(log, Counter);
+  // Load figures measure the snapshot and replay paths, not the folded-state cache.
+  const plain = new AggregateRepository(log, Counter, { stateCacheSize: 0 });
   const full: number[] = [];
   for (let r = 0; r < ctx.runs; r++) full.push(await timeMs(() => plain.load('big')));
   await plain.snapshot('big');

@@ -83,8 +83,30 @@ describe('AggregateRepository on LevelDB', () => {
     await accounts.close();
   });
 
+  it('keeps folded states per version: a hot aggregate loads nothing but its head, and any other write invalidates it', async () => {
+    const accounts = repo();
+    await accounts.handle('hot', { type: 'Open', data: { owner: 'hal' } });
+    for (let i = 0; i < 5; i++) await accounts.handle('hot', { type: 'Deposit', data: { amount: 2 } });
+    let loaded = await accounts.load('hot');
+    expect([loaded.version, loaded.replayed, loaded.state.balance]).toEqual([6, 0, 10]);
+    // A write the repository did not make (another process, a plain append): only it is read.
+    await log.append('accounts/hot', [{ type: 'Deposited', data: { amount: 5 } }], { expectedVersion: 6 });
+    loaded = await accounts.load('hot');
+    expect([loaded.version, loaded.replayed, loaded.state.balance]).toEqual([7, 1, 15]);
+    // Without the cache, the same state from a full fold.
+    const cold = await repo({ stateCacheSize: 0 }).load('hot');
+    expect([cold.version, cold.replayed, cold.state]).toEqual([7, 7, loaded.state]);
+    // History truncated past the cached version: the cache cannot bridge it and is not used.
+    await accounts.handle('hot', { type: 'Deposit', data: { amount: 1 } });
+    await log.append('accounts/hot', [{ type: 'Deposited', data: { amount: 1 } }, { type: 'Deposited', data: { amount: 1 } }]);
+    await log.truncateBefore('accounts/hot', 10);
+    expect(await codeOf(accounts.load('hot'))).toBe('STRAND_STATE_UNRECOVERABLE');
+    await accounts.close();
+  });
+
   it('snapshots every N events and then loads only the events after the snapshot', async () => {
-    const accounts = repo({ snapshots: { every: 10 } });
+    // These snapshot tests load through the snapshot path: without the folded-state cache.
+    const accounts = repo({ snapshots: { every: 10 }, stateCacheSize: 0 });
     await accounts.handle('s', { type: 'Open', data: { owner: 'di' } });
     for (let i = 0; i < 24; i++) await accounts.handle('s', { type: 'Deposit', data: { amount: 1 } });
     await accounts.flush();
@@ -96,7 +118,7 @@ describe('AggregateRepository on LevelDB', () => {
   });
 
   it('snapshots when a load had to replay too much', async () => {
-    const accounts = repo({ snapshots: { whenReplayOver: 5 } });
+    const accounts = repo({ snapshots: { whenReplayOver: 5 }, stateCacheSize: 0 });
     await accounts.handle('r', { type: 'Open', data: { owner: 'ed' } });
     for (let i = 0; i < 8; i++) await accounts.handle('r', { type: 'Deposit', data: { amount: 2 } });
     await accounts.flush();
@@ -112,7 +134,7 @@ describe('AggregateRepository on LevelDB', () => {
     for (let i = 0; i < 6; i++) await v1.handle('m', { type: 'Deposit', data: { amount: 3 } });
     await v1.close();
     const AccountV2 = defineAggregate({ ...Account.definition, stateVersion: 2 });
-    const v2 = new AggregateRepository(log, AccountV2, { snapshots: { every: 5 } });
+    const v2 = new AggregateRepository(log, AccountV2, { snapshots: { every: 5 }, stateCacheSize: 0 });
     const loaded = await v2.load('m');
     expect([loaded.snapshotVersion, loaded.replayed, loaded.state.balance]).toEqual([0, 7, 18]);
     expect(v2.stats.snapshotsIgnored).toBe(1);
@@ -126,6 +148,7 @@ describe('AggregateRepository on LevelDB', () => {
     const archived: RecordedEvent[] = [];
     const accounts = repo({
       snapshots: { every: 10 },
+      stateCacheSize: 0,
       retention: { mode: 'truncate', keepLast: 2, archive: async (_s, events) => void archived.push(...events) },
     });
     await accounts.handle('t', { type: 'Open', data: { owner: 'gus' } });

@@ -39,6 +39,13 @@ export interface RepositoryOptions {
   random?: () => number;
   /** Structured logger (pino-compatible). */
   logger?: Logger;
+  /**
+   * Folded states kept in memory (LRU), each valid for the stream version it was folded to: a
+   * command on a hot aggregate then loads nothing but the stream's head. Default 1,000; 0 turns
+   * the cache off. States are shared between loads, so `evolve` must return a new state rather
+   * than change the one it is given (as every decider does).
+   */
+  stateCacheSize?: number;
 }
 
 /** Options of one command. */
@@ -146,6 +153,8 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   private readonly commands: Sublevel;
   private readonly removeHook: () => void;
   private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
+  /** Folded state per stream at a version (docs/design/0009-cpu-per-event.md, "Aggregates"). */
+  private readonly states: StateCache<z.output<S>>;
   private background: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<string>();
   private readonly waiting = new Map<string, { state: z.output<S>; version: number }>();
@@ -163,7 +172,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     }
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('Repository options must be an object.');
     assertPolicies(options.snapshots, options.retention);
-    for (const k of ['maxRetries', 'backoffMs'] as const) {
+    for (const k of ['maxRetries', 'backoffMs', 'stateCacheSize'] as const) {
       const v = options[k];
       if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError(`${k} must be an integer >= 0.`);
     }
@@ -175,7 +184,9 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       logger: options.logger ?? silentLogger,
       snapshots: options.snapshots,
       retention: options.retention ?? { mode: 'keep-all' },
+      stateCacheSize: options.stateCacheSize ?? 1000,
     };
+    this.states = new StateCache(this.options.stateCacheSize);
     this.snapshots = new SnapshotStore(log);
     this.commands = log.sublevel(`commands-${aggregate.name}`);
     // Command ids are recorded in the same atomic batch as the events they produced, so a retried
@@ -229,10 +240,17 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   async load(id: string): Promise<Loaded<z.output<S>>> {
     const stream = this.aggregate.streamOf(id);
     const info = await this.log.streamInfo(stream);
-    const snap = info === undefined ? undefined : await this.usableSnapshot(stream, info.version);
-    let state = snap?.state ?? this.aggregate.definition.initialState();
-    let version = snap?.version ?? 0;
     const floor = info?.truncatedBefore ?? 1;
+    // A cached fold is valid for its version: at the head it is the state; below it, only the
+    // events after it are read (if they are still there). A stream that went back below it
+    // (deleted, recreated) drops it.
+    const cached = info === undefined || info.deleted ? undefined : this.states.get(stream);
+    if (cached !== undefined && (cached.version > info!.version || cached.version + 1 < floor)) this.states.delete(stream);
+    const fromCache = cached !== undefined && cached.version <= info!.version && cached.version + 1 >= floor;
+    const snap = fromCache || info === undefined ? undefined : await this.usableSnapshot(stream, info.version);
+    let state = fromCache ? cached.state : (snap?.state ?? this.aggregate.definition.initialState());
+    let version = fromCache ? cached.version : (snap?.version ?? 0);
+    if (fromCache && version === info!.version) return { state, version, snapshotVersion: 0, replayed: 0 };
     if (version + 1 < floor) {
       throw new StateUnrecoverableError(stream, floor, snap ? `its snapshot (version ${snap.version}) is older than the truncation` : 'it has no usable snapshot');
     }
@@ -244,6 +262,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     }
     const policy = this.options.snapshots;
     if (policy?.whenReplayOver !== undefined && replayed > policy.whenReplayOver) this.schedule(stream, state, version);
+    if (version > 0) this.states.set(stream, state, version);
     return { state, version, snapshotVersion: snap?.version ?? 0, replayed };
   }
 
@@ -328,7 +347,10 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       }
       // The log recognises a retry whose event ids already sit at these versions (idempotent append).
       const result: CommandResult = { stream, version: appended.version, position: appended.position, events: appended.events, idempotent: appended.idempotent, retries: attempt };
-      if (!appended.idempotent) this.afterAppend(stream, loaded, events, appended);
+      if (!appended.idempotent) {
+        this.cacheAfterAppend(stream, loaded, events, appended);
+        this.afterAppend(stream, loaded, events, appended);
+      }
       if (afterCommit) await afterCommit(result);
       return result;
     }
@@ -341,6 +363,21 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     const events: RecordedEvent[] = [];
     for await (const e of this.log.readStream(stream, { from: rec.firstVersion, limit: rec.version - rec.firstVersion + 1, ifTruncated: 'skip' })) events.push(e);
     return { stream, version: rec.version, position: rec.position, events, idempotent: true, retries };
+  }
+
+  /** The state after an accepted command: the loaded one evolved by the events just written. */
+  private cacheAfterAppend(stream: string, loaded: Loaded<z.output<S>>, events: Message<E>[], appended: AppendResult): void {
+    if (!this.states.enabled || appended.version !== loaded.version + events.length) return;
+    try {
+      let state = loaded.state;
+      appended.events.forEach((e, i) => {
+        state = this.aggregate.evolve(state, events[i]!, { version: e.version, timestamp: e.timestamp });
+      });
+      this.states.set(stream, state, appended.version);
+    } catch {
+      // The next load folds from the log and reports the error there.
+      this.states.delete(stream);
+    }
   }
 
   /** Off the command path: snapshot when the policy says so. Never fails the command. */
@@ -441,5 +478,38 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   /** The stored snapshot of an aggregate, if any (for tools and tests). */
   async storedSnapshot(id: string): Promise<SnapshotRecord | undefined> {
     return this.snapshots.get(this.aggregate.streamOf(id));
+  }
+}
+
+/** A bounded LRU of folded states, each with the stream version it folds up to. */
+class StateCache<T> {
+  private readonly map = new Map<string, { state: T; version: number }>();
+
+  constructor(private readonly capacity: number) {}
+
+  get enabled(): boolean {
+    return this.capacity > 0;
+  }
+
+  get(stream: string): { state: T; version: number } | undefined {
+    const v = this.map.get(stream);
+    if (v === undefined) return undefined;
+    this.map.delete(stream);
+    this.map.set(stream, v);
+    return v;
+  }
+
+  set(stream: string, state: T, version: number): void {
+    if (this.capacity <= 0) return;
+    const current = this.map.get(stream);
+    // Never step back: a slower load must not replace a newer fold.
+    if (current !== undefined && current.version > version) return;
+    this.map.delete(stream);
+    this.map.set(stream, { state, version });
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
+  }
+
+  delete(stream: string): void {
+    this.map.delete(stream);
   }
 }

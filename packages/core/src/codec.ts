@@ -1,13 +1,11 @@
 /**
- * Payload codecs (how event data becomes bytes) and the record format (how a whole event is
- * stored). The record envelope is msgpack; the payload inside it is whatever the log's codec made.
+ * Payload codecs (how event data becomes bytes), stream heads and log metadata. The record
+ * envelope around a payload is in `record/` (format 2, and format 1 still read).
  *
  * @module
  */
 import { Packr } from 'msgpackr';
 import { CorruptionError } from './errors.js';
-import { type RecordFields, readRecordFast } from './record-reader.js';
-import type { RecordedEvent } from './types.js';
 
 /** What a codec is told about the event whose payload it encodes or decodes. */
 export interface CodecContext {
@@ -55,78 +53,7 @@ export const builtInCodecs: ReadonlyMap<string, PayloadCodec> = new Map([
   [msgpackCodec.name, msgpackCodec],
 ]);
 
-const RECORD_FORMAT = 1;
 const envelope = new Packr({ useRecords: false, mapsAsObjects: true });
-
-/** The stored form of an event before its payload is decoded. */
-export interface StoredRecord {
-  stream: string;
-  version: number;
-  position: number;
-  type: string;
-  id: string;
-  timestamp: number;
-  data: Uint8Array;
-  metadata: Record<string, unknown> | undefined;
-  schemaVersion: number | undefined;
-}
-
-/**
- * Encodes a record: `[format, stream, version, position, type, id, timestamp, data, metadata,
- * schemaVersion]` in msgpack. Pinned by golden tests.
- */
-export function encodeRecord(r: StoredRecord): Uint8Array {
-  return envelope.pack([
-    RECORD_FORMAT,
-    r.stream,
-    r.version,
-    r.position,
-    r.type,
-    r.id,
-    r.timestamp,
-    r.data,
-    r.metadata ?? null,
-    r.schemaVersion ?? null,
-  ]);
-}
-
-/** Decodes a record and its payload into a {@link RecordedEvent}. */
-export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
-  return eventFrom(readRecordFast(bytes) ?? unpackRecord(bytes), codec);
-}
-
-/** Decodes a record with the generic msgpack decoder only (the reference the fast path is tested against). */
-export function decodeRecordGeneric(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
-  return eventFrom(unpackRecord(bytes), codec);
-}
-
-/** The envelope through msgpackr: any metadata, and the corruption reports. */
-function unpackRecord(bytes: Uint8Array): RecordFields {
-  let a: unknown;
-  try {
-    a = envelope.unpack(bytes);
-  } catch (cause) {
-    throw new CorruptionError('an event record could not be decoded', cause);
-  }
-  if (!Array.isArray(a) || a[0] !== RECORD_FORMAT) throw new CorruptionError(`unknown event record format ${String(Array.isArray(a) ? a[0] : a)}`);
-  return a as RecordFields;
-}
-
-function eventFrom(f: RecordFields, codec: PayloadCodec): RecordedEvent {
-  const stream = f[1];
-  const type = f[4];
-  return {
-    stream,
-    version: f[2],
-    position: f[3],
-    type,
-    id: f[5],
-    timestamp: f[6],
-    data: codec.decode(f[7], { stream, type }),
-    metadata: f[8] ?? undefined,
-    schemaVersion: f[9] ?? undefined,
-  };
-}
 
 /** A stream head as stored: `[version, lastPosition, created, truncatedBefore, deleted, lastId]`. */
 export interface StoredHead {

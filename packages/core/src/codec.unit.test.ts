@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { decodeHead, decodeRecord, decodeRecordGeneric, encodeHead, encodeRecord, jsonCodec, type StoredRecord } from './codec.js';
+import { decodeHead, encodeHead, jsonCodec } from './codec.js';
 import { CorruptionError } from './errors.js';
 import { globalKey, streamKey, streamPrefix } from './keys.js';
-import { readRecordFast } from './record-reader.js';
+import { decodeRecord } from './record/decode.js';
+import { decodeFormat1Generic as decodeRecordGeneric, encodeRecordFormat1 as encodeRecord, type StoredRecord } from './record/format1.js';
+import { readRecordFast } from './record/format1-reader.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -20,7 +22,7 @@ const golden: StoredRecord = {
   schemaVersion: 2,
 };
 
-describe('stored formats (golden: a change here needs a new format version)', () => {
+describe('stored formats, record format 1 (golden: a change here needs a new format version)', () => {
   it('pins the event record, head and key bytes', () => {
     assert.equal(
       hex(encodeRecord(golden)),
@@ -58,7 +60,7 @@ const record: fc.Arbitrary<StoredRecord> = fc.record({
   schemaVersion: fc.option(fc.integer({ min: 1, max: 100_000 }), { nil: undefined }),
 });
 
-describe('the specialised record reader', () => {
+describe('the specialised format-1 record reader', () => {
   it('agrees with the generic msgpack decoder on every record', () => {
     fc.assert(
       fc.property(record, (r) => {

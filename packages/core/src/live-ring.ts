@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type PayloadCodec, decodeRecord } from './codec.js';
+import type { PayloadCodec } from './codec.js';
+import { decodeRecord } from './record/decode.js';
 import type { RecordedEvent } from './types.js';
 
 interface Slot {
@@ -51,7 +52,7 @@ export class LiveRing {
   /** The event at `position` (which must be {@link LiveRing.has}), decoded once and shared. */
   event(position: number, codec: PayloadCodec): RecordedEvent {
     const slot = this.slots[position % this.capacity]!;
-    if (slot.event === undefined) slot.event = Object.freeze(decodeRecord(slot.bytes, codec));
+    if (slot.event === undefined) slot.event = Object.freeze(decodeRecord(slot.bytes, codec, undefined, true));
     return slot.event;
   }
 }

@@ -95,7 +95,14 @@ export interface EventLogOptions {
   logger?: Logger;
 }
 
-const FORMAT_VERSION = 1;
+/**
+ * The log format this code writes: 2 (binary event records, docs/design/0009-cpu-per-event.md).
+ * Logs of format 1 (msgpack records) open and read as before; new records are written in
+ * format 2, and the log's metadata says 2 from then on, so an older Strand refuses the log
+ * instead of failing on a record it cannot read.
+ */
+const FORMAT_VERSION = 2;
+const READABLE_FORMATS: readonly number[] = [1, 2];
 
 /**
  * An open event log. One instance owns its store (or sublevel) for writing: open it once per
@@ -205,9 +212,9 @@ export class EventLog implements EventStore {
       codec = requested ?? jsonCodec;
       await store.put(metaKey('format'), meta.encode({ format: FORMAT_VERSION, codec: codec.name, created: (options.clock ?? Date.now)() }), writeOptions(true));
     } else {
-      const stored = meta.decode(formatBytes) as { format: number; codec: string };
-      if (stored.format !== FORMAT_VERSION) {
-        throw new InvalidArgumentError(`This log has format ${stored.format}; this version of Strand reads format ${FORMAT_VERSION}. Upgrade Strand.`);
+      const stored = meta.decode(formatBytes) as { format: number; codec: string; created?: number };
+      if (!READABLE_FORMATS.includes(stored.format)) {
+        throw new InvalidArgumentError(`This log has format ${stored.format}; this version of Strand reads formats ${READABLE_FORMATS.join(' and ')}. Upgrade Strand.`);
       }
       if (requested !== undefined && requested.name !== stored.codec) {
         throw new InvalidArgumentError(`This log was created with the "${stored.codec}" codec; open it with that codec (or none) instead of "${requested.name}".`);
@@ -217,6 +224,13 @@ export class EventLog implements EventStore {
         throw new InvalidArgumentError(`This log was created with the custom codec "${stored.codec}"; pass it as the codec option to open it.`);
       }
       codec = found;
+      if (stored.format < FORMAT_VERSION) {
+        try {
+          await store.put(metaKey('format'), meta.encode({ ...stored, format: FORMAT_VERSION }), writeOptions(true));
+        } catch {
+          // A read-only store (a follower) writes no records either: it stays as it is.
+        }
+      }
     }
     let last = 0;
     for await (const key of store.keys({ gte: Uint8Array.of(Space.global), lt: Uint8Array.of(Space.global + 1), reverse: true, limit: 1, keyEncoding: 'view' })) {

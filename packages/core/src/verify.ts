@@ -1,15 +1,17 @@
 /**
  * Whole-store invariant check (`strand verify`): every global record has its stream-index twin
- * with the same bytes and vice versa, stream versions are contiguous from their truncation floor
+ * with the same bytes (record format 1) or its body (format 2) and vice versa, stream versions are contiguous from their truncation floor
  * to their head, heads agree with their last event, and the global order ends at the log's head.
  * Reads the store once per key space, page by page: memory stays bounded.
  *
  * @module
  */
-import type { AnyLevel } from './log.js';
-import { decodeHead, decodeRecord, type PayloadCodec } from './codec.js';
+import { decodeHead } from './codec.js';
+import type { AnyLevel } from './log/context.js';
 import { Space, streamKey, streamPrefix } from './keys.js';
 import { decodeName } from './names.js';
+import { recordFormat, recordKey } from './record/decode.js';
+import { bodyOffset } from './record/format2.js';
 
 /** What `verify` found. */
 export interface VerifyReport {
@@ -27,7 +29,6 @@ export interface VerifyReport {
 
 const VIEW = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 const MAX_PROBLEMS = 100;
-const passthrough: PayloadCodec = { name: 'raw', encode: (b) => b as Uint8Array, decode: (b) => b };
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -51,7 +52,8 @@ export async function verifyStore(store: AnyLevel, logPosition: number, onProgre
       if (page.length === 0) break;
       const twins = page.map(([, v]) => {
         try {
-          const r = decodeRecord(v, passthrough);
+          if (recordFormat(v) === '2-stream') return undefined;
+          const r = recordKey(v);
           return streamKey(streamPrefix(r.stream), r.version);
         } catch {
           return undefined;
@@ -67,9 +69,11 @@ export async function verifyStore(store: AnyLevel, logPosition: number, onProgre
         const twinKey = twins[i];
         if (twinKey === undefined) return problem(`record at position ${position} does not decode`);
         const twin = found[j++];
+        // Format 1: the stream value is the global value; format 2: its body (docs/design/0009).
+        const expected = recordFormat(value) === 1 ? value : value.subarray(bodyOffset(value));
         if (twin === undefined) problem(`position ${position} has no stream index entry`);
-        else if (!same(twin, value)) problem(`position ${position} differs from its stream index entry`);
-        const r = decodeRecord(value, passthrough);
+        else if (!same(twin, expected)) problem(`position ${position} differs from its stream index entry`);
+        const r = recordKey(value);
         if (r.position !== position) problem(`record at key ${position} says position ${r.position}`);
       });
       checked += page.length;
@@ -97,7 +101,13 @@ export async function verifyStore(store: AnyLevel, logPosition: number, onProgre
     let expect = head.truncatedBefore;
     const prefix = streamPrefix(name);
     for await (const [k, v] of store.iterator({ gte: streamKey(prefix, 0), lte: streamKey(prefix, Number.MAX_SAFE_INTEGER), ...VIEW })) {
-      const r = decodeRecord(v as Uint8Array, passthrough);
+      let r: { version: number; position: number };
+      try {
+        r = recordKey(v as Uint8Array, name);
+      } catch {
+        problem(`${name}: a stream record does not decode`);
+        continue;
+      }
       if (r.version !== expect) {
         problem(`${name}: version ${r.version} where ${expect} was expected`);
         expect = r.version;

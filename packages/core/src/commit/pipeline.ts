@@ -6,13 +6,15 @@
  *
  * @module
  */
-import { type PayloadCodec, type StoredHead, decodeHead, decodeRecord, encodeHead, encodeRecord } from '../codec.js';
+import { type PayloadCodec, type StoredHead, decodeHead, encodeHead } from '../codec.js';
 import { DuplicateEventIdError, StorageUnavailableError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
 import type { CachedHead, HeadCache } from '../head-cache.js';
 import { globalKey, headKey, streamKey } from '../keys.js';
 import type { LiveRing } from '../live-ring.js';
 import { type AnyLevel, VALUE_OPTS, writeOptions } from '../log/context.js';
 import type { CommitHook, Logger } from '../plugins.js';
+import { decodeRecord } from '../record/decode.js';
+import { RecordWriter } from '../record/format2.js';
 import type { AppendResult, RecordedEvent } from '../types.js';
 import { type BatchOp, HookTx } from './hook-tx.js';
 import type { PreparedPart } from './prepare.js';
@@ -184,21 +186,24 @@ export class CommitPipeline {
         const reqEvents: typeof newEvents = [];
         const heads = new Map<string, StoredHead>();
         let pos = next;
+        // 0002, "Design: one writer, group commit": each event is encoded once, into one buffer
+        // per request; both keys get views of it (docs/design/0009, "Record format 2").
+        const writer = new RecordWriter();
+        const keyed: Array<{ prefix: Uint8Array; version: number; position: number }> = [];
+        const headOps: BatchOp[] = [];
         for (const part of req.parts) {
           const head = working.get(part.stream) ?? null;
           checkExpected(part, head);
           const base = head?.version ?? 0;
-          const recorded: RecordedEvent[] = [];
-          part.events.forEach((e, i) => {
+          const recorded: RecordedEvent[] = new Array(part.events.length);
+          for (let i = 0; i < part.events.length; i++) {
+            const e = part.events[i]!;
             const version = base + i + 1;
             const position = pos++;
-            const fields = { stream: part.stream, version, position, type: e.type, id: e.id, timestamp: now, metadata: e.metadata, schemaVersion: e.schemaVersion };
-            const bytes = encodeRecord({ ...fields, data: e.bytes });
-            reqOps.push({ type: 'put', key: globalKey(position), value: bytes });
-            reqOps.push({ type: 'put', key: streamKey(part.prefix, version), value: bytes });
-            recorded.push({ ...fields, data: e.data });
-            reqEvents.push({ position, bytes });
-          });
+            writer.add(part.name, e.typeBytes, { version, position, type: e.type, id: e.id, timestamp: now, metadata: e.metaBytes, schemaVersion: e.schemaVersion, data: e.bytes });
+            keyed.push({ prefix: part.prefix, version, position });
+            recorded[i] = { stream: part.stream, version, position, type: e.type, id: e.id, timestamp: now, data: e.data, metadata: e.metadata, schemaVersion: e.schemaVersion };
+          }
           const last = recorded[recorded.length - 1]!;
           const newHead: StoredHead = {
             version: last.version,
@@ -209,9 +214,18 @@ export class CommitPipeline {
             lastId: last.id,
           };
           heads.set(part.stream, newHead);
-          reqOps.push({ type: 'put', key: headKey(part.stream), value: encodeHead(newHead) });
+          headOps.push({ type: 'put', key: headKey(part.stream), value: encodeHead(newHead) });
           results.push({ stream: part.stream, version: last.version, firstPosition: recorded[0]!.position, position: last.position, events: recorded, idempotent: false });
         }
+        const values = writer.finish();
+        for (let i = 0; i < keyed.length; i++) {
+          const k = keyed[i]!;
+          const [global, stream] = values[i]!;
+          reqOps.push({ type: 'put', key: globalKey(k.position), value: global });
+          reqOps.push({ type: 'put', key: streamKey(k.prefix, k.version), value: stream });
+          reqEvents.push({ position: k.position, bytes: global });
+        }
+        for (const op of headOps) reqOps.push(op);
         if (this.o.commitHooks.length > 0) {
           const tx = new HookTx(overlay);
           const all = results.flatMap((r) => r.events).map((e) => this.o.intercept(e)).filter((e): e is RecordedEvent => e !== undefined);
@@ -371,7 +385,7 @@ export class CommitPipeline {
   private async eventsAt(part: PreparedPart, from: number, to: number, pending: Map<string, RecordedEvent[]>): Promise<RecordedEvent[]> {
     const out: RecordedEvent[] = [];
     const values = await this.o.store.values({ gte: streamKey(part.prefix, from), lte: streamKey(part.prefix, to), ...VALUE_OPTS }).all();
-    for (const v of values) out.push(decodeRecord(v as Uint8Array, this.o.codec));
+    for (const v of values) out.push(decodeRecord(v as Uint8Array, this.o.codec, part.stream));
     for (const p of pending.get(part.stream) ?? EMPTY) if (p.version >= from && p.version <= to && !out.some((o) => o.version === p.version)) out.push(p);
     out.sort((a, b) => a.version - b.version);
     return out;

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { MemoryLevel } from 'memory-level';
 import { describe, it } from 'vitest';
-import { decodeRecord, jsonCodec } from '../codec.js';
+import { jsonCodec } from '../codec.js';
 import { type ExpectedVersion, isStrandError } from '../errors.js';
 import { HeadCache } from '../head-cache.js';
 import { Space } from '../keys.js';
 import { LiveRing } from '../live-ring.js';
+import { decodeRecord } from '../record/decode.js';
 import { silentLogger } from '../plugins.js';
 import { CommitPipeline } from './pipeline.js';
 import { type PreparedPart, prepareAppend } from './prepare.js';

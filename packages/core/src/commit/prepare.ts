@@ -10,6 +10,7 @@ import { EventTooLargeError, type ExpectedVersion, InvalidEventError, StrandErro
 import { streamPrefix } from '../keys.js';
 import { assertStreamName } from '../names.js';
 import type { AppendInterceptor } from '../plugins.js';
+import { utf8Bytes } from '../record/format2.js';
 import type { EventInput } from '../types.js';
 import { assertEvents, assertExpectedVersion } from '../validate.js';
 
@@ -20,6 +21,10 @@ export interface PreparedEvent {
   data: unknown;
   bytes: Uint8Array;
   metadata: Record<string, unknown> | undefined;
+  /** `metadata` encoded (msgpack) once: measured against the size limit, then stored as it is. */
+  metaBytes: Uint8Array | undefined;
+  /** `type` in UTF-8, for the record. */
+  typeBytes: Uint8Array;
   schemaVersion: number | undefined;
   /** The caller gave the id (only such appends can be idempotent retries). */
   idGiven: boolean;
@@ -28,7 +33,10 @@ export interface PreparedEvent {
 /** One stream's part of an append, ready for the commit pipeline. */
 export interface PreparedPart {
   stream: string;
+  /** The stream key prefix (docs/design/0001). */
   prefix: Uint8Array;
+  /** The stream name in UTF-8, for the global record (format 2). */
+  name: Uint8Array;
   events: PreparedEvent[];
   expected: ExpectedVersion;
   recreate: boolean;
@@ -63,7 +71,8 @@ export async function prepareAppend(p: { stream: unknown; events: unknown; expec
       if (cause instanceof StrandError) throw cause;
       throw new InvalidEventError(`data of event ${index} (${e.type}) cannot be encoded by the ${codec.name} codec: ${(cause as Error).message}`, { index, type: e.type });
     }
-    const metaSize = e.metadata === undefined ? 0 : meta.encode(e.metadata).length;
+    const metaBytes = e.metadata === undefined ? undefined : meta.encode(e.metadata);
+    const metaSize = metaBytes === undefined ? 0 : metaBytes.length;
     if (bytes.length + metaSize > o.maxEventBytes) throw new EventTooLargeError(bytes.length + metaSize, o.maxEventBytes, e.type);
     return {
       id: e.id ?? o.newId(),
@@ -72,8 +81,10 @@ export async function prepareAppend(p: { stream: unknown; events: unknown; expec
       data: e.data,
       bytes,
       metadata: e.metadata,
+      metaBytes,
+      typeBytes: utf8Bytes(e.type),
       schemaVersion: e.schemaVersion,
     };
   });
-  return { stream, prefix: streamPrefix(stream), events: prepared, expected: p.expectedVersion, recreate: p.recreate === true };
+  return { stream, prefix: streamPrefix(stream), name: utf8Bytes(stream), events: prepared, expected: p.expectedVersion, recreate: p.recreate === true };
 }

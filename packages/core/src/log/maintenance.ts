@@ -5,19 +5,16 @@
  *
  * @module
  */
-import { type PayloadCodec, decodeRecord } from '../codec.js';
 import type { CommitPipeline } from '../commit/pipeline.js';
 import type { BatchOp } from '../commit/hook-tx.js';
 import { type ExpectedVersion, InvalidArgumentError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
 import { globalKey, streamKey, streamPrefix } from '../keys.js';
 import { assertStreamName } from '../names.js';
+import { recordKey } from '../record/decode.js';
 import type { StreamInfo } from '../types.js';
 import { assertCount, assertExpectedVersion } from '../validate.js';
 import { type VerifyReport, verifyStore } from '../verify.js';
 import { type LogContext, VALUE_OPTS, writeOptions } from './context.js';
-
-/** Reads positions without decoding payloads. */
-const passthrough: PayloadCodec = { name: 'raw', encode: (d) => d as Uint8Array, decode: (b) => b };
 
 type Compactable = { compactRange?: (a: Uint8Array, b: Uint8Array, o: object) => Promise<void> };
 
@@ -72,7 +69,7 @@ export class Maintenance {
         if (page.length === 0) break;
         const ops: BatchOp[] = [];
         for (const [key, value] of page) {
-          const position = decodeRecord(value, passthrough).position;
+          const position = recordKey(value, stream).position;
           ops.push({ type: 'del', key: globalKey(position) }, { type: 'del', key });
           ring.forget(position);
           removed++;

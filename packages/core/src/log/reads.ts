@@ -4,12 +4,13 @@
  *
  * @module
  */
-import { decodeHead, decodeRecord } from '../codec.js';
+import { decodeHead } from '../codec.js';
 import { describeValue, InvalidArgumentError, StreamDeletedError, StreamTruncatedError } from '../errors.js';
 import type { CachedHead } from '../head-cache.js';
 import { globalKey, headKey, streamKey, streamPrefix } from '../keys.js';
 import { assertStreamName, compilePattern } from '../names.js';
 import { type BatchIterator, type PageSource, paged, readAhead } from '../paged.js';
+import { decodeRecord } from '../record/decode.js';
 import type { ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamInfo } from '../types.js';
 import { assertCount } from '../validate.js';
 import { intercept, type LogContext, VALUE_OPTS } from './context.js';
@@ -87,7 +88,7 @@ export class LogReads {
         }
       }
       if (lo > hi) return undefined;
-      return this.eventPages({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards' }, limit, hi - lo + 1, undefined);
+      return this.eventPages({ gte: streamKey(prefix, lo), lte: streamKey(prefix, hi), reverse: direction === 'backwards' }, limit, hi - lo + 1, undefined, stream);
     });
   }
 
@@ -110,8 +111,9 @@ export class LogReads {
   /**
    * Decoded, intercepted events of a key range holding `span` records, page by page with
    * read-ahead, at most `limit` of them, only those of matching streams if `matches` is given.
+   * `stream` names the stream of a stream-key range (format-2 stream values do not carry it).
    */
-  eventPages(range: RecordRange, limit: number, span: number, matches: ((s: string) => boolean) | undefined): PageSource<RecordedEvent> {
+  eventPages(range: RecordRange, limit: number, span: number, matches: ((s: string) => boolean) | undefined, stream?: string): PageSource<RecordedEvent> {
     const { store, codec, readInterceptors } = this.ctx;
     let remaining = limit;
     // Filtered or intercepted reads may drop events, so only an unfiltered read caps its reads.
@@ -124,7 +126,7 @@ export class LogReads {
         if (page === undefined) return undefined;
         const out: RecordedEvent[] = [];
         for (const bytes of page) {
-          const raw = decodeRecord(bytes, codec);
+          const raw = decodeRecord(bytes, codec, stream);
           if (matches !== undefined && !matches(raw.stream)) continue;
           const e = intercept(readInterceptors, raw);
           if (e === undefined) continue;

@@ -1,0 +1,111 @@
+/**
+ * Decoding stored event records of either format into {@link RecordedEvent}s
+ * (docs/design/0009-cpu-per-event.md, "Record format 2" and "Read path"). The payload is decoded
+ * lazily: only when `data` is first read, so readers that look at positions, streams and types
+ * only (catch-up of a projection that filters by type, `readAll` counting) skip the codec.
+ *
+ * @module
+ */
+import type { PayloadCodec } from '../codec.js';
+import { meta } from '../codec.js';
+import { CorruptionError } from '../errors.js';
+import type { RecordedEvent } from '../types.js';
+import { lazyEvent } from './event.js';
+import { decodeFormat1 } from './format1.js';
+import { BODY_2, type BodyFields, bodyOffset, GLOBAL_2, readBody } from './format2.js';
+
+const utf8 = new TextDecoder();
+let b: Uint8Array = new Uint8Array(0);
+
+function text(start: number, end: number): string {
+  const len = end - start;
+  // Names, types and ids are short and nearly always ASCII: build them without a native call.
+  if (len <= 64) {
+    for (let i = start; i < end; i++) if (b[i]! >= 0x80) return utf8.decode(b.subarray(start, end));
+    return String.fromCharCode.apply(null, b.subarray(start, end) as unknown as number[]);
+  }
+  return utf8.decode(b.subarray(start, end));
+}
+
+/** The last string read for one field, reused while the bytes repeat (a stream read: always). */
+class Interned {
+  private bytes = new Uint8Array(0);
+  private str = '';
+
+  get(start: number, end: number): string {
+    const len = end - start;
+    const prev = this.bytes;
+    if (prev.length === len) {
+      let i = 0;
+      while (i < len && prev[i] === b[start + i]) i++;
+      if (i === len) return this.str;
+    }
+    this.str = text(start, end);
+    this.bytes = b.slice(start, end);
+    return this.str;
+  }
+}
+
+const lastStream = new Interned();
+const lastType = new Interned();
+const fields: BodyFields = { version: 0, position: 0, timestamp: 0, schemaVersion: undefined, typeStart: 0, typeEnd: 0, id: '', metaStart: 0, metaEnd: 0, dataStart: 0 };
+
+function decodeMeta(bytes: Uint8Array, start: number, end: number): Record<string, unknown> | undefined {
+  if (start === end) return undefined;
+  try {
+    return meta.decode(bytes.subarray(start, end)) as Record<string, unknown>;
+  } catch (cause) {
+    throw new CorruptionError('the metadata of an event record could not be decoded', cause);
+  }
+}
+
+/**
+ * Decodes a stored record (format 1 or 2) into an event. A format-2 stream value carries no name:
+ * `stream` (from its key) must be given then; for other records it is ignored.
+ */
+export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: string, shared = false): RecordedEvent {
+  const first = bytes[0];
+  if (first !== GLOBAL_2 && first !== BODY_2) return decodeFormat1(bytes, codec, shared);
+  b = bytes;
+  try {
+    let name: string;
+    let o: number;
+    if (first === GLOBAL_2) {
+      o = bodyOffset(bytes);
+      name = lastStream.get(3, o);
+    } else {
+      if (stream === undefined) throw new CorruptionError('a stream record was read where a global record belongs');
+      name = stream;
+      o = 0;
+    }
+    readBody(bytes, o, text, fields);
+    const type = lastType.get(fields.typeStart, fields.typeEnd);
+    const metadata = decodeMeta(bytes, fields.metaStart, fields.metaEnd);
+    return lazyEvent(name, fields.version, fields.position, type, fields.id, fields.timestamp, metadata, fields.schemaVersion, bytes, fields.dataStart, bytes.length, codec, shared);
+  } finally {
+    b = empty;
+  }
+}
+
+const empty = new Uint8Array(0);
+
+/** The identifying fields of a record of either format, without its payload. */
+export interface RecordKey {
+  /** The stream name (format-2 stream values: the `stream` given). */
+  stream: string;
+  version: number;
+  position: number;
+}
+
+const raw: PayloadCodec = { name: 'raw', encode: (d) => d as Uint8Array, decode: (x) => x };
+
+/** Stream, version and position of a record (maintenance and `verify`), payload untouched. */
+export function recordKey(bytes: Uint8Array, stream?: string): RecordKey {
+  const e = decodeRecord(bytes, raw, stream);
+  return { stream: e.stream, version: e.version, position: e.position };
+}
+
+/** The format of a stored record: 1 (msgpack array) or 2 (binary; 'global' or 'stream' value). */
+export function recordFormat(bytes: Uint8Array): 1 | '2-global' | '2-stream' {
+  return bytes[0] === GLOBAL_2 ? '2-global' : bytes[0] === BODY_2 ? '2-stream' : 1;
+}
