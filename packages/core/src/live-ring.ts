@@ -52,7 +52,7 @@ export class LiveRing {
   /** The event at `position` (which must be {@link LiveRing.has}), decoded once and shared. */
   event(position: number, codec: PayloadCodec): RecordedEvent {
     const slot = this.slots[position % this.capacity]!;
-    if (slot.event === undefined) slot.event = Object.freeze(decodeRecord(slot.bytes, codec, undefined, true));
+    if (slot.event === undefined) slot.event = Object.freeze(decodeRecord(slot.bytes, codec));
     return slot.event;
   }
 }

@@ -1,8 +1,6 @@
 /**
  * Decoding stored event records of either format into {@link RecordedEvent}s
- * (docs/design/0009-cpu-per-event.md, "Record format 2" and "Read path"). The payload is decoded
- * lazily: only when `data` is first read, so readers that look at positions, streams and types
- * only (catch-up of a projection that filters by type, `readAll` counting) skip the codec.
+ * (docs/design/0009-cpu-per-event.md, "Record format 2" and "Read path").
  *
  * @module
  */
@@ -10,7 +8,7 @@ import type { PayloadCodec } from '../codec.js';
 import { meta } from '../codec.js';
 import { CorruptionError } from '../errors.js';
 import type { RecordedEvent } from '../types.js';
-import { lazyEvent } from './event.js';
+import { recordedEvent } from './event.js';
 import { decodeFormat1 } from './format1.js';
 import { BODY_2, type BodyFields, bodyOffset, GLOBAL_2, readBody } from './format2.js';
 
@@ -63,9 +61,9 @@ function decodeMeta(bytes: Uint8Array, start: number, end: number): Record<strin
  * Decodes a stored record (format 1 or 2) into an event. A format-2 stream value carries no name:
  * `stream` (from its key) must be given then; for other records it is ignored.
  */
-export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: string, shared = false): RecordedEvent {
+export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: string): RecordedEvent {
   const first = bytes[0];
-  if (first !== GLOBAL_2 && first !== BODY_2) return decodeFormat1(bytes, codec, shared);
+  if (first !== GLOBAL_2 && first !== BODY_2) return decodeFormat1(bytes, codec);
   b = bytes;
   try {
     let name: string;
@@ -81,7 +79,7 @@ export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: st
     readBody(bytes, o, text, fields);
     const type = lastType.get(fields.typeStart, fields.typeEnd);
     const metadata = decodeMeta(bytes, fields.metaStart, fields.metaEnd);
-    return lazyEvent(name, fields.version, fields.position, type, fields.id, fields.timestamp, metadata, fields.schemaVersion, bytes, fields.dataStart, bytes.length, codec, shared);
+    return recordedEvent(name, fields.version, fields.position, type, fields.id, fields.timestamp, metadata, fields.schemaVersion, bytes, fields.dataStart, bytes.length, codec);
   } finally {
     b = empty;
   }

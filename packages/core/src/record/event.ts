@@ -1,18 +1,17 @@
 /**
- * The event object readers get: fields decoded, payload decoded on first access
- * (docs/design/0009-cpu-per-event.md, "Read path").
+ * The event object readers get (docs/design/0009-cpu-per-event.md, "Read path": a lazily decoded
+ * payload was tried and dropped; a getter per event cost more in allocation and GC than the JSON
+ * parse it saved).
  *
  * @module
  */
-import type { PayloadCodec } from '../codec.js';
+import { jsonCodec, type PayloadCodec } from '../codec.js';
 import type { RecordedEvent } from '../types.js';
 
-/**
- * An event whose payload is decoded on first access of `data` (and can be replaced by assigning
- * `data`, as upcasting interceptors do). Every field is an own enumerable property, so spreads,
- * `JSON.stringify` and deep equality see `data` like any other field.
- */
-export function lazyEvent(
+const utf8 = new TextDecoder();
+
+/** Decodes the payload at `[dataStart, dataEnd)` of `bytes` and builds the event, one object. */
+export function recordedEvent(
   stream: string,
   version: number,
   position: number,
@@ -25,32 +24,13 @@ export function lazyEvent(
   dataStart: number,
   dataEnd: number,
   codec: PayloadCodec,
-  shared = false,
 ): RecordedEvent {
-  let decoded = false;
-  let value: unknown;
-  return {
-    stream,
-    version,
-    position,
-    type,
-    id,
-    timestamp,
-    get data(): unknown {
-      if (!decoded) {
-        value = codec.decode(bytes.subarray(dataStart, dataEnd), { stream, type });
-        decoded = true;
-      }
-      return value;
-    },
-    set data(v: unknown) {
-      // A shared event (the live ring's, handed to every follower) stays read-only, as a frozen one.
-      if (shared) throw new TypeError("Cannot assign to read only property 'data' of a shared event");
-      value = v;
-      decoded = true;
-    },
-    metadata,
-    schemaVersion,
-  };
+  let data: unknown;
+  if (codec === jsonCodec) {
+    // JSON straight from the record's bytes: no view object for the payload.
+    data = JSON.parse(Buffer.isBuffer(bytes) ? bytes.toString('utf8', dataStart, dataEnd) : utf8.decode(bytes.subarray(dataStart, dataEnd)));
+  } else {
+    data = codec.decode(bytes.subarray(dataStart, dataEnd), { stream, type });
+  }
+  return { stream, version, position, type, id, timestamp, data, metadata, schemaVersion };
 }
-

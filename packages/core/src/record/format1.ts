@@ -10,7 +10,7 @@ import { Packr } from 'msgpackr';
 import type { PayloadCodec } from '../codec.js';
 import { CorruptionError } from '../errors.js';
 import type { RecordedEvent } from '../types.js';
-import { lazyEvent } from './event.js';
+import { recordedEvent } from './event.js';
 import { type RecordFields, readRecordFast } from './format1-reader.js';
 
 const RECORD_FORMAT = 1;
@@ -48,9 +48,9 @@ export function encodeRecordFormat1(r: StoredRecord): Uint8Array {
   ]);
 }
 
-/** Decodes a format-1 record into a {@link RecordedEvent} (payload decoded on first access). */
-export function decodeFormat1(bytes: Uint8Array, codec: PayloadCodec, shared = false): RecordedEvent {
-  return eventFrom(readRecordFast(bytes) ?? unpackRecord(bytes), codec, shared);
+/** Decodes a format-1 record into a {@link RecordedEvent}. */
+export function decodeFormat1(bytes: Uint8Array, codec: PayloadCodec): RecordedEvent {
+  return eventFrom(readRecordFast(bytes) ?? unpackRecord(bytes), codec);
 }
 
 /** Decodes a format-1 record with the generic msgpack decoder only (the reference the fast path is tested against). */
@@ -70,8 +70,8 @@ function unpackRecord(bytes: Uint8Array): RecordFields {
   return a as RecordFields;
 }
 
-function eventFrom(f: RecordFields, codec: PayloadCodec, shared = false): RecordedEvent {
+function eventFrom(f: RecordFields, codec: PayloadCodec): RecordedEvent {
   const data = f[7];
   if (!(data instanceof Uint8Array)) throw new CorruptionError('an event record has no payload bytes');
-  return lazyEvent(f[1], f[2], f[3], f[4], f[5], f[6], f[8] ?? undefined, f[9] ?? undefined, data, 0, data.length, codec, shared);
+  return recordedEvent(f[1], f[2], f[3], f[4], f[5], f[6], f[8] ?? undefined, f[9] ?? undefined, data, 0, data.length, codec);
 }
