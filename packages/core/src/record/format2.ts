@@ -91,7 +91,15 @@ export function getF64(b: Uint8Array, o: number): number {
   return f64[0]!;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** ASCII codes of each byte's two hex digits, at `2 * byte` and `2 * byte + 1`. */
+const HEX = new Uint8Array(512);
+for (let i = 0; i < 256; i++) {
+  const h = i.toString(16).padStart(2, '0');
+  HEX[2 * i] = h.charCodeAt(0);
+  HEX[2 * i + 1] = h.charCodeAt(1);
+}
+/** A UUID's 36 characters are built here, then made one flat string in one call. */
+const uuidChars = new Uint8Array(36).fill(0x2d);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const textEncoder = new TextEncoder();
 
@@ -116,8 +124,16 @@ function putUuid(b: Uint8Array, o: number, id: string): void {
 
 /** Formats 16 bytes at `o` as a lowercase UUID. */
 export function getUuid(b: Uint8Array, o: number): string {
-  const h = (i: number) => HEX[b[o + i]!]!;
-  return `${h(0)}${h(1)}${h(2)}${h(3)}-${h(4)}${h(5)}-${h(6)}${h(7)}-${h(8)}${h(9)}-${h(10)}${h(11)}${h(12)}${h(13)}${h(14)}${h(15)}`;
+  // A template literal of 16 pieces makes a rope that is flattened later, at a cost (measured
+  // 5.7 µs/event in a projection catch-up); char codes into one scratch array make one string.
+  let j = 0;
+  for (let i = 0; i < 16; i++) {
+    if (j === 8 || j === 13 || j === 18 || j === 23) j++;
+    const v = 2 * b[o + i]!;
+    uuidChars[j++] = HEX[v]!;
+    uuidChars[j++] = HEX[v + 1]!;
+  }
+  return String.fromCharCode.apply(null, uuidChars as unknown as number[]);
 }
 
 /** UTF-8 bytes of short ASCII strings without a native call; others through TextEncoder. */
