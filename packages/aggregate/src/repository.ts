@@ -347,10 +347,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       }
       // The log recognises a retry whose event ids already sit at these versions (idempotent append).
       const result: CommandResult = { stream, version: appended.version, position: appended.position, events: appended.events, idempotent: appended.idempotent, retries: attempt };
-      if (!appended.idempotent) {
-        this.cacheAfterAppend(stream, loaded, events, appended);
-        this.afterAppend(stream, loaded, events, appended);
-      }
+      if (!appended.idempotent) this.afterAppend(stream, loaded, events, appended);
       if (afterCommit) await afterCommit(result);
       return result;
     }
@@ -380,8 +377,9 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     }
   }
 
-  /** Off the command path: snapshot when the policy says so. Never fails the command. */
+  /** Off the command path: cache the new state, snapshot when the policy says so. Never fails the command. */
   private afterAppend(stream: string, loaded: Loaded<z.output<S>>, events: Message<E>[], appended: AppendResult): void {
+    this.cacheAfterAppend(stream, loaded, events, appended);
     const every = this.options.snapshots?.every;
     if (every === undefined) return;
     if (Math.floor(appended.version / every) === Math.floor(loaded.version / every)) return;
