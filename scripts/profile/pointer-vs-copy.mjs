@@ -4,7 +4,7 @@
 //
 //   node scripts/profile/pointer-vs-copy.mjs [--rounds 5]
 //
-// Findings: docs/design/0009-cpu-per-event.md, "Copy or pointer".
+// Findings: docs/design/0010-cpu-per-event.md, "Copy or pointer".
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

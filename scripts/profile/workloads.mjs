@@ -6,7 +6,7 @@
 // W1..W4 are test/bench/core.ts's workloads, `projection` is the counting projection's catch-up
 // (test/bench/projections.ts), `aggregate` the command workload (test/bench/aggregate.ts).
 // The .cpuprofile is written to DIR (default: a temporary directory) for a flame graph (e.g.
-// speedscope or Chrome DevTools). Findings: docs/design/0009-cpu-per-event.md.
+// speedscope or Chrome DevTools). Findings: docs/design/0010-cpu-per-event.md.
 import { Session } from 'node:inspector/promises';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

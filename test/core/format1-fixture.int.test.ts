@@ -8,7 +8,7 @@ import { afterEach, describe, it } from 'vitest';
 
 // A LevelDB log written by Strand with record format 1 (fixtures/make-format1-log.mjs, run with
 // the last Strand that wrote format 1). Today's Strand reads it, appends format-2 records to it,
-// and `verify` checks both kinds (docs/design/0009-cpu-per-event.md, "Record format 2").
+// and `verify` checks both kinds (docs/design/0010-cpu-per-event.md, "Record format 2").
 const fixture = fileURLToPath(new URL('./fixtures/format1-log', import.meta.url));
 const T0 = 1_764_000_000_000;
 const dirs: string[] = [];

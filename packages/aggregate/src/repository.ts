@@ -153,7 +153,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   private readonly commands: Sublevel;
   private readonly removeHook: () => void;
   private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
-  /** Folded state per stream at a version (docs/design/0009-cpu-per-event.md, "Aggregates"). */
+  /** Folded state per stream at a version (docs/design/0010-cpu-per-event.md, "Aggregates"). */
   private readonly states: StateCache<z.output<S>>;
   private background: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<string>();

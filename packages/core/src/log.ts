@@ -96,7 +96,7 @@ export interface EventLogOptions {
 }
 
 /**
- * The log format this code writes: 2 (binary event records, docs/design/0009-cpu-per-event.md).
+ * The log format this code writes: 2 (binary event records, docs/design/0010-cpu-per-event.md).
  * Logs of format 1 (msgpack records) open and read as before; new records are written in
  * format 2, and the log's metadata says 2 from then on, so an older Strand refuses the log
  * instead of failing on a record it cannot read.

@@ -69,7 +69,7 @@ export async function verifyStore(store: AnyLevel, logPosition: number, onProgre
         const twinKey = twins[i];
         if (twinKey === undefined) return problem(`record at position ${position} does not decode`);
         const twin = found[j++];
-        // Format 1: the stream value is the global value; format 2: its body (docs/design/0009).
+        // Format 1: the stream value is the global value; format 2: its body (docs/design/0010).
         const expected = recordFormat(value) === 1 ? value : value.subarray(bodyOffset(value));
         if (twin === undefined) problem(`position ${position} has no stream index entry`);
         else if (!same(twin, expected)) problem(`position ${position} differs from its stream index entry`);

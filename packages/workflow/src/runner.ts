@@ -340,7 +340,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     for (const w of waiters) w();
   }
 
-  /** The checkpoint is a resume hint: instance streams say what was applied (docs/design/0009). */
+  /** The checkpoint is a resume hint: instance streams say what was applied (docs/design/0010). */
   private saveNow(): Promise<void> {
     const at = this.checkpoint;
     this.saving = this.saving

@@ -187,7 +187,7 @@ export class CommitPipeline {
         const heads = new Map<string, StoredHead>();
         let pos = next;
         // 0002, "Design: one writer, group commit": each event is encoded once, into one buffer
-        // per request; both keys get views of it (docs/design/0009, "Record format 2").
+        // per request; both keys get views of it (docs/design/0010, "Record format 2").
         const writer = new RecordWriter();
         const keyed: Array<{ prefix: Uint8Array; version: number; position: number }> = [];
         const headOps: BatchOp[] = [];

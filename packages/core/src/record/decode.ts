@@ -1,6 +1,6 @@
 /**
  * Decoding stored event records of either format into {@link RecordedEvent}s
- * (docs/design/0009-cpu-per-event.md, "Record format 2" and "Read path").
+ * (docs/design/0010-cpu-per-event.md, "Record format 2" and "Read path").
  *
  * @module
  */

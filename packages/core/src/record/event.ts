@@ -1,5 +1,5 @@
 /**
- * The event object readers get (docs/design/0009-cpu-per-event.md, "Read path": a lazily decoded
+ * The event object readers get (docs/design/0010-cpu-per-event.md, "Read path": a lazily decoded
  * payload was tried and dropped; a getter per event cost more in allocation and GC than the JSON
  * parse it saved).
  *

@@ -1,7 +1,7 @@
 /**
  * Record format 1: a msgpack array `[1, stream, version, position, type, id, timestamp, data,
  * metadata, schemaVersion]`, the same bytes under the global and the stream key. Written by
- * Strand before format 2 (docs/design/0009-cpu-per-event.md, "Record format 2"); still read.
+ * Strand before format 2 (docs/design/0010-cpu-per-event.md, "Record format 2"); still read.
  * The encoder stays for the golden tests and the fixture that pins it.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Record format 2: a binary envelope with fixed-width fields (docs/design/0009-cpu-per-event.md,
+ * Record format 2: a binary envelope with fixed-width fields (docs/design/0010-cpu-per-event.md,
  * "Record format 2"; key layout: docs/design/0001-key-layout.md). Format 1 (a msgpack array,
  * `format1.ts`) stays readable; a record's first byte tells the two apart (format 1 starts 0x9a).
  *
