@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-// Error codes are API: every code the sources can throw must be documented in docs/errors.md,
-// and the docs must not list codes that no longer exist.
+// Error codes are API: every code the sources can throw (or act on: the Level ecosystem's LEVEL_*
+// codes) must be documented in docs/errors.md, and the docs must not list codes that no longer exist.
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Environment variables share the prefix; they are not error codes. */
 const ENV_VARS = new Set(['STRAND_PATH']);
@@ -27,11 +27,11 @@ describe('docs/errors.md', () => {
     const codes = new Set<string>();
     for (const pkg of await readdir(join(root, 'packages'))) {
       for (const file of await sourceFiles(join(root, 'packages', pkg, 'src'))) {
-        for (const m of (await readFile(file, 'utf8')).matchAll(/['"`](STRAND_[A-Z0-9_]+)['"`]/g)) if (!ENV_VARS.has(m[1]!)) codes.add(m[1]!);
+        for (const m of (await readFile(file, 'utf8')).matchAll(/['"`]((?:STRAND|LEVEL)_[A-Z0-9_]+)['"`]/g)) if (!ENV_VARS.has(m[1]!)) codes.add(m[1]!);
       }
     }
     const doc = await readFile(join(root, 'docs', 'errors.md'), 'utf8');
-    const documented = new Set([...doc.matchAll(/^\| `(STRAND_[A-Z0-9_]+)`/gm)].map((m) => m[1]!));
+    const documented = new Set([...doc.matchAll(/^\| `((?:STRAND|LEVEL)_[A-Z0-9_]+)`/gm)].map((m) => m[1]!));
     expect(codes.size).toBeGreaterThan(10);
     expect([...codes].filter((c) => !documented.has(c)).sort(), 'codes missing from docs/errors.md').toEqual([]);
     expect([...documented].filter((c) => !codes.has(c)).sort(), 'documented codes that no source defines').toEqual([]);

@@ -10,7 +10,8 @@ import { counting } from './counting.js';
 
 // A process appending and projecting is SIGKILLed at random moments (after a random number of
 // acknowledged appends, with the projection somewhere behind). After each restart the read model
-// must equal a fold of the log: nothing applied twice, nothing skipped.
+// must equal a fold of the log: nothing applied twice, nothing skipped. The kill points come from
+// the seed, printed with every assertion: replay a failure with STRAND_CRASH_SEED=<seed>.
 const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const rounds = Number(process.env.STRAND_CRASH_ROUNDS ?? 4);
 
@@ -28,7 +29,7 @@ async function runAndKill(dir: string, after: number): Promise<number> {
 describe('projection crash safety (SIGKILL)', () => {
   it(`keeps the read model equal to a fold of the log over ${rounds} kills`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'strand-proj-crash-'));
-    const seed = Date.now() % 1000;
+    const seed = Number(process.env.STRAND_CRASH_SEED ?? Date.now() % 1_000_000);
     try {
       for (let round = 0; round < rounds; round++) {
         const after = 30 + ((seed * (round + 3)) % 300);
@@ -42,10 +43,12 @@ describe('projection crash safety (SIGKILL)', () => {
           const doc = (await runner.view().get('streams', `c/s-${s}`)) as { n: number; last: number } | undefined;
           expect(doc?.n ?? 0, `stream c/s-${s} after round ${round} (seed ${seed})`).toBe(info?.version ?? 0);
         }
-        expect(runner.parked(), 'nothing parked (a double application would throw and park)').toEqual([]);
+        expect(runner.parked(), `nothing parked (a double application would throw and park), round ${round} (seed ${seed})`).toEqual([]);
         await runner.stop();
         await log.close();
       }
+    } catch (error) {
+      throw new Error(`projection crash test failed; replay with STRAND_CRASH_SEED=${seed}: ${(error as Error).message}`, { cause: error });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

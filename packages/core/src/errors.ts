@@ -43,8 +43,17 @@ export function describeValue(v: unknown): string {
 }
 
 /**
+ * The brand every {@link StrandError} carries, under a registry-wide symbol: an app that ends up
+ * with two copies of `@strand/core` (two versions, or one bundled twice) has two `StrandError`
+ * classes, and `instanceof` against one fails for errors made by the other; the brand does not.
+ */
+const BRAND: unique symbol = Symbol.for('strand.error') as never;
+
+/**
  * Base class of every error Strand throws on purpose. Match on `code` (stable), not on the class
- * name or message.
+ * name or message. `error instanceof StrandError` and {@link isStrandError} recognise the errors
+ * of every copy of `@strand/core` in the process (they check the brand); `instanceof` a subclass
+ * checks the prototype chain as usual.
  */
 export class StrandError extends Error {
   /** Stable identifier, e.g. `STRAND_WRONG_EXPECTED_VERSION`. Listed in docs/errors.md. */
@@ -60,7 +69,19 @@ export class StrandError extends Error {
     this.code = code;
     this.kind = kind;
     this.details = options.details ?? {};
+    Object.defineProperty(this, BRAND, { value: true });
   }
+
+  /** True for errors of any copy of `@strand/core` (on `StrandError` itself; subclasses check the prototype chain). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: the receiver tells StrandError from its subclasses.
+    if (this !== StrandError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return hasBrand(value);
+  }
+}
+
+function hasBrand(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
 }
 
 /** A stream name failed validation. Code `STRAND_INVALID_STREAM_NAME`. */
@@ -187,15 +208,23 @@ export class LogClosedError extends StrandError {
   }
 }
 
-/** The store is held by another process or another open EventLog. Code `STRAND_LOG_LOCKED`. */
+/**
+ * The store is held by another process or another open EventLog (LevelDB lets one process open a
+ * directory at a time). Code `STRAND_LOG_LOCKED`, kind `unavailable`: retry once the other holder
+ * closes it. `path` is the location that could not be locked; `cause` is the store's error.
+ */
 export class LogLockedError extends StrandError {
-  constructor(where: string, cause?: unknown) {
+  /** The location that could not be locked (a LevelDB directory). */
+  readonly path: string;
+
+  constructor(path: string, cause?: unknown) {
     super(
       'STRAND_LOG_LOCKED',
-      'closed',
-      `The log at ${where} is already open elsewhere (another process or another EventLog in this one). One writer owns a log: close the other one, or share a single EventLog instance.`,
-      { cause, details: { where } },
+      'unavailable',
+      `The log at ${path} is already open elsewhere (another process or another EventLog in this one). One writer owns a log: close the other one, or share a single EventLog instance.`,
+      { cause, details: { path } },
     );
+    this.path = path;
   }
 }
 
@@ -230,7 +259,10 @@ export class TimeoutError extends StrandError {
   }
 }
 
-/** Returns true if `error` is a {@link StrandError} with the given code. */
+/**
+ * Returns true if `error` is a {@link StrandError} (of any copy of `@strand/core` in the process)
+ * with the given code, if one is given.
+ */
 export function isStrandError(error: unknown, code?: string): error is StrandError {
-  return error instanceof StrandError && (code === undefined || error.code === code);
+  return hasBrand(error) && (code === undefined || (error as StrandError).code === code);
 }

@@ -13,7 +13,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import { type PayloadCodec, builtInCodecs, jsonCodec, meta } from './codec.js';
 import { CommitPipeline } from './commit/pipeline.js';
 import { type PrepareOptions, type PreparedPart, prepareAppend } from './commit/prepare.js';
-import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedError, StorageUnavailableError, StrandError } from './errors.js';
+import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedError, LogLockedError, StorageUnavailableError } from './errors.js';
 import { HeadCache } from './head-cache.js';
 import { Space, metaKey, positionOfGlobalKey } from './keys.js';
 import { LiveRing } from './live-ring.js';
@@ -200,7 +200,7 @@ export class EventLog implements EventStore {
     try {
       if (store.status === 'opening' || store.status === 'closed') await store.open();
     } catch (cause) {
-      throw mapOpenError(cause);
+      throw mapOpenError(cause, store);
     }
     const formatBytes = (await store.get(metaKey('format'), VALUE_OPTS)) as Uint8Array | undefined;
     const requested = typeof options.codec === 'string' ? builtInCodecs.get(options.codec) : options.codec;
@@ -460,8 +460,11 @@ export class EventLog implements EventStore {
   }
 }
 
-function mapOpenError(cause: unknown): Error {
+function mapOpenError(cause: unknown, store: AnyLevel): Error {
   const code = (cause as { code?: string; cause?: { code?: string } })?.cause?.code ?? (cause as { code?: string })?.code;
-  if (code === 'LEVEL_LOCKED') return new StrandError('STRAND_LOG_LOCKED', 'closed', 'The log is already open in another process; one process owns a log. Close it there first.', { cause });
+  if (code === 'LEVEL_LOCKED') {
+    const location = (store as { location?: unknown }).location;
+    return new LogLockedError(typeof location === 'string' ? location : 'the given store', cause);
+  }
   return new StorageUnavailableError('open', cause);
 }
