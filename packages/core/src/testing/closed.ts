@@ -36,6 +36,7 @@ type Operation = Exclude<keyof EventLog, keyof typeof EXEMPT>;
 export const CLOSED_OPERATIONS: { readonly [K in Operation]: (log: EventLog) => unknown } = {
   append: (log) => log.append('closed/a', [{ type: 'T', data: {} }]),
   appendMulti: (log) => log.appendMulti([{ stream: 'closed/a', events: [{ type: 'T', data: {} }] }]),
+  headPosition: (log) => log.headPosition(),
   streamInfo: (log) => log.streamInfo('closed/a'),
   readStream: (log) => log.readStream('closed/a'),
   readAll: (log) => log.readAll(),

@@ -427,6 +427,15 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
   }
 
   it('fails every operation once closed', async (log) => {
+    await log.close();
+    await rejectsWith(log.append('x', events(1)), 'STRAND_LOG_CLOSED');
+    await rejectsWith(() => log.readStream('x'), 'STRAND_LOG_CLOSED');
+    await rejectsWith(() => log.readAll(), 'STRAND_LOG_CLOSED');
+    await rejectsWith(log.streamInfo('x'), 'STRAND_LOG_CLOSED');
+    await rejectsWith(log.listChildren(''), 'STRAND_LOG_CLOSED');
+    await rejectsWith(log.truncateBefore('x', 1), 'STRAND_LOG_CLOSED');
+  });
+
   withLog('verifies a consistent store and counts streams', async (log, underlying) => {
     await log.append('v/a', events(5));
     await log.appendMulti([
