@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { type EventLog, openLog, type RecordedEvent, SchemaRegistry } from '@strand/core';
+import { type EventLog, isStrandError, openLog, type RecordedEvent, SchemaRegistry } from '@strand/core';
 import { exportIceberg, exportedPosition, IcebergTable, FileTableIO, type TableMetadata } from '@strand/iceberg';
 import { icebergManifests, icebergMetadata, icebergRead } from 'icebird';
 import { fetchAvroRecords } from 'icebird/src/fetch.js';
@@ -153,6 +153,11 @@ describe('Iceberg export to a directory, read by icebird and DuckDB', () => {
       );
       const hint = await readFile(join(dir, 'metadata', 'version-hint.text'), 'utf8');
       expect(Number(hint)).toBe(table.version);
+
+      // A table holds the types it was created for; other types go to another table.
+      const mismatch = await exportIceberg(registry, { types: ['OrderPlaced'], table: dir }).catch((e: unknown) => e);
+      expect(isStrandError(mismatch, 'STRAND_ICEBERG_TABLE_MISMATCH')).toBe(true);
+      expect((mismatch as { details: unknown }).details).toMatchObject({ held: 'OrderPlaced,Shipped', requested: ['OrderPlaced'] });
     } finally {
       db.closeSync();
       await log.close();
