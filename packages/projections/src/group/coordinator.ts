@@ -3,7 +3,7 @@
  * member at a time, delivers in stream order within each member's credit window, and keeps a
  * durable checkpoint (a low watermark plus the streams not done below it) in the log's store.
  * Members join in process ({@link ConsumerGroup.consume}) or from other processes through
- * `serveGroup`. Design: docs/design/0009-consumer-groups.md.
+ * `serveGroup`. Design: docs/design/0011-consumer-groups.md.
  *
  * @module
  */

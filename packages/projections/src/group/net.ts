@@ -2,7 +2,7 @@
  * Members in other processes: the coordinator serves its groups over a socket (TCP or a Unix
  * socket), one connection per member, newline-delimited JSON. The messages are the five of a
  * {@link MemberSession}: join, heartbeat, ack (with optional effects), nack, leave. A closed
- * connection expires its member at once. Design: docs/design/0009-consumer-groups.md.
+ * connection expires its member at once. Design: docs/design/0011-consumer-groups.md.
  *
  * @module
  */

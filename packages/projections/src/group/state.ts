@@ -1,7 +1,7 @@
 /**
  * The consumer group's state machine: leases, deliveries, acks, retries, parking, heartbeats and
  * the checkpoint, with no I/O, no timers and no randomness of its own (time is passed in), so a
- * seeded simulation can drive it step by step. Design: docs/design/0009-consumer-groups.md.
+ * seeded simulation can drive it step by step. Design: docs/design/0011-consumer-groups.md.
  *
  * @module
  */
@@ -655,7 +655,7 @@ export class GroupState {
   /**
    * Assigns unleased streams (sticky, least loaded), moves surplus leases of overloaded members
    * (only leases with nothing in flight move), and hands out deliveries within each member's
-   * credit window. Docs: docs/design/0009, "Assignment".
+   * credit window. Docs: docs/design/0011, "Assignment".
    */
   pump(now: number): Addressed[] {
     if (this.rebalanceDue || this.unassigned.size > 0) {
