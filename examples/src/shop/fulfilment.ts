@@ -66,5 +66,8 @@ export function fulfilment(options: { paymentTimeoutMs: number }) {
   });
 }
 
-/** The fulfilment workflow's type. */
+/**
+ * The fulfilment workflow's type.
+ * @public
+ */
 export type Fulfilment = ReturnType<typeof fulfilment>;

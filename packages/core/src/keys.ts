@@ -82,11 +82,6 @@ export function streamKey(prefix: Uint8Array, version: number): Uint8Array {
   return key;
 }
 
-/** Version encoded in a stream key. */
-export function versionOfStreamKey(key: Uint8Array): number {
-  return readU64(key, key.length - 8);
-}
-
 /** Key of a stream's head. */
 export function headKey(name: string): Uint8Array {
   const enc = encodeName(name);

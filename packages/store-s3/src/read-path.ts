@@ -25,11 +25,6 @@ export interface Version {
   l1: TableHandle[];
 }
 
-/** Every table a version reads (to pin and unpin). */
-export function tablesOf(v: Version): TableHandle[] {
-  return [...v.l0, ...v.l1];
-}
-
 /** Finds the L1 table that may hold `key`. */
 function runTableFor(run: TableHandle[], key: Uint8Array): TableHandle | undefined {
   let lo = 0;

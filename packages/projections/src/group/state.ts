@@ -83,7 +83,10 @@ export interface CheckpointEntry {
   parked?: GroupParkedStream;
 }
 
-/** The durable checkpoint: a low watermark plus the small set of streams not done below it. */
+/**
+ * The durable checkpoint: a low watermark plus the small set of streams not done below it.
+ * @public
+ */
 export interface GroupCheckpoint {
   /** Every matching event at or below this position is acknowledged or parked, except the streams listed. */
   watermark: number;
