@@ -1,0 +1,290 @@
+/**
+ * Server figures (issue 16): the log behind `strand serve` in a child process, driven over
+ * loopback by `@strand/client` from this process, each beside the in-process log doing the same
+ * work in the same run. Design: docs/design/0009-server.md.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { connect, type StrandClient } from '@strand/client';
+import { type EventInput, type EventLog, openLog } from '@strand/core';
+import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, repeat, timeMs } from './figure.js';
+
+// Compiled to test/dist/bench: the CLI is three levels up.
+const bin = fileURLToPath(new URL('../../../packages/cli/bin/strand.js', import.meta.url));
+const API_KEY = 'bench-server-key-0123456789abcdef';
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `strand serve` on a fresh LevelDB directory, in a child process. */
+async function serve(ctx: BenchContext, label: string, extra: string[] = []): Promise<Served> {
+  const path = await ctx.tmpdir(label);
+  const child = spawn(process.execPath, [bin, '--path', path, '--json', 'serve', '--port', '0', ...extra], {
+    env: { ...process.env, STRAND_API_KEY: API_KEY },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
+    void exited.then(() => reject(new Error('strand serve exited before listening')));
+  });
+  return {
+    child,
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Resident set size of a process, MB (Linux). */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+const stream = (i: number) => `acct/s-${(i % 64) + 64 * (Math.floor(i / 64) % 31)}`;
+const one = (i: number): EventInput[] => [{ type: 'Deposited', data: payload(i) }];
+
+/** W2 over the network: 64 appends in flight, durable; and one at a time for the latency. */
+async function appends(ctx: BenchContext): Promise<Figure[]> {
+  const n = Math.max(2000, Math.round(20_000 * ctx.scale));
+  const seq = Math.max(200, Math.round(2_000 * ctx.scale));
+  const remote: number[] = [];
+  const local: number[] = [];
+  const remoteP50: number[] = [];
+  const localP50: number[] = [];
+  await repeat(ctx.runs, async () => {
+    const s = await serve(ctx, 'server-append');
+    const client = connect({ url: s.url, apiKey: API_KEY });
+    await client.append('warm/up', one(0));
+    remote.push((n / (await pool(n, 64, (i) => client.append(stream(i), one(i))))) * 1000);
+    const lat: number[] = [];
+    for (let i = 0; i < seq; i++) lat.push(await timeMs(() => client.append(`seq/s-${i % 200}`, one(i))));
+    remoteP50.push(percentile(lat, 50));
+    await client.close();
+    await s.stop();
+    const log = await openLog({ path: await ctx.tmpdir('server-append-local') });
+    local.push((n / (await pool(n, 64, (i) => log.append(stream(i), one(i))))) * 1000);
+    const ll: number[] = [];
+    for (let i = 0; i < seq; i++) ll.push(await timeMs(() => log.append(`seq/s-${i % 200}`, one(i))));
+    localP50.push(percentile(ll, 50));
+    await log.close();
+  });
+  return [
+    {
+      id: 'server.append.durable.events_per_s',
+      value: median(remote),
+      unit: 'events/s',
+      reference: { name: 'in-process log, same workload', value: median(local) },
+      note: `W2 over loopback: ${n} 1-event appends, 64 in flight from one client, every append synced (group commit)`,
+    },
+    {
+      id: 'server.append.p50_ms',
+      value: median(remoteP50),
+      unit: 'ms',
+      reference: { name: 'in-process log, same workload', value: median(localP50) },
+      note: `${seq} sequential 1-event durable appends over loopback`,
+    },
+  ];
+}
+
+/** Loads `total` events (batches of 100, straight into the server's log through the client). */
+async function load(client: StrandClient | EventLog, total: number): Promise<void> {
+  await pool(Math.ceil(total / 100), 16, (b) =>
+    client.append(
+      `load/s-${b % 1000}`,
+      Array.from({ length: Math.min(100, total - b * 100) }, (_, k) => ({ type: 'Loaded', data: payload(b * 100 + k) })),
+    ),
+  );
+}
+
+/** Counts `total` events from a follow, then stops it. */
+async function drain(store: StrandClient | EventLog, pattern: string, total: number): Promise<void> {
+  const abort = new AbortController();
+  let n = 0;
+  for await (const _ of store.follow(pattern, { from: 1, signal: abort.signal })) {
+    if (++n === total) abort.abort();
+  }
+  if (n !== total) throw new Error(`caught up ${n} of ${total}`);
+}
+
+/** One remote subscriber catching up the whole log, beside an in-process follow of the same log. */
+async function catchup(ctx: BenchContext): Promise<Figure[]> {
+  const total = Math.max(20_000, Math.round(1_000_000 * ctx.scale));
+  const remote: number[] = [];
+  const local: number[] = [];
+  const s = await serve(ctx, 'server-catchup');
+  const client = connect({ url: s.url, apiKey: API_KEY });
+  await load(client, total);
+  for (let r = 0; r < ctx.runs; r++) {
+    const c = connect({ url: s.url, apiKey: API_KEY });
+    remote.push((total / (await timeMs(() => drain(c, '>', total)))) * 1000);
+    await c.close();
+  }
+  await client.close();
+  await s.stop();
+  const log = await openLog({ path: await ctx.tmpdir('server-catchup-local') });
+  await load(log, total);
+  for (let r = 0; r < ctx.runs; r++) local.push((total / (await timeMs(() => drain(log, '>', total)))) * 1000);
+  await log.close();
+  return [
+    {
+      id: 'server.catchup.events_per_s',
+      value: median(remote),
+      unit: 'events/s',
+      reference: { name: 'in-process follow of the same log', value: median(local) },
+      note: `one remote subscriber catching up ${total} events (200-byte payloads) from position 1`,
+    },
+  ];
+}
+
+/** Deliveries per second to `subscribers` followers on overlapping patterns while `appends` events are appended. */
+async function fanoutRun(open: () => Promise<{ stores: (StrandClient | EventLog)[]; writer: StrandClient | EventLog; close(): Promise<void> }>, subscribers: number, appends: number): Promise<number> {
+  const { stores, writer, close } = await open();
+  const patterns = ['fan/>', 'fan/*/a', 'fan/eu/*', '>'];
+  const expected = (p: string) => {
+    // 4 streams written round-robin: fan/eu/a, fan/eu/b, fan/us/a, other/x.
+    const per = appends / 4;
+    if (p === 'fan/>') return 3 * per;
+    if (p === 'fan/*/a') return 2 * per;
+    if (p === 'fan/eu/*') return 2 * per;
+    return 4 * per;
+  };
+  const streams = ['fan/eu/a', 'fan/eu/b', 'fan/us/a', 'other/x'];
+  let delivered = 0;
+  // Every subscriber starts at the same position, so none can miss an event it waits for.
+  const from = (await writer.headPosition()) + 1;
+  const aborts: AbortController[] = [];
+  const started: Promise<void>[] = [];
+  const done = Array.from({ length: subscribers }, (_, i) => {
+    const p = patterns[i % patterns.length]!;
+    const want = expected(p);
+    const abort = new AbortController();
+    aborts.push(abort);
+    let ready!: () => void;
+    started.push(new Promise<void>((r) => (ready = r)));
+    return (async () => {
+      let n = 0;
+      const it = stores[i % stores.length]!.follow(p, { from, signal: abort.signal })[Symbol.asyncIterator]();
+      // The first next() opens the subscription; count from the first event.
+      const first = it.next();
+      ready();
+      let r = await first;
+      while (!r.done) {
+        delivered++;
+        if (++n === want) break;
+        r = await it.next();
+      }
+      await it.return?.();
+    })();
+  });
+  await Promise.all(started);
+  const ms = await timeMs(async () => {
+    await pool(appends / 10, 8, (b) => writer.append(streams[b % 4]!, Array.from({ length: 10 }, (_, k) => ({ type: 'Fan', data: payload(b * 10 + k) }))));
+    await Promise.all(done);
+  });
+  for (const a of aborts) a.abort();
+  await close();
+  return (delivered / ms) * 1000;
+}
+
+/** 100 remote subscribers on overlapping patterns while appending, beside 100 in-process followers. */
+async function fanout(ctx: BenchContext): Promise<Figure[]> {
+  const subscribers = 100;
+  const appends = Math.max(2_000, Math.round(20_000 * ctx.scale / 4) * 4);
+  const remote: number[] = [];
+  const local: number[] = [];
+  await repeat(Math.min(ctx.runs, 3), async () => {
+    const s = await serve(ctx, 'server-fanout');
+    remote.push(
+      await fanoutRun(async () => {
+        // Ten client processes' worth of connections: 10 subscribers per connection.
+        const stores = Array.from({ length: 10 }, () => connect({ url: s.url, apiKey: API_KEY }));
+        const writer = connect({ url: s.url, apiKey: API_KEY });
+        return {
+          stores,
+          writer,
+          close: async () => {
+            for (const c of [...stores, writer]) await c.close();
+            await s.stop();
+          },
+        };
+      }, subscribers, appends),
+    );
+    const log = await openLog({ path: await ctx.tmpdir('server-fanout-local') });
+    local.push(await fanoutRun(async () => ({ stores: [log], writer: log, close: () => log.close() }), subscribers, appends));
+  });
+  return [
+    {
+      id: 'server.fanout.deliveries_per_s',
+      value: median(remote),
+      unit: 'deliveries/s',
+      reference: { name: 'in-process log, 100 followers', value: median(local) },
+      note: `${subscribers} remote subscribers (10 connections) on 4 overlapping patterns while ${appends} events are appended in batches of 10`,
+    },
+  ];
+}
+
+/** Server RSS with 10,000 open idle subscriptions, beside the same server with none. */
+async function idle(ctx: BenchContext): Promise<Figure[]> {
+  const count = Math.max(1_000, Math.round(10_000 * ctx.scale));
+  const perConnection = 1_000;
+  const s = await serve(ctx, 'server-idle', ['--heartbeat', '60000']);
+  const warm = connect({ url: s.url, apiKey: API_KEY });
+  await warm.append('idle/warm', one(0));
+  await new Promise((r) => setTimeout(r, 500));
+  const before = rssMb(s.child.pid!);
+  const clients = Array.from({ length: Math.ceil(count / perConnection) }, () => connect({ url: s.url, apiKey: API_KEY, heartbeatMs: 60_000 }));
+  const aborts: AbortController[] = [];
+  const iterators: AsyncIterator<unknown>[] = [];
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const abort = new AbortController();
+    aborts.push(abort);
+    const it = clients[Math.floor(i / perConnection)]!.follow(`idle/s-${i}`, { from: 'end', signal: abort.signal })[Symbol.asyncIterator]();
+    iterators.push(it);
+    pending.push(it.next());
+  }
+  // Every subscription is open once the server counts it.
+  const metrics = async () => {
+    const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    return Number(/strand_server_subscriptions_open (\d+)/.exec(await res.text())?.[1] ?? 0);
+  };
+  const deadline = Date.now() + 120_000;
+  while ((await metrics()) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  const open = await metrics();
+  if (typeof global.gc === 'function') global.gc();
+  await new Promise((r) => setTimeout(r, 1000));
+  const after = rssMb(s.child.pid!);
+  for (const a of aborts) a.abort();
+  await Promise.allSettled(pending);
+  for (const c of [...clients, warm]) await c.close();
+  await s.stop();
+  if (open < count) throw new Error(`only ${open} of ${count} subscriptions opened`);
+  return [
+    {
+      id: 'server.idle_subscriptions.rss_mb',
+      value: after,
+      unit: 'MB',
+      reference: { name: 'the same server with no subscription', value: before },
+      note: `${count} open idle subscriptions (${perConnection} per HTTP/2 connection), server process RSS`,
+    },
+  ];
+}
+
+/** The server section. */
+export const server: BenchSection = {
+  name: 'server',
+  async run(ctx) {
+    return [...(await appends(ctx)), ...(await catchup(ctx)), ...(await fanout(ctx)), ...(await idle(ctx))];
+  },
+};
