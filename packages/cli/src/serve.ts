@@ -1,6 +1,6 @@
 /**
  * `strand serve`: the log (or a tenant registry) as a network service. Design:
- * docs/design/0010-server.md.
+ * docs/design/0011-server.md.
  *
  * @module
  */
