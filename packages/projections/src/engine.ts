@@ -110,7 +110,7 @@ export class Engine {
     readonly generation: number,
     private readonly options: EngineOptions,
   ) {
-    this.collections = new Collections(log, projection.name, generation);
+    this.collections = new Collections(log, projection.name, generation, projection.indexes);
     this.meta = generationMeta(log, projection.name, generation);
     this.buffer = new WriteBuffer(this.collections);
     this.streamCap = Math.max(1, Math.min(1024, Math.floor(options.maxInFlight / 16)));
@@ -379,7 +379,8 @@ export class Engine {
     const checkpoint = this.lowWatermark();
     if (checkpoint === this.state.checkpoint && this.buffer.empty && this.parkedDirty.size === 0 && this.versions.size === 0 && this.processedPending.length === 0) return;
     this.completedSinceCommit = 0;
-    const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = this.buffer.drain();
+    const drained = this.buffer.drain();
+    const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = [...drained, ...(await this.collections.indexOps(drained))];
     for (const [stream, version] of this.versions) ops.push({ type: 'put', key: `v:${stream}`, value: version, sublevel: this.meta });
     this.versions.clear();
     for (const [stream, p] of this.parkedDirty) ops.push(p === null ? { type: 'del', key: parkedKey(stream), sublevel: this.meta } : { type: 'put', key: parkedKey(stream), value: p, sublevel: this.meta });

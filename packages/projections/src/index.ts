@@ -15,7 +15,7 @@ export { ProjectionParkedError, ProjectionStoppedError, ProjectionTimeoutError }
 export { attachInline } from './inline.js';
 export type { InlineProjection } from './inline.js';
 export { defineProjection } from './projection.js';
-export type { CompiledProjection, EventHandler, ProjectionDefinition } from './projection.js';
+export type { CompiledProjection, EventHandler, EventSchemas, IndexDefinition, ProjectionDefinition, TypedHandlers, TypedProjectionDefinition } from './projection.js';
 export type { ReadModelTx, ReadModelView } from './read-model.js';
 export { ConsumerGroup } from './group/coordinator.js';
 export type { AckEffects, GroupHandler, GroupMember, GroupOptions, GroupStart, GroupStatus, MemberSession } from './group/coordinator.js';

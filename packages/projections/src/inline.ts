@@ -7,7 +7,7 @@
  */
 import { type CommitTx, type EventLog, InvalidArgumentError } from '@strand/core';
 import type { CompiledProjection } from './projection.js';
-import { Collections, type ReadModelTx, type ReadModelView } from './read-model.js';
+import { Collections, indexChanges, type ReadModelTx, type ReadModelView } from './read-model.js';
 
 /** An attached inline projection. */
 export interface InlineProjection {
@@ -17,17 +17,42 @@ export interface InlineProjection {
   detach(): void;
 }
 
-function adapt(collections: Collections, tx: CommitTx): ReadModelTx {
+function adapt(collections: Collections, tx: CommitTx): ReadModelTx & { flushIndexes(): Promise<void> } {
+  // Indexed documents: the value before this append's first write (read before that write), and
+  // the last value written; their index entries change once, in the same commit.
+  const touched = new Map<string, { collection: string; key: string; before: Promise<unknown>; after: unknown }>();
+  const track = (collection: string, key: string, after: unknown) => {
+    if (!collections.indexed(collection)) return;
+    const id = `${collection}\u0000${key}`;
+    const t = touched.get(id);
+    if (t) t.after = after;
+    else touched.set(id, { collection, key, before: tx.get(collections.db(collection), key), after });
+  };
+  const put = (collection: string, key: string, doc: unknown) => {
+    track(collection, key, doc);
+    tx.put(collections.db(collection), key, doc);
+  };
+  const del = (collection: string, key: string) => {
+    track(collection, key, undefined);
+    tx.del(collections.db(collection), key);
+  };
   return {
     get: async <T>(collection: string, key: string) => (await tx.get(collections.db(collection), key)) as T | undefined,
-    put: (collection, key, doc) => tx.put(collections.db(collection), key, doc),
-    del: (collection, key) => tx.del(collections.db(collection), key),
+    put,
+    del,
     // Commit hooks of one log run one at a time, so read-modify-write is already atomic here.
     update: async <T>(collection: string, key: string, fn: (doc: T | undefined) => T | undefined) => {
-      const db = collections.db(collection);
-      const doc = fn((await tx.get(db, key)) as T | undefined);
-      if (doc === undefined) tx.del(db, key);
-      else tx.put(db, key, doc);
+      const doc = fn((await tx.get(collections.db(collection), key)) as T | undefined);
+      if (doc === undefined) del(collection, key);
+      else put(collection, key, doc);
+    },
+    async flushIndexes() {
+      for (const t of touched.values()) {
+        for (const c of indexChanges(collections.indexes, t.collection, t.key, await t.before, t.after)) {
+          if (c.put) tx.put(collections.db(c.collection), c.key, 1);
+          else tx.del(collections.db(c.collection), c.key);
+        }
+      }
     },
   };
 }
@@ -46,7 +71,7 @@ export function attachInline(log: EventLog, projection: CompiledProjection): Inl
   if (projection === null || typeof projection !== 'object' || typeof projection.matches !== 'function') {
     throw new InvalidArgumentError('attachInline needs a projection made with defineProjection().');
   }
-  const collections = new Collections(log, `inline-${projection.name}`, 0);
+  const collections = new Collections(log, `inline-${projection.name}`, 0, projection.indexes);
   const detach = log.addCommitHook({
     name: `inline:${projection.name}`,
     async onCommit(events, tx) {
@@ -56,6 +81,7 @@ export function attachInline(log: EventLog, projection: CompiledProjection): Inl
         const handler = projection.handlerFor(e.type);
         if (handler) await handler(e, rm);
       }
+      await rm.flushIndexes();
     },
   });
   return { view: () => collections.view(), detach };

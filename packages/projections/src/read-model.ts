@@ -5,7 +5,8 @@
  *
  * @module
  */
-import type { EventStore, Sublevel } from '@strand/core';
+import { type EventStore, InvalidArgumentError, type Sublevel } from '@strand/core';
+import type { IndexDefinition } from './projection.js';
 
 /** What a handler uses to read and write its read model. */
 export interface ReadModelTx {
@@ -30,6 +31,37 @@ export interface ReadModelView {
   get<T = unknown>(collection: string, key: string): Promise<T | undefined>;
   /** Lists documents of a collection, optionally with a key prefix, in key order. */
   list<T = unknown>(collection: string, options?: { prefix?: string; limit?: number }): Promise<Array<{ key: string; doc: T }>>;
+  /** Documents whose index value is `value` (a secondary index declared on the projection), in key order. */
+  query<T = unknown>(index: string, value: string, options?: { limit?: number }): Promise<Array<{ key: string; doc: T }>>;
+}
+
+/** The reserved collection that holds an index: `_ix-<index>`, keys `<value>\u0000<document key>`. */
+export function indexCollection(index: string): string {
+  return `_ix-${index}`;
+}
+
+function indexValues(ix: IndexDefinition, doc: unknown): string[] {
+  if (doc === undefined || doc === null) return [];
+  const v = ix.key(doc as never);
+  if (v === undefined) return [];
+  const list = typeof v === 'string' ? [v] : Array.isArray(v) ? v : [];
+  return [...new Set(list.filter((x): x is string => typeof x === 'string' && !x.includes('\u0000')))];
+}
+
+/**
+ * The index writes that turn `before` into `after` for one document: delete the entries of values
+ * it no longer has, put the new ones (docs/design/0009-workflows.md, typed projections).
+ */
+export function indexChanges(indexes: Readonly<Record<string, IndexDefinition>>, collection: string, key: string, before: unknown, after: unknown): Array<{ collection: string; key: string; put: boolean }> {
+  const out: Array<{ collection: string; key: string; put: boolean }> = [];
+  for (const [name, ix] of Object.entries(indexes)) {
+    if (ix.collection !== collection) continue;
+    const old = indexValues(ix, before);
+    const now = indexValues(ix, after);
+    for (const v of old) if (!now.includes(v)) out.push({ collection: indexCollection(name), key: `${v}\u0000${key}`, put: false });
+    for (const v of now) if (!old.includes(v)) out.push({ collection: indexCollection(name), key: `${v}\u0000${key}`, put: true });
+  }
+  return out;
 }
 
 const DELETED = Symbol('deleted');
@@ -47,7 +79,33 @@ export class Collections {
     private readonly log: EventStore,
     private readonly projection: string,
     readonly generation: number,
+    /** Secondary indexes declared on the projection. */
+    readonly indexes: Readonly<Record<string, IndexDefinition>> = {},
   ) {}
+
+  /** True if some index covers this collection. */
+  indexed(collection: string): boolean {
+    return Object.values(this.indexes).some((ix) => ix.collection === collection);
+  }
+
+  /**
+   * Index writes for a drained batch: reads each indexed document as it is in the store (the
+   * batch is not written yet) and adds the entries to remove and to add, for the same batch.
+   */
+  async indexOps(ops: ReadonlyArray<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel: Sublevel }>): Promise<Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel: Sublevel }>> {
+    const out: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel: Sublevel }> = [];
+    if (Object.keys(this.indexes).length === 0) return out;
+    const byDb = new Map([...this.open].map(([name, db]) => [db, name]));
+    for (const op of ops) {
+      const collection = byDb.get(op.sublevel);
+      if (collection === undefined || !this.indexed(collection)) continue;
+      const before = await op.sublevel.get(op.key);
+      for (const c of indexChanges(this.indexes, collection, op.key, before, op.type === 'put' ? op.value : undefined)) {
+        out.push(c.put ? { type: 'put', key: c.key, value: 1, sublevel: this.db(c.collection) } : { type: 'del', key: c.key, sublevel: this.db(c.collection) });
+      }
+    }
+    return out;
+  }
 
   /** The sublevel of a collection. */
   db(collection: string): Sublevel {
@@ -79,6 +137,15 @@ export class Collections {
         const out: Array<{ key: string; doc: T }> = [];
         for await (const [key, doc] of this.db(collection).iterator({ ...range, limit: options.limit ?? -1 })) out.push({ key: key as string, doc: doc as T });
         return out;
+      },
+      query: async <T>(index: string, value: string, options: { limit?: number } = {}) => {
+        const ix = Object.hasOwn(this.indexes, index) ? this.indexes[index] : undefined;
+        if (ix === undefined) throw new InvalidArgumentError(`Projection ${this.projection} declares no index ${index}.`);
+        if (typeof value !== 'string') throw new InvalidArgumentError('An index value is a string.');
+        const keys: string[] = [];
+        for await (const k of this.db(indexCollection(index)).keys({ gte: `${value}\u0000`, lt: `${value}\u0001`, limit: options.limit ?? -1 })) keys.push((k as string).slice(value.length + 1));
+        const docs = keys.length === 0 ? [] : await this.db(ix.collection).getMany(keys);
+        return keys.flatMap((key, i) => (docs[i] === undefined ? [] : [{ key, doc: docs[i] as T }]));
       },
     };
   }

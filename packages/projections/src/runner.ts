@@ -141,6 +141,7 @@ export class ProjectionRunner {
     return {
       get: (collection, key) => this.engine.collections.view().get(collection, key),
       list: (collection, options) => this.engine.collections.view().list(collection, options),
+      query: (index, value, options) => this.engine.collections.view().query(index, value, options),
     };
   }
 
