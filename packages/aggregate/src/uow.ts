@@ -121,15 +121,53 @@ class DuplicateUnitOfWork extends Error {
   }
 }
 
-// One command-id hook per log, shared by every UnitOfWork on it (two hooks would each record the
-// same id and refuse each other's commits).
-const hooks = new WeakMap<EventLog, { db: Sublevel; users: number; remove: () => void }>();
+/**
+ * In-process stream locks shared by the units of work of one log. A log has one writer, so units
+ * that would conflict usually run in the same process: they queue on the streams they touch
+ * instead of deciding on stale state and retrying. Deadlock-free: a unit waits only for a stream
+ * that sorts after every stream it holds; any other it takes only if free (else it goes on
+ * optimistically, and its retry locks everything it touched, in order, before deciding).
+ * The expected-version check stays the guard of correctness (docs/design/0009-workflows.md).
+ */
+class StreamLocks {
+  private readonly tails = new Map<string, Promise<void>>();
 
-function acquireHook(log: EventLog): Sublevel {
+  private take(stream: string, prev: Promise<void> | undefined): { ready: Promise<void>; release: () => void } {
+    let open!: () => void;
+    const mine = new Promise<void>((resolve) => (open = resolve));
+    const tail = prev === undefined ? mine : prev.then(() => mine);
+    this.tails.set(stream, tail);
+    return {
+      ready: prev ?? Promise.resolve(),
+      release: () => {
+        open();
+        if (this.tails.get(stream) === tail) this.tails.delete(stream);
+      },
+    };
+  }
+
+  /** Waits for the stream's lock; resolves with its release. */
+  async acquire(stream: string): Promise<() => void> {
+    const h = this.take(stream, this.tails.get(stream));
+    await h.ready;
+    return h.release;
+  }
+
+  /** The stream's lock if it is free now. */
+  tryAcquire(stream: string): (() => void) | undefined {
+    return this.tails.has(stream) ? undefined : this.take(stream, undefined).release;
+  }
+}
+
+// One command-id hook and one set of stream locks per log, shared by every UnitOfWork on it (two
+// hooks would each record the same id and refuse each other's commits).
+const hooks = new WeakMap<EventLog, { db: Sublevel; locks: StreamLocks; users: number; remove: () => void }>();
+
+function acquireHook(log: EventLog): { db: Sublevel; locks: StreamLocks } {
   const existing = hooks.get(log);
   if (existing) {
     existing.users++;
-    return existing.db;
+    return existing;
   }
   const db = log.sublevel('commands-uow');
   const remove = log.addCommitHook({
@@ -148,8 +186,9 @@ function acquireHook(log: EventLog): Sublevel {
       tx.put(db, id, { position: events[events.length - 1]!.position, parts } satisfies UowRecord);
     },
   });
-  hooks.set(log, { db, users: 1, remove });
-  return db;
+  const entry = { db, locks: new StreamLocks(), users: 1, remove };
+  hooks.set(log, entry);
+  return entry;
 }
 
 function releaseHook(log: EventLog): void {
@@ -189,6 +228,7 @@ const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(res
 export class UnitOfWork {
   private readonly options: Required<Omit<UnitOfWorkOptions, 'logger'>> & { logger: Logger };
   private readonly records: Sublevel;
+  private readonly locks: StreamLocks;
   private closed = false;
 
   constructor(
@@ -213,7 +253,9 @@ export class UnitOfWork {
       sleep: options.sleep ?? timerSleep,
       logger: options.logger ?? silentLogger,
     };
-    this.records = acquireHook(log);
+    const shared = acquireHook(log);
+    this.records = shared.db;
+    this.locks = shared.locks;
   }
 
   /**
@@ -242,10 +284,52 @@ export class UnitOfWork {
       if (prior) return prior;
     }
     let lastConflict = '';
+    let previous: string[] = [];
     for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
-      const touched = new Map<string, Touched>();
+      const held = new Map<string, () => void>();
+      let done: UnitOfWorkResult | undefined;
+      try {
+        // A retry locks what the last attempt touched, in order, before deciding again.
+        for (const stream of previous) held.set(stream, await this.locks.acquire(stream));
+        const touched = new Map<string, Touched>();
+        let outcome: Awaited<ReturnType<UnitOfWork['attempt']>>;
+        try {
+          outcome = await this.attempt(work, touched, held, attempt, commandId, metadata);
+        } catch (error) {
+          // A copy of this command that committed meanwhile wins over deciding again (which may
+          // now be refused: the state already holds its effects).
+          const prior = commandId === undefined ? undefined : await this.priorResult(commandId, attempt);
+          if (prior === undefined) throw error;
+          outcome = { kind: 'done', result: prior };
+        }
+        previous = [...touched.keys()].sort();
+        if (outcome.kind === 'done') done = outcome.result;
+        else lastConflict = outcome.stream;
+      } finally {
+        for (const release of held.values()) release();
+      }
+      // Locks are released before afterCommit, which may wait for read models.
+      if (done !== undefined) return finish(done);
+      if (attempt < this.options.maxRetries) {
+        const cap = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** attempt);
+        await this.options.sleep(cap * (0.5 + this.options.random() / 2));
+      }
+    }
+    throw new ConcurrencyRetriesExhaustedError(lastConflict, this.options.maxRetries + 1);
+  }
+
+  /** One attempt: run the work, commit; a conflict comes back as such, anything else throws. */
+  private async attempt(
+    work: (tx: UnitOfWorkTx) => void | Promise<void>,
+    touched: Map<string, Touched>,
+    held: Map<string, () => void>,
+    attempt: number,
+    commandId: string | undefined,
+    metadata: Record<string, unknown> | undefined,
+  ): Promise<{ kind: 'done'; result: UnitOfWorkResult } | { kind: 'conflict'; stream: string }> {
+    {
       const now = this.options.clock();
-      const tx = this.tx(touched, attempt, now);
+      const tx = this.tx(touched, held, attempt, now);
       await work(tx);
       const parts: StreamAppend[] = [];
       const written: Touched[] = [];
@@ -263,16 +347,16 @@ export class UnitOfWork {
           })),
         });
       }
-      if (parts.length === 0) return finish({ position: 0, streams: [], idempotent: false, retries: attempt });
+      if (parts.length === 0) return { kind: 'done', result: { position: 0, streams: [], idempotent: false, retries: attempt } };
       let appended: MultiAppendResult;
       try {
         appended = await this.log.appendMulti(parts);
       } catch (error) {
-        if (error instanceof DuplicateUnitOfWork) return finish(this.resultOf(error.record, attempt, await this.reread(error.record)));
+        if (error instanceof DuplicateUnitOfWork) return { kind: 'done', result: this.resultOf(error.record, attempt, await this.reread(error.record)) };
         if (error instanceof DuplicateCommand) {
           if (commandId !== undefined) {
             const prior = await this.priorResult(commandId, attempt);
-            if (prior) return finish(prior);
+            if (prior) return { kind: 'done', result: prior };
           }
           throw new InvalidArgumentError(`Command id ${commandId} was already used on ${error.stream} by a single-aggregate command; use a fresh id for this unit of work.`);
         }
@@ -282,14 +366,9 @@ export class UnitOfWork {
         if (touched.get(stream)?.expected !== undefined) throw error;
         if (commandId !== undefined) {
           const prior = await this.priorResult(commandId, attempt);
-          if (prior) return finish(prior);
+          if (prior) return { kind: 'done', result: prior };
         }
-        lastConflict = stream;
-        if (attempt < this.options.maxRetries) {
-          const cap = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** attempt);
-          await this.options.sleep(cap * (0.5 + this.options.random() / 2));
-        }
-        continue;
+        return { kind: 'conflict', stream };
       }
       const idempotent = appended.results.every((r) => r.idempotent);
       const streams = written.map((t, i) => ({ stream: t.stream, aggregate: t.repository.definition.name, version: appended.results[i]!.version, events: appended.results[i]!.events }));
@@ -298,19 +377,35 @@ export class UnitOfWork {
           t.repository[internals].afterAppend(t.stream, t.loaded, t.events, appended.results[i]!);
         });
       }
-      return finish({ position: appended.position, streams, idempotent, retries: attempt });
+      return { kind: 'done', result: { position: appended.position, streams, idempotent, retries: attempt } };
     }
-    throw new ConcurrencyRetriesExhaustedError(lastConflict, this.options.maxRetries + 1);
   }
 
-  private tx(touched: Map<string, Touched>, attempt: number, now: number): UnitOfWorkTx {
+  private tx(touched: Map<string, Touched>, held: Map<string, () => void>, attempt: number, now: number): UnitOfWorkTx {
     const log = this.log;
+    const locks = this.locks;
+    // Lock steps of one unit run one at a time, so its waits are always for a later stream.
+    let locking: Promise<void> = Promise.resolve();
+    const lock = (stream: string): Promise<void> => {
+      locking = locking.then(async () => {
+        if (held.has(stream)) return;
+        let last = '';
+        for (const s of held.keys()) if (s > last) last = s;
+        if (held.size === 0 || stream > last) held.set(stream, await locks.acquire(stream));
+        else {
+          const release = locks.tryAcquire(stream);
+          if (release) held.set(stream, release);
+        }
+      });
+      return locking;
+    };
     const enter = async (repository: AggregateRepository<SchemaMap, SchemaMap, z.ZodType>, id: string): Promise<Touched> => {
       if (repository === null || typeof repository !== 'object' || typeof repository.load !== 'function') throw new InvalidArgumentError('Pass an AggregateRepository.');
       if (repository.eventLog !== log) throw new InvalidArgumentError(`The repository of ${repository.definition.name} works on another log than this unit of work.`);
       const stream = repository.definition.streamOf(id);
       let t = touched.get(stream);
       if (t === undefined) {
+        await lock(stream);
         const loaded = await repository.load(id);
         // Another call of the same work may have entered meanwhile (work that runs in parallel).
         t = touched.get(stream);
