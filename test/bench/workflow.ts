@@ -42,7 +42,7 @@ async function steps(ctx: BenchContext): Promise<Figure[]> {
   for (let r = 0; r < ctx.runs; r++) {
     const log = await openLog({ path: await ctx.tmpdir('wf-steps') });
     const targets = new AggregateRepository(log, Target);
-    const runner = new WorkflowRunner(log, Relay, { repositories: [targets] as never, concurrency: 16, timers: false });
+    const runner = new WorkflowRunner(log, Relay, { repositories: [targets], concurrency: 16, timers: false });
     await runner.start();
     // Live: events arrive 16 at a time while the runner reacts; timed until every step is committed.
     let next = 0;

@@ -16,7 +16,7 @@ export function openShop(log: EventLog, options: { paymentTimeoutMs: number } & 
   const orders = new AggregateRepository(log, Order);
   const stock = new AggregateRepository(log, Stock, { snapshots: { every: 25 } });
   const workflow = fulfilment({ paymentTimeoutMs });
-  const runner = new WorkflowRunner(log, workflow, { repositories: [orders, stock] as never, ...runnerOptions });
+  const runner = new WorkflowRunner(log, workflow, { repositories: [orders, stock], ...runnerOptions });
   return {
     orders,
     stock,

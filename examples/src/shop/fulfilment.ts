@@ -2,7 +2,7 @@
  * The fulfilment workflow: an order reserves its stock; payment confirms it (the reservation is
  * committed); an order still unpaid when its payment deadline comes is cancelled and its
  * reservation released; an order the stock cannot serve is cancelled with the stock's reason.
- * Each step commits atomically with the commands it sends (docs/design/0009-workflows.md).
+ * Each step commits atomically with the commands it sends (docs/design/0012-workflows.md).
  *
  * @module
  */

@@ -21,7 +21,7 @@ export async function runShop(log: EventLog, logger?: Logger): Promise<string[]>
   const run = Date.now().toString(36);
   const orders = new AggregateRepository(log, Order);
   const stock = new AggregateRepository(log, Stock, { snapshots: { every: 50 } });
-  const runner = new WorkflowRunner(log, fulfilment({ paymentTimeoutMs: PAYMENT_TIMEOUT_MS }), { repositories: [orders, stock] as never, ...(logger ? { logger } : {}) });
+  const runner = new WorkflowRunner(log, fulfilment({ paymentTimeoutMs: PAYMENT_TIMEOUT_MS }), { repositories: [orders, stock], ...(logger ? { logger } : {}) });
   await runner.start();
   const sku = `widget-${run}`;
   await stock.handle(sku, { type: 'Restock', data: { quantity: 3 } });

@@ -3,7 +3,7 @@
  * commits every event in ONE atomic multi-stream append guarded by every stream's expected
  * version. On a conflict the whole decision runs again (fresh loads) after a jittered backoff.
  * Snapshot policies and command ids work as they do for `AggregateRepository.handle`.
- * Design: docs/design/0009-workflows.md.
+ * Design: docs/design/0012-workflows.md.
  *
  * @module
  */
@@ -127,7 +127,7 @@ class DuplicateUnitOfWork extends Error {
  * instead of deciding on stale state and retrying. Deadlock-free: a unit waits only for a stream
  * that sorts after every stream it holds; any other it takes only if free (else it goes on
  * optimistically, and its retry locks everything it touched, in order, before deciding).
- * The expected-version check stays the guard of correctness (docs/design/0009-workflows.md).
+ * The expected-version check stays the guard of correctness (docs/design/0012-workflows.md).
  */
 class StreamLocks {
   private readonly tails = new Map<string, Promise<void>>();

@@ -50,7 +50,7 @@ function indexValues(ix: IndexDefinition, doc: unknown): string[] {
 
 /**
  * The index writes that turn `before` into `after` for one document: delete the entries of values
- * it no longer has, put the new ones (docs/design/0009-workflows.md, typed projections).
+ * it no longer has, put the new ones (docs/design/0012-workflows.md, typed projections).
  */
 export function indexChanges(indexes: Readonly<Record<string, IndexDefinition>>, collection: string, key: string, before: unknown, after: unknown): Array<{ collection: string; key: string; put: boolean }> {
   const out: Array<{ collection: string; key: string; put: boolean }> = [];

@@ -2,7 +2,7 @@
  * A workflow (process manager) as data, like a decider: `decide(input, state)` returns actions
  * (commands to aggregates, deadlines, completion), `evolve(state, input)` folds its inputs. Inputs
  * are events of other streams (matched by pattern and type), deadlines that came due, and
- * refusals of the commands it sent. Design: docs/design/0009-workflows.md.
+ * refusals of the commands it sent. Design: docs/design/0012-workflows.md.
  *
  * @module
  */

@@ -25,4 +25,4 @@ export type {
 } from './define.js';
 export { InvalidWorkflowActionError } from './errors.js';
 export { WorkflowRunner } from './runner.js';
-export type { InstanceView, ParkedInstance, WorkflowRunnerOptions, WorkflowStats } from './runner.js';
+export type { AnyRepository, InstanceView, ParkedInstance, WorkflowRunnerOptions, WorkflowStats } from './runner.js';

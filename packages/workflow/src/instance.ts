@@ -3,7 +3,7 @@
  * the inputs it received (with where each came from: the per-instance checkpoint), the deadlines
  * it scheduled or cancelled, and its completion. Folding them gives the workflow's state, its
  * pending deadlines and the last input position, so the instance stream is the single source of
- * truth for exactly-once processing (docs/design/0010-workflows.md). Being an aggregate, it gets
+ * truth for exactly-once processing (docs/design/0012-workflows.md). Being an aggregate, it gets
  * snapshots for long-lived instances and commits through the unit of work with the commands'
  * events.
  *

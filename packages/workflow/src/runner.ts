@@ -4,7 +4,7 @@
  * (the instance's records, its per-instance checkpoint, the commands' events and its deadline
  * changes) in one atomic multi-stream append through a unit of work. Deadlines are durable
  * (indexed in the same batch) and fire once. A failing instance parks itself; the others flow.
- * Design: docs/design/0009-workflows.md.
+ * Design: docs/design/0012-workflows.md.
  *
  * @module
  */
@@ -15,10 +15,14 @@ import type { InputSource, Rejection, Workflow, WorkflowInput } from './define.j
 import { InvalidWorkflowActionError } from './errors.js';
 import { type InstanceAggregate, type InstanceRecord, type InstanceState, instanceAggregate } from './instance.js';
 
+/** Any aggregate's repository (the runner routes sends by aggregate name). */
+// biome-ignore lint/suspicious/noExplicitAny: repositories of different aggregates are mixed in one list; sends are checked at run time.
+export type AnyRepository = AggregateRepository<any, any, any>;
+
 /** Options of a {@link WorkflowRunner}. */
 export interface WorkflowRunnerOptions {
   /** Repositories of the aggregates the workflow sends commands to (their snapshot policies and hooks apply). */
-  repositories: ReadonlyArray<AggregateRepository<SchemaMap, SchemaMap, z.ZodType>>;
+  repositories: readonly AnyRepository[];
   /** Instances processed at once (default 16). */
   concurrency?: number;
   /** Attempts of a failing step before its instance is parked (default 3). */
@@ -340,7 +344,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     for (const w of waiters) w();
   }
 
-  /** The checkpoint is a resume hint: instance streams say what was applied (docs/design/0010). */
+  /** The checkpoint is a resume hint: instance streams say what was applied (docs/design/0012). */
   private saveNow(): Promise<void> {
     const at = this.checkpoint;
     this.saving = this.saving
