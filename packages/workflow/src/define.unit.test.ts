@@ -23,7 +23,7 @@ const base = {
   deadlines: { Later: z.object({ n: z.number() }) },
   state: z.object({}),
   initialState: () => ({}),
-  evolve: (s: object) => s,
+  evolve: <T>(s: T) => s,
 };
 
 describe('defineWorkflow', () => {
