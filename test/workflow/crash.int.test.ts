@@ -24,12 +24,15 @@ describe('workflow crash safety (SIGKILL)', () => {
         const roundSeed = seed * 31 + round;
         await runUntilAcked(child, [dir, String(roundSeed)], 3 + (roundSeed % 15));
         const log = await openLog({ path: dir });
-        // The restarted runner's clock is ahead, so every deadline scheduled so far is due.
-        const shop = openShop(log, { paymentTimeoutMs: 30, timers: false, clock: () => Date.now() + 60_000 });
+        // The restarted runner catches up (deadlines it schedules now are 30 ms after its clock),
+        // then its clock jumps ahead so that every deadline scheduled so far is due.
+        let ahead = 0;
+        const shop = openShop(log, { paymentTimeoutMs: 30, timers: false, clock: () => Date.now() + ahead });
         await shop.runner.start();
-        await shop.runner.settle(30_000);
+        await shop.runner.settle(60_000);
+        ahead = 3_600_000;
         await shop.runner.fireDue();
-        await shop.runner.settle(30_000);
+        await shop.runner.settle(60_000);
         const where = `round ${round}, seed ${seed}`;
         expect(shop.runner.parked(), where).toEqual([]);
         expect(await shop.runner.pendingDeadlines(), where).toEqual([]);
