@@ -90,12 +90,15 @@ export async function checkProjection(projection: CompiledProjection, options: C
     fc.asyncProperty(options.events, async (events) => {
       const log = await openLog({ memory: true });
       const inline = attachInline(log, projection);
-      const runner = new ProjectionRunner(log, projection, { attempts: 1 });
+      // A restart halfway: the first runner stops, a new one resumes from its checkpoint.
+      const first = new ProjectionRunner(log, projection, { attempts: 1 });
+      let runner = first;
       try {
-        await runner.start();
+        await first.start();
         const half = Math.floor(events.length / 2);
         await appendAll(log, events.slice(0, half));
-        await runner.stop();
+        await first.stop();
+        runner = new ProjectionRunner(log, projection, { attempts: 1 });
         await runner.start();
         await appendAll(log, events.slice(half));
         await runner.waitFor(log.position);
