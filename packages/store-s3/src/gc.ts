@@ -1,23 +1,23 @@
 /**
  * Garbage collection: deletes tables no manifest of the grace period names, WAL objects below the
  * replay point and old manifests, each only once older than the grace period, so readers in
- * other processes (followers, long scans) that loaded an older manifest keep working.
+ * other processes (followers, long scans) that loaded an older manifest keep working. Ages are
+ * measured on the store's clock (its `Date` header: `serverTime()`), the clock its `lastModified`
+ * times come from, never on this machine's (docs/design/0005, "Garbage collection").
  *
  * @module
  */
-import type { Clock } from './clock.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest } from './manifest/format.js';
 import { CorruptionError } from './errors.js';
-import { decodeManifest, manifestVersionOf } from './manifest.js';
-import type { ObjectStore } from './object-store/types.js';
+import { decodeManifest, manifestVersionOf } from './manifest/format.js';
+import type { ObjectInfo, ObjectStore } from './object-store/types.js';
 import { sstIdOf } from './tables.js';
-import { walIdOf } from './wal.js';
+import { walIdOf } from './wal/format.js';
 
 /** What GC needs. */
 export interface GcContext {
   store: ObjectStore;
   prefix: string;
-  clock: Clock;
   graceMs: number;
   /** This writer's epoch: GC does nothing once a newer writer exists. */
   epoch: number;
@@ -34,10 +34,11 @@ export interface GcResult {
 
 /** One GC pass. */
 export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
-  const { store, prefix, clock, graceMs } = ctx;
+  const { store, prefix, graceMs } = ctx;
   const result: GcResult = { tables: [], wal: [], manifests: [] };
-  const now = clock.now();
-  const manifests = (await store.list(`${prefix}manifest/`))
+  const listedManifests = await store.list(`${prefix}manifest/`);
+  const now = serverNow(store, listedManifests);
+  const manifests = listedManifests
     .map((o) => ({ ...o, version: manifestVersionOf(prefix, o.key) }))
     .filter((o): o is typeof o & { version: number } => o.version !== undefined)
     .sort((a, b) => a.version - b.version);
@@ -82,4 +83,16 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     result.manifests.push(v);
   }
   return result;
+}
+
+/**
+ * The store's clock now: its last response's time, or (a store that does not tell) the newest
+ * `lastModified` it listed, which is never ahead of its clock, so nothing is aged too early.
+ */
+function serverNow(store: ObjectStore, listed: ObjectInfo[]): number {
+  const told = store.serverTime?.();
+  if (told !== undefined) return told;
+  let newest = 0;
+  for (const o of listed) if (o.lastModified > newest) newest = o.lastModified;
+  return newest;
 }

@@ -12,7 +12,7 @@ export type { S3ErrorKind } from './errors.js';
 export { ReadOnlyError } from './engine.js';
 export type { EngineStats } from './engine.js';
 export type { GcResult } from './gc.js';
-export type { Manifest, TableMeta } from './manifest.js';
+export type { Manifest, TableMeta } from './manifest/format.js';
 export { S3ObjectStore } from './object-store/s3.js';
 export type { S3ObjectStoreOptions } from './object-store/s3.js';
 export { RetryingObjectStore } from './object-store/retrying.js';

@@ -8,7 +8,7 @@ import createRBTree, { type RBTree } from 'functional-red-black-tree';
 import { compareBytes } from './bytes.js';
 import type { KeyRange } from './range.js';
 import { afterStart, beforeEnd } from './range.js';
-import type { WalBatch } from './wal.js';
+import type { WalBatch } from './wal/format.js';
 
 /** Point entries: a value, or `null` for a tombstone. */
 export type MemTree = RBTree<Uint8Array, Uint8Array | null>;

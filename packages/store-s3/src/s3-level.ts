@@ -8,10 +8,10 @@ import { AbstractIterator, AbstractLevel } from 'abstract-level';
 import type { AbstractDatabaseOptions, AbstractIteratorOptions, AbstractOpenOptions } from 'abstract-level';
 import type { Clock, Random } from './clock.js';
 import { systemClock } from './clock.js';
-import { Engine } from './engine.js';
-import type { EngineStats } from './engine.js';
+import type { Engine, EngineConfig, EngineStats } from './engine.js';
+import { Follower } from './follower.js';
 import type { GcResult } from './gc.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest } from './manifest/format.js';
 import type { RequestCounts } from './object-store/counting.js';
 import type { RetryOptions } from './object-store/retrying.js';
 import type { ObjectStore } from './object-store/types.js';
@@ -19,8 +19,9 @@ import { rangeFromOptions } from './range.js';
 import type { LevelRangeOptions } from './range.js';
 import { MergedScan, getFromVersion } from './read-path.js';
 import type { Version } from './read-path.js';
-import type { WalBatch } from './wal.js';
-import { WAL_WINDOW_MAX } from './wal.js';
+import type { WalBatch } from './wal/format.js';
+import { Writer } from './writer.js';
+import { WAL_WINDOW_MAX } from './wal/format.js';
 
 /** Binary keys and values as abstract-level hands them to the private API. */
 type Bytes = Uint8Array;
@@ -237,7 +238,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
     const o = this.opts;
     let prefix = o.prefix ?? '';
     if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
-    const engine = new Engine({
+    const config: EngineConfig = {
       store: o.store,
       prefix,
       readOnly: o.readOnly ?? false,
@@ -267,7 +268,8 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
         ((err) => {
           process.emitWarning(`S3Level background error: ${(err as Error)?.stack ?? String(err)}`);
         }),
-    });
+    };
+    const engine: Engine = config.readOnly ? new Follower(config) : new Writer(config);
     await engine.open();
     this[kEngine] = engine;
   }

@@ -12,7 +12,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Random } from './clock.js';
 import { seededRandom } from './clock.js';
-import { FencedError } from './errors.js';
 import { FaultyObjectStore } from './object-store/faulty.js';
 import { InMemoryObjectStore } from './object-store/memory.js';
 import type { ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult } from './object-store/types.js';
@@ -74,6 +73,17 @@ interface SimResult {
   sessions: number;
   acked: number;
   faults: Record<string, number>;
+  /** Fence rounds whose old writer reported STRAND_FENCED / had stopped on an injected fault. */
+  fencedOutcomes: number;
+  faultOutcomes: number;
+}
+
+/** True when an error's message or cause chain names a fault the simulation injected. */
+function stoppedByInjectedFault(err: unknown): boolean {
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (/injected|torn upload/.test(e.message ?? '')) return true;
+  }
+  return false;
 }
 
 async function simulate(seed: number): Promise<SimResult> {
@@ -114,6 +124,8 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
   let acked = 0;
   let sessions = 0;
   let valueSeq = 0;
+  let fencedOutcomes = 0;
+  let faultOutcomes = 0;
   const trace: string[] = [];
 
   const debug = (...a: unknown[]) => {
@@ -125,7 +137,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
         store,
         clock,
         random: seededRandom(Math.floor(rnd() * 2 ** 31)),
-        retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50 },
+        retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50, windowMs: 0 },
         onBackgroundError: () => undefined,
         ...config,
       });
@@ -270,13 +282,17 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
       }
       await Promise.all(clients);
       debug('old clients done');
-      let fencedSeen = false;
-      try {
-        await old.put('late', 'write', { sync: true } as never);
-      } catch (err) {
-        fencedSeen = err instanceof FencedError || (err as { code?: string }).code === 'STRAND_FENCED' || (err as { code?: string }).code === 'STRAND_S3_UNAVAILABLE';
-      }
-      if (!fencedSeen) throw new Error('a fenced writer acknowledged a write');
+      // The precise outcome: STRAND_FENCED, unless this writer had already stopped on an
+      // injected fault (a torn upload of its own, or retries used up), which it reports as
+      // STRAND_S3_UNAVAILABLE with that fault as the reason. Never an acknowledgement.
+      const late = await old.put('late', 'write', { sync: true } as never).then(
+        () => undefined,
+        (err: unknown) => err as { code?: string; message?: string; cause?: unknown },
+      );
+      if (late === undefined) throw new Error('a fenced writer acknowledged a write');
+      if (late.code === 'STRAND_FENCED') fencedOutcomes++;
+      else if (late.code === 'STRAND_S3_UNAVAILABLE' && stoppedByInjectedFault(late)) faultOutcomes++;
+      else throw new Error(`a fenced writer failed with ${late.code}: ${late.message}`);
       oldStore.dead = true;
     } else {
       stop = true;
@@ -300,7 +316,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
   await db.close().catch(() => undefined);
   trace.push(bucket.keys().join(','));
   debug('done', { acked, sessions, faults: faulty.injected, objects: bucket.keys().length });
-  return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected } };
+  return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected }, fencedOutcomes, faultOutcomes };
 }
 
 async function runSeed(seed: number): Promise<SimResult> {
@@ -319,16 +335,19 @@ describe('deterministic simulation', () => {
 
   it(`keeps every acknowledged write and never shows part of a batch (${seeds.length} seeds)`, async () => {
     let acked = 0;
+    let fenced = 0;
     const faults: Record<string, number> = {};
     for (const seed of seeds) {
       const r = await runSeed(seed);
       acked += r.acked;
+      fenced += r.fencedOutcomes;
       for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
     }
     // The runs must actually exercise something.
     expect(acked).toBeGreaterThan(seeds.length * 10);
     expect(faults.torn).toBeGreaterThan(0);
     expect(faults.lostAck).toBeGreaterThan(0);
+    if (!only) expect(fenced).toBeGreaterThan(0); // fence rounds ran and were reported as such
   }, 150_000 + seeds.length * 2_000);
 
   it('same seed, same run', async () => {

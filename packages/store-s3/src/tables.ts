@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { keyOf } from './manifest.js';
-import type { TableMeta } from './manifest.js';
+import { keyOf } from './manifest/format.js';
+import type { TableMeta } from './manifest/format.js';
 import type { RangeSource } from './sst/reader.js';
 import { SstReader } from './sst/reader.js';
 import type { BlockCache } from './block-cache.js';

@@ -53,4 +53,8 @@ export class CountingObjectStore implements ObjectStore {
     this.counts.list++;
     return this.inner.list(prefix, options);
   }
+
+  serverTime(): number | undefined {
+    return this.inner.serverTime?.();
+  }
 }

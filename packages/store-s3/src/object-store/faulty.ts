@@ -108,4 +108,8 @@ export class FaultyObjectStore implements ObjectStore {
     await this.before();
     return this.inner.list(prefix, options);
   }
+
+  serverTime(): number | undefined {
+    return this.inner.serverTime?.();
+  }
 }

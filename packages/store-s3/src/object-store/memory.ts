@@ -63,6 +63,11 @@ export class InMemoryObjectStore implements ObjectStore {
     return out;
   }
 
+  /** This bucket's clock: the one its `lastModified` times come from. */
+  serverTime(): number {
+    return this.clock.now();
+  }
+
   /** Every key currently stored (tests). */
   keys(): string[] {
     return [...this.objects.keys()].sort(byteOrder);

@@ -63,6 +63,7 @@ export class S3ObjectStore implements ObjectStore {
   private readonly directSettings: { timeoutMs: number; maxSockets: number } | undefined;
   /** The direct PUT path, resolved on first use (`undefined` inside: the endpoint needs the SDK). */
   private direct: Promise<DirectPut | undefined> | undefined;
+  private lastServerTime: number | undefined;
 
   constructor(options: S3ObjectStoreOptions) {
     this.bucket = options.bucket;
@@ -85,6 +86,22 @@ export class S3ObjectStore implements ObjectStore {
       ...options.clientConfig,
     };
     this.client = new S3Client(config);
+    // The server's clock, from each response's Date header: GC ages objects by it.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const date = (out.response as { headers?: Record<string, string | undefined> } | undefined)?.headers?.date;
+        const t = date === undefined ? Number.NaN : Date.parse(date);
+        if (!Number.isNaN(t)) this.lastServerTime = t;
+        return out;
+      },
+      { step: 'deserialize', name: 'strandServerTime' },
+    );
+  }
+
+  /** The server's clock at its last SDK response (`Date` header; 1 s resolution), ms. */
+  serverTime(): number | undefined {
+    return this.lastServerTime;
   }
 
   /** Closes the SDK's sockets (and the direct PUT path's). */

@@ -52,6 +52,12 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Keys under `prefix` in byte order, all pages. */
   list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]>;
+  /**
+   * The store's own clock as of its last response (ms since the epoch; an S3 server's `Date`
+   * header), or undefined before any response. Garbage collection ages objects by it, never by
+   * the local clock (docs/design/0005, "Garbage collection").
+   */
+  serverTime?(): number | undefined;
 }
 
 /** Base of the errors object stores throw; `retryable` tells the retry layer what to do. */

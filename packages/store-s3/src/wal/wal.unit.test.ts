@@ -1,8 +1,8 @@
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { CorruptionError } from './errors.js';
-import type { WalBatch } from './wal.js';
-import { WAL_MAGIC, decodeWal, encodeWal, walIdOf, walKey } from './wal.js';
+import { CorruptionError } from '../errors.js';
+import type { WalBatch } from './format.js';
+import { WAL_MAGIC, decodeWal, encodeWal, walIdOf, walKey } from './format.js';
 
 const b = (s: string) => Buffer.from(s);
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptionError, ManifestInvariantError } from './errors.js';
-import type { Manifest } from './manifest.js';
-import { checkManifestTransition, decodeManifest, emptyManifest, encodeManifest, manifestKey, manifestVersionOf } from './manifest.js';
+import { CorruptionError, ManifestInvariantError } from '../errors.js';
+import type { Manifest } from './format.js';
+import { decodeManifest, emptyManifest, encodeManifest, manifestKey, manifestVersionOf } from './format.js';
+import { checkManifestTransition } from './invariants.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const table = (id: string, min: string, max: string) => ({ id, size: 100, entries: 1, min: b64(min), max: b64(max) });
@@ -26,13 +27,20 @@ describe('manifest', () => {
     ['a version that does not grow', { ...m2, version: 1 }, false],
     ['an epoch change without fencing', { ...m2, epoch: 2 }, false],
     ['fencing without an epoch bump', { ...m2 }, true],
-    ['walReplayFrom going back', { ...m2, walReplayFrom: 0 }, false],
     ['a table listed twice', { ...m2, l1: [table('1-a', 'x', 'y')] }, false],
     ['overlapping L1 tables', { ...m2, l1: [table('1-b', 'a', 'm'), table('1-c', 'k', 'z')] }, false],
     ['L1 out of order', { ...m2, l1: [table('1-b', 'k', 'z'), table('1-c', 'a', 'c')] }, false],
     ['min > max', { ...m2, l0: [table('1-a', 'z', 'a')] }, false],
   ] as [string, Manifest, boolean][])('rejects %s', (_name, next, fencing) => {
     expect(() => checkManifestTransition(m1, next, fencing)).toThrow(ManifestInvariantError);
+  });
+
+  it('M6: walReplayFrom may stay or grow but never go back, whatever else is valid', () => {
+    const prev: Manifest = { ...m2, walReplayFrom: 40 };
+    expect(() => checkManifestTransition(prev, { ...prev, version: 3, walReplayFrom: 40 }, false)).not.toThrow();
+    expect(() => checkManifestTransition(prev, { ...prev, version: 3, walReplayFrom: 57 }, false)).not.toThrow();
+    expect(() => checkManifestTransition(prev, { ...prev, version: 3, walReplayFrom: 39 }, false)).toThrow(/walReplayFrom went back 40 -> 39/);
+    expect(() => checkManifestTransition(prev, { ...prev, version: 3, epoch: 2, walReplayFrom: 1 }, true)).toThrow(/walReplayFrom/);
   });
 
   it('rejects garbage objects', () => {

@@ -19,10 +19,10 @@
  * @module
  */
 import { crc32 } from 'node:zlib';
-import { ByteReader, ByteWriter } from './bytes.js';
-import { CorruptionError } from './errors.js';
-import type { KeyRange } from './range.js';
-import { readRange, writeRange } from './sst/format.js';
+import { ByteReader, ByteWriter } from '../bytes.js';
+import { CorruptionError } from '../errors.js';
+import type { KeyRange } from '../range.js';
+import { readRange, writeRange } from '../sst/format.js';
 
 /** First bytes of every WAL object. */
 export const WAL_MAGIC = Buffer.from('SWAL', 'latin1');

@@ -1,0 +1,100 @@
+/**
+ * The follower (a read-only instance): opens without fencing and polls the manifest and the WAL
+ * every `pollIntervalMs`, keeping the WAL objects not yet in a table as its memtable
+ * (docs/design/0005-s3-engine.md, "Followers").
+ *
+ * @module
+ */
+import { mkdir } from 'node:fs/promises';
+import { BackgroundTask } from './background.js';
+import { Engine, ReadOnlyError } from './engine.js';
+import type { EngineConfig } from './engine.js';
+import type { GcResult } from './gc.js';
+import type { Manifest } from './manifest/format.js';
+import { Memtable } from './memtable.js';
+import type { WalBatch } from './wal/format.js';
+
+/** A read-only engine that follows the writer. */
+export class Follower extends Engine {
+  /** WAL objects at or after the manifest's replay point, by slot: the memtable's contents. */
+  private readonly walTail = new Map<number, WalBatch[]>();
+  private lastWalId = 0;
+  private refreshing: Promise<void> | undefined;
+  private readonly poll: BackgroundTask;
+
+  constructor(cfg: EngineConfig) {
+    super(cfg);
+    this.poll = new BackgroundTask({
+      clock: cfg.clock,
+      random: cfg.random,
+      everyMs: cfg.pollIntervalMs,
+      ready: () => true,
+      run: () => this.refresh(),
+      failed: (err) => cfg.onBackgroundError(err),
+    });
+  }
+
+  async open(): Promise<void> {
+    if (this.cfg.diskCacheDir) await mkdir(this.cfg.diskCacheDir, { recursive: true });
+    const { manifest: latest } = await this.manifests.readLatest(0);
+    if (latest) this.adoptManifest(latest);
+    await this.pullWal();
+    this.poll.start();
+  }
+
+  async close(): Promise<void> {
+    await this.poll.stop();
+    await this.refreshing?.catch(() => undefined);
+  }
+
+  write(): never {
+    throw new ReadOnlyError();
+  }
+
+  async flushMemtable(): Promise<void> {
+    throw new ReadOnlyError();
+  }
+
+  async compactNow(): Promise<void> {
+    throw new ReadOnlyError();
+  }
+
+  async runGc(): Promise<GcResult> {
+    throw new ReadOnlyError();
+  }
+
+  /** Catches up with the writer now: a newer manifest, then new WAL objects. */
+  refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        const { manifest: latest } = await this.manifests.readLatest(this.manifest.version);
+        if (latest && latest.version > this.manifest.version) this.adoptManifest(latest);
+        await this.pullWal();
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Installs a manifest's tables and rebuilds the memtable from the WAL objects after its replay point. */
+  private adoptManifest(m: Manifest): void {
+    this.manifest = m;
+    this.installTables(m);
+    for (const id of [...this.walTail.keys()]) if (id < m.walReplayFrom) this.walTail.delete(id);
+    const mem = new Memtable();
+    for (const id of [...this.walTail.keys()].sort((a, b) => a - b)) {
+      for (const b of this.walTail.get(id) as WalBatch[]) mem.apply(b);
+    }
+    this.mem = mem;
+    this.lastWalId = Math.max(this.lastWalId, m.walReplayFrom - 1);
+  }
+
+  private async pullWal(): Promise<void> {
+    this.lastWalId =
+      (await this.walReader.replay(this.lastWalId + 1, (batches, id) => {
+        this.walTail.set(id, batches);
+        this.applyAll(batches);
+      })) - 1;
+  }
+}
