@@ -240,6 +240,25 @@ export class StorageUnavailableError extends StrandError {
   }
 }
 
+/**
+ * A write may or may not have been committed: the store lost contact after the data was sent
+ * (a dropped connection, a timeout after the upload) and could not find out which. Code
+ * `STRAND_COMMIT_UNKNOWN`, kind `unavailable`. Re-send the same append with the same event ids
+ * once the store is reachable again: that is safe (an append whose ids are committed returns its
+ * original result with `idempotent: true`), and tells which it was.
+ */
+export class CommitUnknownError extends StrandError {
+  constructor(operation: string, cause?: unknown, details: Record<string, unknown> = {}) {
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    super(
+      'STRAND_COMMIT_UNKNOWN',
+      'unavailable',
+      `The outcome of ${operation} is unknown${why}. It may have been committed. Re-send it with the same event ids once the store is reachable (that is safe: a committed one returns idempotent: true).`,
+      { cause, details: { operation, ...details } },
+    );
+  }
+}
+
 /** Stored bytes could not be decoded. Code `STRAND_CORRUPTION`. */
 export class CorruptionError extends StrandError {
   constructor(what: string, cause?: unknown) {

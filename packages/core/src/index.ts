@@ -23,6 +23,7 @@ export {
   LogClosedError,
   LogLockedError,
   StorageUnavailableError,
+  CommitUnknownError,
   StrandError,
   StreamDeletedError,
   StreamTruncatedError,

@@ -35,6 +35,7 @@ export interface EngineConfig {
   walFlushBytes: number;
   walPutsInFlight: number;
   memtableBytes: number;
+  walReplayMaxObjects: number;
   l0CompactionTrigger: number;
   l0StallTrigger: number;
   targetSstBytes: number;
@@ -49,6 +50,8 @@ export interface EngineConfig {
   random: Random;
   retry: RetryOptions;
   onBackgroundError: (err: unknown) => void;
+  /** Follower: called after a refresh that saw new data. */
+  onRefresh?: () => void;
 }
 
 /** Thrown by writes on a read-only instance; abstract-level's code. */

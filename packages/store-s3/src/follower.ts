@@ -63,13 +63,18 @@ export class Follower extends Engine {
     throw new ReadOnlyError();
   }
 
-  /** Catches up with the writer now: a newer manifest, then new WAL objects. */
+  /**
+   * Catches up with the writer now: a newer manifest, then new WAL objects. Calls
+   * `onRefresh` when it saw anything new (the event log above re-reads its head then).
+   */
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
+        const before = { version: this.manifest.version, wal: this.lastWalId };
         const { manifest: latest } = await this.manifests.readLatest(this.manifest.version);
         if (latest && latest.version > this.manifest.version) this.adoptManifest(latest);
         await this.pullWal();
+        if (this.manifest.version !== before.version || this.lastWalId !== before.wal) this.cfg.onRefresh?.();
       } finally {
         this.refreshing = undefined;
       }

@@ -55,6 +55,11 @@ export interface S3LevelOptions<K = string, V = string> extends AbstractDatabase
   walPutsInFlight?: number;
   /** Memtable size that triggers a flush to an L0 table (default 16 MiB). */
   memtableBytes?: number;
+  /**
+   * WAL objects a memtable may span before it is flushed to an L0 table whatever its size
+   * (default 512): bounds what a reopen after a crash must replay (docs/design/0005, "Bounded replay").
+   */
+  walReplayMaxObjects?: number;
   /** L0 tables that trigger a compaction (default 4). */
   l0CompactionTrigger?: number;
   /** L0 tables (plus frozen memtables) at which writes wait for compaction (default 16). */
@@ -105,6 +110,7 @@ const S3_OPTION_NAMES = [
   'walFlushBytes',
   'walPutsInFlight',
   'memtableBytes',
+  'walReplayMaxObjects',
   'l0CompactionTrigger',
   'l0StallTrigger',
   'targetSstBytes',
@@ -129,6 +135,7 @@ const INTEGER_OPTIONS: Readonly<Record<string, readonly [number, number]>> = {
   walFlushBytes: [1, 1 << 30],
   walPutsInFlight: [1, WAL_WINDOW_MAX],
   memtableBytes: [1, 1 << 30],
+  walReplayMaxObjects: [1, 1 << 20],
   l0CompactionTrigger: [1, 1000],
   l0StallTrigger: [1, 1000],
   targetSstBytes: [1, 1 << 30],
@@ -214,7 +221,11 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
     return this[kEngine]?.currentManifest();
   }
 
-  /** Follower: catch up with the writer now instead of at the next poll. No-op on a writer. */
+  /**
+   * Follower: catch up with the writer now instead of at the next poll. No-op on a writer. After a
+   * refresh (this one or a poll's) that saw new data, the level emits `'refresh'`: the event log
+   * on a follower listens to it to move its head, reads and subscriptions along.
+   */
   async refresh(): Promise<void> {
     await this.engine.refresh();
   }
@@ -246,6 +257,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
       walFlushBytes: o.walFlushBytes ?? 1024 * 1024,
       walPutsInFlight: o.walPutsInFlight ?? 2,
       memtableBytes: o.memtableBytes ?? 16 * 1024 * 1024,
+      walReplayMaxObjects: o.walReplayMaxObjects ?? 512,
       l0CompactionTrigger: o.l0CompactionTrigger ?? 4,
       l0StallTrigger: o.l0StallTrigger ?? 16,
       targetSstBytes: o.targetSstBytes ?? 8 * 1024 * 1024,
@@ -268,6 +280,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
         ((err) => {
           process.emitWarning(`S3Level background error: ${(err as Error)?.stack ?? String(err)}`);
         }),
+      onRefresh: () => this.emit('refresh'),
     };
     const engine: Engine = config.readOnly ? new Follower(config) : new Writer(config);
     await engine.open();

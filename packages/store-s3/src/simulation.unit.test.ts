@@ -25,7 +25,12 @@ interface IssuedBatch {
   ops: Op[];
   acked: boolean;
   settled: boolean;
+  /** The code it was rejected with, if it was. */
+  errorCode?: string;
 }
+
+/** Rejections that promise nothing of the batch was written (docs/errors.md). */
+const NOTHING_WRITTEN = new Set(['STRAND_FENCED', 'STRAND_S3_UNAVAILABLE']);
 
 /** A bucket connection that dies with its process: requests after the crash never arrive. */
 class ProcessStore implements ObjectStore {
@@ -76,6 +81,8 @@ interface SimResult {
   /** Fence rounds whose old writer reported STRAND_FENCED / had stopped on an injected fault. */
   fencedOutcomes: number;
   faultOutcomes: number;
+  /** Batches rejected with STRAND_COMMIT_UNKNOWN. */
+  commitUnknown: number;
 }
 
 /** True when an error's message or cause chain names a fault the simulation injected. */
@@ -109,6 +116,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
     throttleRate: 0.03,
     lostAckRate: 0.03,
     tornUploadRate: 0.02,
+    outageRate: 0.01,
   });
   const config = {
     flushIntervalMs: pick([0, 5, 20]),
@@ -125,6 +133,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
   let sessions = 0;
   let valueSeq = 0;
   let fencedOutcomes = 0;
+  let commitUnknown = 0;
   let faultOutcomes = 0;
   const trace: string[] = [];
 
@@ -170,21 +179,26 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
     }
   };
 
-  /** Finds the prefix of `batches` that explains `seen`; it must hold every acked batch. */
+  /**
+   * Finds the prefix of `batches` that explains `seen`; it must hold every acked batch and no
+   * batch rejected with an error that promises nothing was written.
+   */
   const explain = (seen: Map<string, string>, batches: IssuedBatch[], what: string): Map<string, string> => {
     let lastAcked = -1;
     batches.forEach((b, i) => {
       if (b.acked) lastAcked = i;
     });
+    const notWritten = batches.findIndex((b) => b.errorCode !== undefined && NOTHING_WRITTEN.has(b.errorCode));
+    const longest = notWritten < 0 ? batches.length : notWritten;
     const s = new Map(state);
-    for (let p = 0; p <= batches.length; p++) {
+    for (let p = 0; p <= longest; p++) {
       if (p > lastAcked && sameState(s, seen)) return s;
       if (p < batches.length) for (const op of (batches[p] as IssuedBatch).ops) applyOp(s, op);
     }
     const want = new Map(state);
     for (const b of batches) if (b.acked) for (const op of b.ops) applyOp(want, op);
     throw new Error(
-      `${what}: no prefix of the ${batches.length} batches (last acked #${lastAcked}) explains the store: ` +
+      `${what}: no prefix of the ${batches.length} batches (last acked #${lastAcked}, first surely unwritten #${notWritten}) explains the store: ` +
         `saw ${JSON.stringify([...seen])}, model after all acked batches ${JSON.stringify([...want])}`,
     );
   };
@@ -235,8 +249,10 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
           debug('acked', batches.indexOf(issued));
           issued.acked = durable;
           if (durable) acked++;
-        } catch {
+        } catch (err) {
           issued.settled = true;
+          issued.errorCode = (err as { code?: string }).code;
+          if (issued.errorCode === 'STRAND_COMMIT_UNKNOWN') commitUnknown++;
           return; // this writer is broken (crashed, fenced or failed): the client stops
         }
         issued.settled = true;
@@ -316,7 +332,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
   await db.close().catch(() => undefined);
   trace.push(bucket.keys().join(','));
   debug('done', { acked, sessions, faults: faulty.injected, objects: bucket.keys().length });
-  return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected }, fencedOutcomes, faultOutcomes };
+  return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected }, fencedOutcomes, faultOutcomes, commitUnknown };
 }
 
 async function runSeed(seed: number): Promise<SimResult> {
@@ -336,18 +352,24 @@ describe('deterministic simulation', () => {
   it(`keeps every acknowledged write and never shows part of a batch (${seeds.length} seeds)`, async () => {
     let acked = 0;
     let fenced = 0;
+    let unknown = 0;
     const faults: Record<string, number> = {};
     for (const seed of seeds) {
       const r = await runSeed(seed);
       acked += r.acked;
       fenced += r.fencedOutcomes;
+      unknown += r.commitUnknown;
       for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
     }
     // The runs must actually exercise something.
     expect(acked).toBeGreaterThan(seeds.length * 10);
     expect(faults.torn).toBeGreaterThan(0);
     expect(faults.lostAck).toBeGreaterThan(0);
-    if (!only) expect(fenced).toBeGreaterThan(0); // fence rounds ran and were reported as such
+    if (!only) {
+      expect(fenced).toBeGreaterThan(0); // fence rounds ran and were reported as such
+      expect(unknown).toBeGreaterThan(0); // and writes of unknown outcome, checked like unacknowledged ones
+      expect(faults.outage).toBeGreaterThan(0);
+    }
   }, 150_000 + seeds.length * 2_000);
 
   it('same seed, same run', async () => {

@@ -26,6 +26,8 @@ export class Writer extends Engine {
   private wal: WalWriter | undefined;
   private sstSeq = 1;
   private forceFreeze = false;
+  /** WAL objects the mutable memtable spans (replayed ones included). */
+  private memWalObjects = 0;
   private closing = false;
   private manifestLock: Promise<unknown> = Promise.resolve();
   private stallWaiters: (() => void)[] = [];
@@ -74,7 +76,10 @@ export class Writer extends Engine {
     this.epoch = this.manifest.epoch;
     this.sstSeq = this.manifest.nextSstSeq;
     this.installTables(this.manifest);
-    const apply = (batches: WalBatch[]): void => this.applyAll(batches);
+    const apply = (batches: WalBatch[]): void => {
+      this.memWalObjects++;
+      this.applyAll(batches);
+    };
     const replayed = await this.walReader.replay(this.manifest.walReplayFrom, apply, this.epoch);
     const resume = await this.walReader.claim(replayed, this.epoch, apply);
     this.wal = new WalWriter({
@@ -96,7 +101,7 @@ export class Writer extends Engine {
       stopped: () => this.releaseStall(true),
     });
     // Replay restarts at the first slot this writer will fill.
-    if (this.mem.bytes >= this.cfg.memtableBytes) this.freeze(resume - 1);
+    if (this.mem.bytes >= this.cfg.memtableBytes || this.memWalObjects >= this.cfg.walReplayMaxObjects) this.freeze(resume - 1);
     this.flushTask.kick();
     this.compactTask.kick();
   }
@@ -144,12 +149,15 @@ export class Writer extends Engine {
   }
 
   /**
-   * At a WAL cut: freezes the memtable when it is full (or a flush was asked for). The frozen
-   * table holds exactly the WAL slots up to this one, and is not flushable before that slot is
-   * acknowledged (its `lastWalId` is set then: docs/design/0005, "Frozen memtables wait for their slot").
+   * At a WAL cut: freezes the memtable when it is full, spans `walReplayMaxObjects` WAL objects
+   * (bounded replay), or a flush was asked for. The frozen table holds exactly the WAL slots up to
+   * this one, and is not flushable before that slot is acknowledged (its `lastWalId` is set then:
+   * docs/design/0005, "Frozen memtables wait for their slot").
    */
   private cut(): Memtable | undefined {
-    const frozen = (this.forceFreeze || this.mem.bytes >= this.cfg.memtableBytes) && !this.mem.isEmpty ? this.mem : undefined;
+    this.memWalObjects++;
+    const due = this.forceFreeze || this.mem.bytes >= this.cfg.memtableBytes || this.memWalObjects >= this.cfg.walReplayMaxObjects;
+    const frozen = due && !this.mem.isEmpty ? this.mem : undefined;
     this.forceFreeze = false;
     if (frozen) this.freeze(0);
     return frozen;
@@ -157,6 +165,7 @@ export class Writer extends Engine {
 
   /** Freezes the memtable; `durableThrough` is its last WAL slot if already stored, else 0. */
   private freeze(durableThrough: number): void {
+    this.memWalObjects = 0;
     this.mem.lastWalId = durableThrough;
     this.imm.unshift(this.mem);
     this.mem = new Memtable();

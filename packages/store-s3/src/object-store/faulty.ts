@@ -21,6 +21,13 @@ export interface FaultOptions {
   lostAckRate?: number;
   /** A truncated body is stored and the caller gets an error (a torn upload). */
   tornUploadRate?: number;
+  /**
+   * The PUT is applied, the connection drops (outcome unknown) and the store stays unreachable
+   * (connections refused) for a time drawn from `outageMs`: a store restart at the worst moment.
+   */
+  outageRate?: number;
+  /** Length of an outage, drawn uniformly from [min, max] ms (default 100..600). */
+  outageMs?: [number, number];
 }
 
 /**
@@ -31,7 +38,9 @@ export class FaultyObjectStore implements ObjectStore {
   /** When false, requests pass straight through (still with latency). */
   enabled = true;
   /** Faults injected so far, by kind. */
-  readonly injected = { error: 0, throttle: 0, lostAck: 0, torn: 0 };
+  readonly injected = { error: 0, throttle: 0, lostAck: 0, torn: 0, outage: 0 };
+  /** The store refuses connections until this time (the clock's). */
+  private downUntil = -1;
   private readonly o: Required<FaultOptions>;
 
   constructor(
@@ -46,6 +55,8 @@ export class FaultyObjectStore implements ObjectStore {
       throttleRate: options.throttleRate ?? 0,
       lostAckRate: options.lostAckRate ?? 0,
       tornUploadRate: options.tornUploadRate ?? 0,
+      outageRate: options.outageRate ?? 0,
+      outageMs: options.outageMs ?? [100, 600],
     };
   }
 
@@ -54,6 +65,9 @@ export class FaultyObjectStore implements ObjectStore {
     const latency = min + this.random() * (max - min);
     if (latency > 0) await this.clock.sleep(latency);
     if (!this.enabled) return;
+    if (this.clock.now() < this.downUntil) {
+      throw new ObjectStoreError('connect ECONNREFUSED (injected outage)', { retryable: true });
+    }
     const r = this.random();
     if (r < this.o.throttleRate) {
       this.injected.throttle++;
@@ -88,6 +102,15 @@ export class FaultyObjectStore implements ObjectStore {
       });
     }
     const result = this.inner.putSync(key, body, options);
+    if (r >= this.o.tornUploadRate + this.o.lostAckRate && r < this.o.tornUploadRate + this.o.lostAckRate + this.o.outageRate) {
+      this.injected.outage++;
+      const [min, max] = this.o.outageMs;
+      this.downUntil = this.clock.now() + min + this.random() * (max - min);
+      throw new ObjectStoreError('connection reset after upload, then the store went down (injected outage)', {
+        retryable: true,
+        outcomeUnknown: true,
+      });
+    }
     if (r < this.o.tornUploadRate + this.o.lostAckRate) {
       this.injected.lostAck++;
       throw new ObjectStoreError('InternalError after apply (injected lost ack)', {

@@ -252,8 +252,9 @@ function classify(f: FailureInfo, op: string, key: string, isWrite: boolean, cau
     code: 'STRAND_S3_REQUEST_FAILED',
     ...(status !== undefined ? { status } : {}),
     retryable,
-    // A write that failed without a clean 4xx may have been applied.
-    outcomeUnknown: isWrite && retryable && !throttled,
+    // A write that failed without a clean 4xx may have been applied, unless the connection was
+    // refused (nothing was sent).
+    outcomeUnknown: isWrite && retryable && !throttled && !/ECONNREFUSED/.test(`${name} ${f.code ?? ''} ${f.message ?? ''}`),
     ...(cause !== undefined ? { cause } : {}),
   });
 }

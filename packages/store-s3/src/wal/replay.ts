@@ -12,7 +12,7 @@ import type { WalBatch, WalObject } from './format.js';
 import { WAL_WINDOW_MAX, decodeWal, encodeWal, walIdOf, walKey } from './format.js';
 
 /** WAL objects fetched ahead of the one being applied: replay of a long tail is latency-bound. */
-const READ_AHEAD = 8;
+const READ_AHEAD = 32;
 
 /** Reads the WAL of one store (one prefix). */
 export class WalReader {

@@ -7,10 +7,11 @@
  */
 import { equalBytes } from '../bytes.js';
 import type { Clock } from '../clock.js';
+import { CommitUnknownError } from '@strand/core';
 import { FencedError, StoreUnavailableError } from '../errors.js';
 import type { Memtable } from '../memtable.js';
 import type { ObjectStore } from '../object-store/types.js';
-import { PreconditionFailedError } from '../object-store/types.js';
+import { ObjectStoreError, PreconditionFailedError } from '../object-store/types.js';
 import type { WalBatch } from './format.js';
 import { batchBytes, encodeWal, walKey } from './format.js';
 import type { WalReader } from './replay.js';
@@ -129,7 +130,12 @@ export class WalWriter {
       this.failed ??=
         err instanceof StoreUnavailableError
           ? err
-          : new StoreUnavailableError(`Write failed, this instance stopped writing: ${(err as Error)?.message}`, err);
+          : new StoreUnavailableError(
+              err instanceof CommitUnknownError
+                ? 'This writer stopped writing after a write whose outcome is unknown; reopen the store (it replays what was stored)'
+                : `Write failed, this instance stopped writing: ${(err as Error)?.message}`,
+              err,
+            );
     }
     const reason = this.error;
     for (const w of this.bufWaiters.splice(0)) w.reject(reason);
@@ -227,7 +233,10 @@ export class WalWriter {
       const f = this.flights[0] as Flight;
       if (f.state === 'pending') break;
       if (f.state === 'failed') {
-        const reason = this.error ?? f.error;
+        // The first failed slot decides for itself and every later one: unknown if its outcome
+        // is (a later slot may be stored and replayed behind it), else nothing of them is
+        // committed and the writer's own error says why (fencing first).
+        const reason = f.error instanceof CommitUnknownError ? f.error : (this.error ?? f.error);
         for (const g of this.flights.splice(0)) for (const w of g.waiters) w.reject(reason);
         break;
       }
@@ -244,22 +253,50 @@ export class WalWriter {
    * Stores a WAL object in its slot. The slot is this writer's alone unless a newer writer fenced
    * it; a torn upload (a damaged object left in the slot) stops the writer, since the slots after
    * it may already hold later batches and nothing may be re-ordered.
+   *
+   * A PUT that failed after its body may have reached the store (a dropped connection, a 5xx, a
+   * timeout, retries used up) has an unknown outcome. The slot is then settled, not guessed: a
+   * create-only PUT of a void object either finds our object there (412, same bytes: stored, so
+   * acknowledged) or takes the slot, so our PUT can never land later and nothing of it is
+   * committed (`StoreUnavailableError`). When even that cannot be done (the store is still
+   * unreachable) the write fails with `CommitUnknownError` (docs/errors.md, "What a failed write
+   * left behind").
    */
   private async put(slot: number, body: Buffer): Promise<void> {
     const key = walKey(this.o.prefix, slot);
+    let unknown: unknown;
     for (;;) {
       if (this.fenced) throw this.fenced;
       try {
-        await this.o.store.put(key, body, { ifNoneMatch: '*' });
-        return;
+        if (unknown === undefined) {
+          await this.o.store.put(key, body, { ifNoneMatch: '*' });
+          return;
+        }
+        await this.o.store.put(key, VOID_WAL_OBJECT, { ifNoneMatch: '*' });
+        throw new StoreUnavailableError(
+          `WAL slot ${slot} could not be written (${describe(unknown)}); the slot was voided, so nothing of this write was committed. This writer stopped writing: reopen the store`,
+          unknown,
+        );
       } catch (err) {
-        if (!(err instanceof PreconditionFailedError)) throw err;
+        if (err instanceof StoreUnavailableError) throw err;
+        if (!(err instanceof PreconditionFailedError)) {
+          if (unknown !== undefined) throw new CommitUnknownError('a WAL write', unknown, { walSlot: slot });
+          if (!mayHaveBeenApplied(err)) throw err;
+          unknown = err;
+          continue;
+        }
       }
-      const bytes = await this.o.store.get(key);
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await this.o.store.get(key);
+      } catch (err) {
+        if (unknown !== undefined) throw new CommitUnknownError('a WAL write', unknown, { walSlot: slot });
+        throw err;
+      }
       if (bytes === undefined) continue;
       if (equalBytes(bytes, body)) return;
       const obj = this.o.reader.tryDecode(bytes, slot);
-      if (obj === undefined) {
+      if (obj === undefined || obj.epoch <= this.o.epoch) {
         throw new StoreUnavailableError(
           `WAL slot ${slot} was stored damaged (a torn upload); this writer stopped writing: reopen the store, which replays what was stored`,
         );
@@ -271,4 +308,20 @@ export class WalWriter {
       });
     }
   }
+}
+
+/**
+ * Put into a slot whose WAL PUT had an unknown outcome, so that PUT can never land later. Not a
+ * WAL object: replay treats it like a torn one (the log ends before it), and the next writer's
+ * claim deletes it.
+ */
+const VOID_WAL_OBJECT = Buffer.from('SWAL void: outcome of this slot was settled as not written\n', 'latin1');
+
+/** Whether a failed PUT may have been applied all the same. */
+function mayHaveBeenApplied(err: unknown): boolean {
+  return err instanceof ObjectStoreError && (err.outcomeUnknown || err.status === undefined || err.status >= 500);
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
