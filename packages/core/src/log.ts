@@ -124,6 +124,11 @@ export class EventLog implements EventStore {
   private readonly maintenance: Maintenance;
   private closed = false;
   private readonly headSubject: BehaviorSubject<number>;
+  /** Stops listening to the store's `'refresh'` events (a follower's store). */
+  private readonly unlistenRefresh: () => void;
+  private refreshing: Promise<void> | undefined;
+  private readonly logger: Logger;
+  private refreshAgain = false;
 
   /** The last committed global position, as an observable (emits after every commit). */
   readonly head$: Observable<number>;
@@ -136,6 +141,7 @@ export class EventLog implements EventStore {
     this.readInterceptors = [...(options.readInterceptors ?? [])];
     this.commitHooks = [...(options.commitHooks ?? [])];
     const logger = options.logger ?? silentLogger;
+    this.logger = logger;
     const durability = options.durability ?? 'sync';
     const heads = new HeadCache(options.headCacheSize ?? 10_000);
     const ring = new LiveRing(options.liveBufferSize ?? 8192, lastPosition);
@@ -179,7 +185,35 @@ export class EventLog implements EventStore {
     };
     this.reads = new LogReads(ctx);
     this.followers = new Followers(ctx, this.reads);
-    this.maintenance = new Maintenance(ctx, this.pipeline);
+    this.maintenance = new Maintenance(ctx, this.pipeline, options.clock ?? Date.now);
+    this.unlistenRefresh = listenForRefresh(this.store, () => this.storeRefreshed());
+  }
+
+  /**
+   * The store saw another process's commits (a follower's S3Level after a poll: docs/design/0005,
+   * "Followers"): move the position, and with it `readAll`, `follow`, `subscribe` and `head$`.
+   * One read of the last global key; refreshes that arrive meanwhile are coalesced into one more.
+   */
+  private storeRefreshed(): void {
+    if (this.closed) return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          const last = await lastGlobalPosition(this.store);
+          if (this.closed) return;
+          this.pipeline.observe(last);
+        } while (this.refreshAgain && !this.closed);
+      } catch (err) {
+        if (!this.closed) this.logger.warn({ err }, 'could not read the position after a store refresh');
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
   }
 
   /**
@@ -232,11 +266,7 @@ export class EventLog implements EventStore {
         }
       }
     }
-    let last = 0;
-    for await (const key of store.keys({ gte: Uint8Array.of(Space.global), lt: Uint8Array.of(Space.global + 1), reverse: true, limit: 1, keyEncoding: 'view' })) {
-      last = (key as Uint8Array).length === 9 ? positionOfGlobalKey(key as Uint8Array) : 0;
-    }
-    return new EventLog(options, codec, last);
+    return new EventLog(options, codec, await lastGlobalPosition(store));
   }
 
   /** The last committed global position (0 for an empty log). */
@@ -449,7 +479,10 @@ export class EventLog implements EventStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unlistenRefresh();
+    await this.refreshing;
     await this.pipeline.drained;
+    await this.maintenance.close();
     this.followers.wake();
     this.headSubject.complete();
     if (this.ownsStore) await this.store.close();
@@ -458,6 +491,26 @@ export class EventLog implements EventStore {
   private assertOpen(): void {
     if (this.closed) throw new LogClosedError();
   }
+}
+
+/** The last position in the store's global order (0 for an empty log). */
+async function lastGlobalPosition(store: AnyLevel): Promise<number> {
+  let last = 0;
+  for await (const key of store.keys({ gte: Uint8Array.of(Space.global), lt: Uint8Array.of(Space.global + 1), reverse: true, limit: 1, keyEncoding: 'view' })) {
+    last = (key as Uint8Array).length === 9 ? positionOfGlobalKey(key as Uint8Array) : 0;
+  }
+  return last;
+}
+
+/**
+ * Calls `onRefresh` whenever the store emits `'refresh'` (a read-only S3Level does after a poll
+ * that saw new data; other stores never do). Returns the function that stops it.
+ */
+function listenForRefresh(store: AnyLevel, onRefresh: () => void): () => void {
+  const emitter = store as unknown as { on?: (e: string, f: () => void) => unknown; off?: (e: string, f: () => void) => unknown };
+  if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return () => undefined;
+  emitter.on.call(store, 'refresh', onRefresh);
+  return () => void emitter.off?.call(store, 'refresh', onRefresh);
 }
 
 function mapOpenError(cause: unknown, store: AnyLevel): Error {

@@ -86,13 +86,13 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
 }
 
 /**
- * The store's clock now: its last response's time, or (a store that does not tell) the newest
- * `lastModified` it listed, which is never ahead of its clock, so nothing is aged too early.
+ * The store's clock now, never ahead of it: its last response's time (an S3 `Date` header, whole
+ * seconds) or the newest `lastModified` it listed (no object is modified in the future), whichever
+ * is later. So nothing is aged early, and a just-written manifest dates what came before it to the
+ * millisecond.
  */
 function serverNow(store: ObjectStore, listed: ObjectInfo[]): number {
-  const told = store.serverTime?.();
-  if (told !== undefined) return told;
-  let newest = 0;
-  for (const o of listed) if (o.lastModified > newest) newest = o.lastModified;
-  return newest;
+  let now = store.serverTime?.() ?? 0;
+  for (const o of listed) if (o.lastModified > now) now = o.lastModified;
+  return now;
 }

@@ -7,7 +7,15 @@
  * @module
  */
 import { type PayloadCodec, type StoredHead, decodeHead, encodeHead } from '../codec.js';
-import { DuplicateEventIdError, StorageUnavailableError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
+import {
+  CommitUnknownError,
+  DuplicateEventIdError,
+  StorageUnavailableError,
+  type StrandError,
+  StreamDeletedError,
+  WrongExpectedVersionError,
+  isStrandError,
+} from '../errors.js';
 import type { CachedHead, HeadCache } from '../head-cache.js';
 import { globalKey, headKey, streamKey } from '../keys.js';
 import type { LiveRing } from '../live-ring.js';
@@ -85,6 +93,18 @@ export class CommitPipeline {
   /** The last acknowledged global position. */
   get lastPosition(): number {
     return this.acknowledged;
+  }
+
+  /**
+   * A read-only log's store moved on (a follower saw another process's commits up to `last`):
+   * adopt that position, as if this log had acknowledged it. Never moves back; a no-op while this
+   * log has groups of its own in flight (a writer learns positions only from its own commits).
+   */
+  observe(last: number): void {
+    if (last <= this.acknowledged || this.groupsInFlight > 0) return;
+    this.acknowledged = last;
+    this.nextPosition = last + 1;
+    this.o.onAdvance(last);
   }
 
   /** Resolves once every request queued so far is settled. */
@@ -263,8 +283,14 @@ export class CommitPipeline {
     this.groupsInFlight++;
     const acknowledge = async (): Promise<boolean> => {
       let failure: unknown;
-      if (!(await previous)) failure = new Error('an earlier group commit in the pipeline failed');
-      else {
+      if (!(await previous)) {
+        // This group's own write may have failed for a reason its callers must hear (a fenced
+        // writer, an unknown outcome): that one, else the earlier group's failure.
+        failure = await write.then(
+          () => new Error('an earlier group commit in the pipeline failed'),
+          (cause: unknown) => cause,
+        );
+      } else {
         try {
           await write;
         } catch (cause) {
@@ -292,7 +318,7 @@ export class CommitPipeline {
    * acknowledged state. (Heads read into a group's working copy from the store were never cached.)
    */
   private failGroup(accepted: Array<{ req: Request }>, failure: unknown, gen: number): void {
-    const error = new StorageUnavailableError('append', failure);
+    const error = commitFailure(failure);
     this.o.logger.error({ err: failure }, 'group commit failed');
     for (const a of accepted) a.req.reject(error);
     if (gen !== this.pipelineGen) return;
@@ -403,4 +429,16 @@ function checkExpected(part: PreparedPart, head: CachedHead): void {
     (e === 'stream_exists' && head !== null) ||
     (typeof e === 'number' && (head?.version ?? 0) === e);
   if (!ok) throw new WrongExpectedVersionError(part.stream, e, actual);
+}
+
+/**
+ * The error a failed group's callers get (docs/errors.md, "What a failed write left behind"): a
+ * fenced store's `STRAND_FENCED` as it is (kind `closed`: stop this writer, do not retry); an
+ * unknown outcome as `STRAND_COMMIT_UNKNOWN` (re-send with the same ids); anything else as
+ * `STRAND_STORAGE_UNAVAILABLE` (nothing of the group was written).
+ */
+function commitFailure(failure: unknown): StrandError {
+  if (isStrandError(failure, 'STRAND_FENCED')) return failure;
+  if (isStrandError(failure, 'STRAND_COMMIT_UNKNOWN')) return new CommitUnknownError('append', failure);
+  return new StorageUnavailableError('append', failure);
 }

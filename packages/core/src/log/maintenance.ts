@@ -15,15 +15,35 @@ import type { StreamInfo } from '../types.js';
 import { assertCount, assertExpectedVersion } from '../validate.js';
 import { type VerifyReport, verifyStore } from '../verify.js';
 import { type LogContext, VALUE_OPTS, writeOptions } from './context.js';
+import { RangeCompactor } from './range-compactor.js';
 
 type Compactable = { compactRange?: (a: Uint8Array, b: Uint8Array, o: object) => Promise<void> };
 
 /** Delete, truncate, compact and verify for one log. */
 export class Maintenance {
+  /** Compacts truncated ranges in the background (`range-compactor.ts`). */
+  readonly truncated: RangeCompactor | undefined;
+
   constructor(
     private readonly ctx: LogContext,
     private readonly pipeline: CommitPipeline,
-  ) {}
+    now: () => number,
+  ) {
+    const compact = (ctx.store as Compactable).compactRange;
+    this.truncated =
+      typeof compact === 'function'
+        ? new RangeCompactor({
+            compact: (start, end) => compact.call(ctx.store, start, end, { keyEncoding: 'view' }),
+            now,
+            onError: (err) => ctx.logger.warn({ err }, 'compacting truncated history failed (the store compacts it eventually)'),
+          })
+        : undefined;
+  }
+
+  /** Stops background compaction (closing). */
+  close(): Promise<void> {
+    return this.truncated?.close() ?? Promise.resolve();
+  }
 
   /** See {@link EventLog.deleteStream}. */
   async deleteStream(stream: string, options: { expectedVersion?: ExpectedVersion }): Promise<StreamInfo> {
@@ -79,10 +99,9 @@ export class Maintenance {
     } finally {
       await it.close();
     }
-    const compact = (store as Compactable).compactRange;
-    if (removed > 0 && typeof compact === 'function') {
-      await compact.call(store, streamKey(prefix, from), streamKey(prefix, to), { keyEncoding: 'view' });
-    }
+    // The events are gone for every reader now; the bytes leave the disk when the background
+    // compactor gets to the range (coalesced, at a bounded rate: 0002, "Truncation").
+    if (removed > 0) this.truncated?.add(streamKey(prefix, from), streamKey(prefix, to));
     return removed;
   }
 
@@ -95,6 +114,7 @@ export class Maintenance {
   /** See {@link EventLog.compact}. */
   async compact(): Promise<void> {
     const compact = (this.ctx.store as Compactable).compactRange;
+    this.truncated?.clear(); // covered by the full compaction
     if (typeof compact === 'function') await compact.call(this.ctx.store, Uint8Array.of(0x00), Uint8Array.of(0xff), { keyEncoding: 'view' });
   }
 }

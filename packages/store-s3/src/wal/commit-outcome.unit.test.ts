@@ -1,8 +1,10 @@
+import { EventLog } from '@strand/core';
 import { describe, expect, it } from 'vitest';
 import { InMemoryObjectStore } from '../object-store/memory.js';
 import type { ListOptions, ObjectInfo, PutOptions, PutResult } from '../object-store/types.js';
 import { ObjectStoreError } from '../object-store/types.js';
 import { S3Level } from '../s3-level.js';
+import { s3LogDefaults } from '../url.js';
 import { walKey } from './format.js';
 
 /**
@@ -114,6 +116,27 @@ describe('a WAL PUT whose outcome is unknown', () => {
     const reopened = await openDb(store);
     expect(await reopened.getMany(['k', 'k2'])).toEqual(['v', 'v2']);
     expect(walKey('', 1)).toBe('wal/00000000000000000001');
+    await reopened.close();
+  });
+
+  it('reaches the event log as STRAND_COMMIT_UNKNOWN; re-sending with the same ids after recovery is idempotent', async () => {
+    const store = new ScriptedStore();
+    const level = () => new S3Level({ store, flushIntervalMs: 0, retry, onBackgroundError: () => undefined, keyEncoding: 'view', valueEncoding: 'view' } as never);
+    const log = await EventLog.open({ ...s3LogDefaults, store: level(), ownsStore: true });
+    await log.append('orders/u/o-1', [{ id: 'e-1', type: 'Placed', data: { n: 1 } }]);
+    store.next = 'store-then-drop';
+    const events = [{ id: 'e-2', type: 'Shipped', data: { n: 2 } }];
+    const err = await log.append('orders/u/o-1', events, { expectedVersion: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'STRAND_COMMIT_UNKNOWN', kind: 'unavailable' });
+    store.heal();
+    await log.close().catch(() => undefined);
+    const reopened = await EventLog.open({ ...s3LogDefaults, store: level(), ownsStore: true });
+    const again = await reopened.append('orders/u/o-1', events, { expectedVersion: 1 });
+    expect(again).toMatchObject({ idempotent: true, version: 2, position: 2 });
+    expect(reopened.position).toBe(2);
     await reopened.close();
   });
 });

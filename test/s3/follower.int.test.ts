@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { EventLog, isStrandError } from '@strand/core';
+import { S3Level, s3LogDefaults } from '@strand/store-s3';
+import { ensureRgw, rgwStore, uniquePrefix } from '@strand/store-s3/testing';
+import { describe, expect, it } from 'vitest';
+
+const CHILD = fileURLToPath(new URL('./follower-child.ts', import.meta.url));
+const POLL_MS = 100;
+
+function writerLevel(env: Awaited<ReturnType<typeof ensureRgw>>, prefix: string): S3Level {
+  return new S3Level({ store: rgwStore(env), prefix, flushIntervalMs: 0, keyEncoding: 'view', valueEncoding: 'view' } as never);
+}
+
+describe('followers on a real S3 server (Ceph RGW)', () => {
+  it('a follower in another process receives every acknowledged event, in order, once, while the writer is under load', async () => {
+    const env = await ensureRgw();
+    const prefix = uniquePrefix('follower');
+    const writer = await EventLog.open({ ...s3LogDefaults, store: writerLevel(env, prefix), ownsStore: true });
+    await writer.append('orders/f/o-0', [{ type: 'Placed', data: { n: 0 } }]);
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'strand-source', CHILD, JSON.stringify(env), prefix, String(POLL_MS)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const seen: { p: number; t: number }[] = [];
+    const total = 400;
+    const acked = new Map<number, number>();
+    let readyResolve: () => void = () => undefined;
+    const ready = new Promise<void>((r) => {
+      readyResolve = r;
+    });
+    let allResolve: () => void = () => undefined;
+    const all = new Promise<void>((r) => {
+      allResolve = r;
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line === 'ready') return readyResolve();
+      seen.push(JSON.parse(line) as { p: number; t: number });
+      if (seen.length >= total + 1) allResolve();
+    });
+    const exited = new Promise<never>((_, reject) => child.on('exit', (code) => reject(new Error(`follower exited (${code}):\n${stderr}`))));
+    try {
+      await Promise.race([ready, exited]);
+      // Load: 16 appenders at once, each recording when its append was acknowledged.
+      let next = 1;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          for (let i = next++; i <= total; i = next++) {
+            const r = await writer.append(`orders/f/o-${i % 50}`, [{ type: 'Placed', data: { n: i } }]);
+            acked.set(r.position, Date.now());
+          }
+        }),
+      );
+      await Promise.race([all, exited]);
+      // Every acknowledged position, in order, exactly once (position 1 came before the follower opened).
+      expect(seen.map((s) => s.p)).toEqual(Array.from({ length: total + 1 }, (_, i) => i + 1));
+      const staleness = [...acked].map(([p, t]) => (seen[p - 1]?.t ?? Number.POSITIVE_INFINITY) - t).sort((a, b) => a - b);
+      const p50 = staleness[Math.floor(staleness.length / 2)] as number;
+      const max = staleness.at(-1) as number;
+      console.log(`follower staleness over ${staleness.length} events: p50 ${p50} ms, max ${max} ms (poll ${POLL_MS} ms)`);
+      // The bound is one poll plus one GET; a loaded shared machine gets slack, not a pass for anything.
+      expect(p50).toBeLessThanOrEqual(POLL_MS + 2000);
+      expect(max).toBeLessThanOrEqual(30_000);
+    } finally {
+      child.kill('SIGKILL');
+      await writer.close();
+    }
+  }, 300_000);
+
+  it('a fenced writer\'s callers get STRAND_FENCED (kind closed), every time, and it never reopens itself', async () => {
+    const env = await ensureRgw();
+    const prefix = uniquePrefix('fenced');
+    const staleLevel = writerLevel(env, prefix);
+    const stale = await EventLog.open({ ...s3LogDefaults, store: staleLevel, ownsStore: true });
+    await stale.append('accounts/f/a-1', [{ type: 'Opened', data: {} }]);
+    const freshLevel = writerLevel(env, prefix);
+    const fresh = await EventLog.open({ ...s3LogDefaults, store: freshLevel, ownsStore: true });
+    expect(freshLevel.epoch).toBe(staleLevel.epoch + 1);
+    for (let i = 0; i < 5; i++) {
+      const err = await stale.append(`accounts/f/a-${i + 2}`, [{ type: 'Opened', data: {} }]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isStrandError(err, 'STRAND_FENCED')).toBe(true);
+      expect(err).toMatchObject({ code: 'STRAND_FENCED', kind: 'closed' });
+    }
+    // The stale writer opened nothing new: the epoch is still the fresh writer's, which keeps writing.
+    await fresh.append('accounts/f/a-9', [{ type: 'Opened', data: {} }]);
+    expect(freshLevel.manifest?.epoch).toBe(freshLevel.epoch);
+    const manifests = await rgwStore(env).list(`${prefix}manifest/`);
+    const epochs = new Set<number>();
+    for (const m of manifests) epochs.add((JSON.parse(Buffer.from((await rgwStore(env).get(m.key)) as Uint8Array).toString()) as { epoch: number }).epoch);
+    expect([...epochs].sort()).toEqual([staleLevel.epoch, freshLevel.epoch]);
+    expect(fresh.position).toBe(2);
+    await stale.close().catch(() => undefined);
+    await fresh.close();
+  }, 120_000);
+});
