@@ -28,4 +28,7 @@ log.subscribe('>', { from: 1 }).subscribe({
     process.exit(2);
   },
 });
+// The follower's poll timer is unref'd (it never keeps a process alive): this one does, until
+// the parent kills the child.
+setInterval(() => undefined, 60_000);
 process.stdout.write('ready\n');
