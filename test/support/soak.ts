@@ -63,7 +63,7 @@ export async function soak(dir: string, options: { seconds: number; windows?: nu
       const now = elapsed();
       const w = Math.floor(now / windowMs);
       if (w >= windowsN) return;
-      const s = (a + i * appenders) % streams;
+      const s = a + appenders * (i % Math.max(1, Math.floor(streams / appenders)));
       const stream = `accounts/soak/a-${s}`;
       const note = 'x'.repeat(150);
       await log.append(stream, [{ type: 'Deposited', data: { amount: 1, note } }], { expectedVersion: versions[s] === 0 ? 'no_stream' : (versions[s] as number) });
