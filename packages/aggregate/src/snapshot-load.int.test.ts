@@ -15,7 +15,8 @@ beforeEach(async () => {
 });
 afterEach(() => log.close());
 
-const repository = () => new AggregateRepository(log, Account);
+// The folded-state cache would answer from memory; these tests are about the snapshot path.
+const repository = () => new AggregateRepository(log, Account, { stateCacheSize: 0 });
 
 /** An open account with a balance of 6 at version 4. */
 async function accountAtVersion4(accounts: ReturnType<typeof repository>, id: string): Promise<void> {
