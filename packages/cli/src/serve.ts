@@ -1,6 +1,6 @@
 /**
  * `strand serve`: the log (or a tenant registry) as a network service. Design:
- * docs/design/0011-server.md.
+ * docs/design/0013-server.md.
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * `connect({ url, apiKey })`: a Strand server as an `EventStore`. Every method behaves as the
  * embedded log's does and fails with the same `StrandError` classes and codes; subscriptions
  * reconnect with backoff and resume from the last delivered position (no gap, no duplicate).
- * Design: docs/design/0011-server.md.
+ * Design: docs/design/0013-server.md.
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * The one interface for "an event store": what the embedded {@link EventLog} and the remote client
  * (`@strand/client`) both implement, and what aggregates, projections and tools take. An
  * application moves from embedded to remote by changing how it opens the store and nothing else.
- * Design: docs/design/0011-server.md.
+ * Design: docs/design/0013-server.md.
  *
  * @module
  */

@@ -3,7 +3,7 @@
  * back. The server sends the stable `code`, `kind` and `details` in a `strand.v1.StrandErrorDetail`;
  * the client rethrows an error of the same class with the same code and message, so
  * `isStrandError(err, 'STRAND_WRONG_EXPECTED_VERSION')` works remotely as it does in process.
- * Design: docs/design/0011-server.md, "Error mapping".
+ * Design: docs/design/0013-server.md, "Error mapping".
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Who is calling: `Authorization: Bearer <api key>` to a {@link Scope} (a tenant's log seen
- * through one principal's grants). Design: docs/design/0011-server.md, "Security".
+ * through one principal's grants). Design: docs/design/0013-server.md, "Security".
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * `@strand/server`: Strand as a network service (`strand serve`, or embedded with
- * `createServer({ log | tenants }).listen()`). Design: docs/design/0011-server.md.
+ * `createServer({ log | tenants }).listen()`). Design: docs/design/0013-server.md.
  *
  * @packageDocumentation
  */

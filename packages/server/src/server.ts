@@ -1,7 +1,7 @@
 /**
  * `createServer({ log | tenants, ... }).listen()`: Strand as a network service. One port serves
  * gRPC, gRPC-Web and the Connect protocol (HTTP/2 cleartext and HTTP/1.1, or TLS with ALPN), the
- * SSE tail, health, readiness and Prometheus metrics. Design: docs/design/0011-server.md.
+ * SSE tail, health, readiness and Prometheus metrics. Design: docs/design/0013-server.md.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * Subscriptions as server streams: catch-up from a position, then live (the log's `follow`, so no
  * gap and no duplicate at the switch), in batches, with credits, heartbeats and a bound on what a
- * subscriber can hold. Design: docs/design/0011-server.md, "Flow control".
+ * subscriber can hold. Design: docs/design/0013-server.md, "Flow control".
  *
  * @module
  */

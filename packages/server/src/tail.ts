@@ -2,7 +2,7 @@
  * `GET /v1/tail?pattern=...&from=...`: a live tail as Server-Sent Events, for browsers and curl.
  * Each event is `id: <position>` and `data: <the event as JSON>`; a reconnecting EventSource sends
  * `Last-Event-ID` and the tail resumes after it, with no gap and no duplicate.
- * Design: docs/design/0011-server.md, "SSE tail".
+ * Design: docs/design/0013-server.md, "SSE tail".
  *
  * @module
  */

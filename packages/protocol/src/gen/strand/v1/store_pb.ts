@@ -1,4 +1,4 @@
-// Strand's event store as a network service. Design: docs/design/0011-server.md.
+// Strand's event store as a network service. Design: docs/design/0013-server.md.
 //
 // Payloads (`data`, `metadata`) travel as JSON text: the log stores JSON, so the server passes the
 // bytes through without building a protobuf tree per event, and Connect JSON stays readable with curl.
