@@ -70,8 +70,12 @@ async function staleness(env: RgwEnv, events: number): Promise<{ values: number[
     const r = await writer.append(`orders/s-${i % 200}`, [{ type: 'Placed', data: payload(i) }]);
     acked.set(r.position, performance.now());
   });
-  const deadline = new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`follower saw ${seen.size} of ${events + 1} events in 120 s`)), 120_000).unref());
-  await Promise.race([all, deadline]);
+  // A ref'd timer: the follower's poll timer is unref'd, and something must keep the process up.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`follower saw ${seen.size} of ${events + 1} events in 120 s`)), 120_000);
+  });
+  await Promise.race([all, deadline]).finally(() => clearTimeout(timer));
   sub.unsubscribe();
   const store = rgwStore(env);
   const [walKey] = (await store.list(`${prefix}wal/`, { limit: 1 })).map((o) => o.key);
