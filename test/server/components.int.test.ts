@@ -40,7 +40,7 @@ afterAll(cleanup);
 describe('AggregateRepository on @strand/client', () => {
   it('handles commands with conflicts retried, domain errors, command ids and snapshots', async () => {
     // One hot stream, two writers in tight loops: the loser of a race backs off, so give it room.
-    const a = new AggregateRepository(s.client(), Account, { snapshots: { every: 10 }, maxRetries: 30 });
+    const a = new AggregateRepository(s.client(), Account, { snapshots: { every: 10 }, maxRetries: 30, stateCacheSize: 0 });
     const b = new AggregateRepository(s.client(), Account, { maxRetries: 30 });
     // Two repositories on two connections race on one stream: every command lands once.
     const worker = async (repo: typeof a) => {
