@@ -10,14 +10,44 @@ describe('FairScheduler', () => {
       release = r;
     });
     const first = s.run('A', () => gate);
+    let releaseB: () => void = () => {};
+    const gateB = new Promise<void>((r) => {
+      releaseB = r;
+    });
+    // B is below its share (one slot) and borrows one at once; its second call must wait.
+    const b0 = s.run('B', () => gateB);
     const calls = [
       ...Array.from({ length: 4 }, (_, i) => s.run('A', async () => void order.push(`A${i}`))),
-      ...Array.from({ length: 2 }, (_, i) => s.run('B', async () => void order.push(`B${i}`))),
+      ...Array.from({ length: 2 }, (_, i) => s.run('B', async () => void order.push(`B${i + 1}`))),
     ];
     expect(s.waiting()).toEqual(new Map([['A', 4], ['B', 2]]));
     release();
-    await Promise.all([first, ...calls]);
-    expect(order).toEqual(['A0', 'B0', 'A1', 'B1', 'A2', 'A3']);
+    releaseB();
+    await Promise.all([first, b0, ...calls]);
+    expect(order).toEqual(['A0', 'B1', 'A1', 'B2', 'A2', 'A3']);
+    expect(s.waiting().size).toBe(0);
+  });
+
+  it('admits a tenant below its fair share at once while a neighbour holds every slot', async () => {
+    const s = new FairScheduler(4);
+    const gates: Array<() => void> = [];
+    const hold = () => new Promise<void>((r) => gates.push(r));
+    const flood = Array.from({ length: 10 }, () => s.run('A', hold));
+    expect(s.waiting()).toEqual(new Map([['A', 6]]));
+    // B's share is 4 / 2 = 2: two calls run at once, the third waits its turn.
+    let ran = 0;
+    const b = [s.run('B', async () => void ran++), s.run('B', async () => void ran++)];
+    expect(ran).toBe(2);
+    await Promise.all(b);
+    const held: Array<Promise<void>> = [];
+    for (let i = 0; i < 3; i++) held.push(s.run('B', hold));
+    expect(s.waiting()).toEqual(new Map([['A', 6], ['B', 1]]));
+    // Everything queued drains as slots free up.
+    while (gates.length > 0) {
+      gates.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([...flood, ...held]);
     expect(s.waiting().size).toBe(0);
   });
 
