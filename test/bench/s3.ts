@@ -82,6 +82,12 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     await log.append(`orders/seq-${i % 10}`, [{ type: 'Placed', data: payload(i) }]);
     lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  // WAL bytes per event: every WAL object of this store (nothing was flushed away: GC waits
+  // gcGraceMs), over the events appended to it.
+  const lister = rgwStore(env);
+  const walObjects = await lister.list(`${prefix}wal/`);
+  lister.destroy();
+  const walBytesPerEvent = walObjects.reduce((n, o) => n + o.size, 0) / log.position;
   // Idle writer: no requests at all while nothing is written.
   const idleStart = { ...store.requests };
   const idleMs = Math.max(2000, Math.round(10_000 * ctx.scale));
@@ -113,6 +119,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
     { id: 's3.catchup.cold.events_per_s', value: median(cold), unit: 'events/s', note: `readAll of ${events} events from a fresh read-only instance (target >= 100,000)` },
     { id: 's3.catchup.warm.events_per_s', value: median(warm), unit: 'events/s', note: 'same instance again (block cache warm)' },
     { id: 's3.requests.per_1k_events', value: requests, unit: 'requests', note: `per 1,000 appended events: ${per1k('put').toFixed(1)} PUT, ${per1k('get').toFixed(1)} GET, ${per1k('list').toFixed(1)} LIST; $${costPerMillion.toFixed(3)} per million events at AWS list prices` },
+    { id: 's3.wal.bytes_per_event', value: walBytesPerEvent, unit: 'bytes', note: `WAL bytes (every WAL object of the last store, by LIST) over its ${log.position} events; 1-event appends of a ~${JSON.stringify(payload(1)).length}-byte JSON payload, 64 in flight; the event's body is carried once (put-slice, WAL format 3; format 2 carried it twice: 626 bytes in the run before the change)` },
     { id: 's3.idle.requests_per_min', value: (idleRequests / idleMs) * 60_000, unit: 'requests/min', note: `idle writer over ${idleMs / 1000} s (target 0)` },
   ];
 }

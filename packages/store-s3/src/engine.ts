@@ -66,6 +66,8 @@ export class ReadOnlyError extends Error {
 /** Counters besides requests, for tests and the benchmark. */
 export interface EngineStats {
   walObjects: number;
+  /** Bytes of those WAL objects. */
+  walBytes: number;
   /** Most WAL PUTs that were unacknowledged at once. */
   walPutsInFlightMax: number;
   memtableFlushes: number;
@@ -78,7 +80,7 @@ export abstract class Engine {
   /** Requests that reached the store (retries included). */
   readonly requests: RequestCounts;
   /** Background work done. */
-  readonly stats: EngineStats = { walObjects: 0, walPutsInFlightMax: 0, memtableFlushes: 0, compactions: 0, gc: [] };
+  readonly stats: EngineStats = { walObjects: 0, walBytes: 0, walPutsInFlightMax: 0, memtableFlushes: 0, compactions: 0, gc: [] };
   /** This instance's writer epoch (0 for a follower). */
   epoch = 0;
   protected readonly store: ObjectStore;

@@ -21,7 +21,7 @@ import { MergedScan, getFromVersion } from './read-path.js';
 import type { Version } from './read-path.js';
 import type { WalBatch } from './wal/format.js';
 import { Writer } from './writer.js';
-import { WAL_WINDOW_MAX } from './wal/format.js';
+import { WAL_WINDOW_MAX, addRegion, findContaining } from './wal/format.js';
 
 /** Binary keys and values as abstract-level hands them to the private API. */
 type Bytes = Uint8Array;
@@ -335,16 +335,17 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
     operations: ({ type: 'put'; key: Bytes; value: Bytes } | { type: 'del'; key: Bytes })[],
     options: SyncOption,
   ): Promise<void> {
-    // One copy per distinct value object: the event log passes a record's bytes for two keys, and
-    // the WAL stores a value it has already carried as a reference (docs/design/0005).
-    let copies: Map<Bytes, Buffer> | undefined;
-    const batch: WalBatch = operations.map((op) => {
+    // One copy per region of memory: the event log hands the global key a record and the stream
+    // key its body, a view of the same bytes; copied as one, the WAL stores the body once (a
+    // put-slice op, docs/design/0005).
+    const regions = new Map<ArrayBufferLike, CopiedRegion[]>();
+    const batch: WalBatch = operations.map((op, index) => {
       if (op.type === 'del') return { type: 'del', key: copy(op.key) };
-      let value = copies?.get(op.value);
-      if (!value) {
-        value = copy(op.value);
-        (copies ??= new Map()).set(op.value, value);
-      }
+      const v = op.value;
+      const within = v.byteLength > 0 ? findContaining(regions, v) : undefined;
+      if (within) return { type: 'put', key: copy(op.key), value: within.copy.subarray(v.byteOffset - within.start, v.byteOffset - within.start + v.byteLength) };
+      const value = copy(v);
+      if (v.byteLength > 0) addRegion(regions, { index, start: v.byteOffset, end: v.byteOffset + v.byteLength, copy: value }, v.buffer);
       return { type: 'put', key: copy(op.key), value };
     });
     await this.engine.write(batch, this.sync(options));
@@ -372,6 +373,14 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
   _iterator(options: AbstractIteratorOptions<K, V> & LevelRangeOptions): S3Iterator<K, V> {
     return new S3Iterator(this, this.engine, options);
   }
+}
+
+/** A value `_batch` copied, and the caller's memory it was copied from. */
+interface CopiedRegion {
+  index: number;
+  start: number;
+  end: number;
+  copy: Buffer;
 }
 
 function copy(b: Bytes): Buffer {

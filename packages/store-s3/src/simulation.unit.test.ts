@@ -18,8 +18,12 @@ import type { ListOptions, ObjectInfo, ObjectStore, PutOptions, PutResult } from
 import { ObjectStoreError } from './object-store/types.js';
 import { S3Level } from './s3-level.js';
 import { SimClock } from './testing/sim-clock.js';
+import type { WalBatch } from './wal/format.js';
+import { WAL_WINDOW_MAX, walKey } from './wal/format.js';
+import { encodeLegacyWal } from './wal/legacy.fixture.js';
 
-type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string } | { type: 'clear'; gte: string; lt: string };
+/** `sliceOf`: the value is a view of the previous op's value bytes from this offset (the event log's record and body). */
+type Op = { type: 'put'; key: string; value: string; sliceOf?: number } | { type: 'del'; key: string } | { type: 'clear'; gte: string; lt: string };
 
 interface IssuedBatch {
   ops: Op[];
@@ -83,6 +87,8 @@ interface SimResult {
   faultOutcomes: number;
   /** Batches rejected with STRAND_COMMIT_UNKNOWN. */
   commitUnknown: number;
+  /** WAL objects of an older format the first writer replayed. */
+  legacy: number;
 }
 
 /** True when an error's message or cause chain names a fault the simulation injected. */
@@ -204,8 +210,47 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
   };
 
   let processStore = new ProcessStore(faulty);
+  let legacy = 0;
+  if (rnd() < 0.5) {
+    // A store the previous release left behind: its writer (epoch 1) crashed after storing WAL
+    // objects of format 2 (a value passed for two keys stored once, put-same) or 1. This release
+    // must replay them all, under faults.
+    faulty.enabled = false;
+    await open(processStore); // epoch 1: its fence object in slot 1 resumes at 1 + WAL_WINDOW_MAX
+    const from = 1 + WAL_WINDOW_MAX;
+    processStore.dead = true; // crashed
+    processStore = new ProcessStore(faulty);
+    const version = pick([1, 2] as const);
+    const objects = 1 + Math.floor(rnd() * 5);
+    for (let o = 0; o < objects; o++) {
+      const batches: WalBatch[] = [];
+      for (let bi = 1 + Math.floor(rnd() * 3); bi > 0; bi--) {
+        const batch: WalBatch = [];
+        let shared: Buffer | undefined;
+        for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) {
+          const key = pick(KEYS);
+          if (rnd() < 0.2) {
+            batch.push({ type: 'del', key: Buffer.from(key) });
+            state.delete(key);
+            continue;
+          }
+          const value = shared && rnd() < 0.5 ? shared : Buffer.from(`v${valueSeq++}-legacy-${'y'.repeat(Math.floor(rnd() * 40))}`);
+          shared = value;
+          batch.push({ type: 'put', key: Buffer.from(key), value });
+          state.set(key, value.toString());
+        }
+        batches.push(batch);
+      }
+      await bucket.put(walKey('', from + o), encodeLegacyWal(version, 1, batches));
+      legacy++;
+    }
+    faulty.enabled = true;
+  }
   let db = await open(processStore);
-  state = await observe(db); // empty
+  const initial = await observe(db);
+  if (!sameState(initial, state)) {
+    throw new Error(`seed ${seed}: the previous release's WAL did not replay: saw ${JSON.stringify([...initial])}, want ${JSON.stringify([...state])}`);
+  }
 
   for (let round = 0; round < 6; round++) {
     sessions++;
@@ -227,7 +272,12 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
           const n = 1 + Math.floor(rnd() * 4);
           for (let i = 0; i < n; i++) {
             const key = pick(KEYS);
-            ops.push(rnd() < 0.2 ? { type: 'del', key } : { type: 'put', key, value: `v${valueSeq++}-${'x'.repeat(Math.floor(rnd() * 60))}` });
+            const prev = ops[ops.length - 1];
+            if (prev?.type === 'put' && rnd() < 0.3) {
+              // A view of the previous value's bytes, as the event log writes a record's body.
+              const from = Math.floor(rnd() * prev.value.length);
+              ops.push({ type: 'put', key, value: prev.value.slice(from), sliceOf: from });
+            } else ops.push(rnd() < 0.2 ? { type: 'del', key } : { type: 'put', key, value: `v${valueSeq++}-${'x'.repeat(Math.floor(rnd() * 60))}` });
           }
         }
         const durable = rnd() < 0.8;
@@ -240,10 +290,13 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
             const c = ops[0];
             p = writer.clear({ gte: c.gte, lt: c.lt, sync: durable } as never);
           } else {
-            p = writer.batch(
-              ops.map((o) => (o.type === 'put' ? { type: 'put' as const, key: o.key, value: o.value } : { type: 'del' as const, key: (o as { key: string }).key })),
-              { sync: durable } as never,
-            );
+            let last: Uint8Array | undefined;
+            const encoded = ops.map((o) => {
+              if (o.type !== 'put') return { type: 'del' as const, key: (o as { key: string }).key };
+              last = o.sliceOf === undefined ? Buffer.from(o.value) : (last as Uint8Array).subarray(o.sliceOf);
+              return { type: 'put' as const, key: o.key, value: last, valueEncoding: 'view' };
+            });
+            p = writer.batch(encoded as never, { sync: durable } as never);
           }
           await p;
           debug('acked', batches.indexOf(issued));
@@ -332,7 +385,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
   await db.close().catch(() => undefined);
   trace.push(bucket.keys().join(','));
   debug('done', { acked, sessions, faults: faulty.injected, objects: bucket.keys().length });
-  return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected }, fencedOutcomes, faultOutcomes, commitUnknown };
+  return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected }, fencedOutcomes, faultOutcomes, commitUnknown, legacy };
 }
 
 async function runSeed(seed: number): Promise<SimResult> {
@@ -353,12 +406,14 @@ describe('deterministic simulation', () => {
     let acked = 0;
     let fenced = 0;
     let unknown = 0;
+    let legacy = 0;
     const faults: Record<string, number> = {};
     for (const seed of seeds) {
       const r = await runSeed(seed);
       acked += r.acked;
       fenced += r.fencedOutcomes;
       unknown += r.commitUnknown;
+      legacy += r.legacy;
       for (const [k, v] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + v;
     }
     // The runs must actually exercise something.
@@ -369,6 +424,7 @@ describe('deterministic simulation', () => {
       expect(fenced).toBeGreaterThan(0); // fence rounds ran and were reported as such
       expect(unknown).toBeGreaterThan(0); // and writes of unknown outcome, checked like unacknowledged ones
       expect(faults.outage).toBeGreaterThan(0);
+      expect(legacy).toBeGreaterThan(0); // stores of the previous WAL formats were replayed
     }
   }, 150_000 + seeds.length * 2_000);
 

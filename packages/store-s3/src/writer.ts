@@ -95,6 +95,7 @@ export class Writer extends Engine {
       cut: () => this.cut(),
       acknowledged: () => {
         this.stats.walObjects = this.walWriter.objects;
+        this.stats.walBytes = this.walWriter.bytes;
         this.stats.walPutsInFlightMax = this.walWriter.putsInFlightMax;
         this.flushTask.kick();
       },

@@ -1,20 +1,25 @@
 /**
  * WAL objects: one per group commit, holding whole write batches (a batch is never split, so it
- * is atomic across crashes). Format 2:
+ * is atomic across crashes). Format 3:
  *
  * ```
  * "SWAL" | u16 version | u64 writer epoch | u64 resume slot (0 = the next one) | u32 batch count
  *        | batches | u32 crc32(everything before)
- * batch: u32 op count, then ops: u8 type (1 put, 2 del, 3 range-del, 4 put-same) | key [| value] or range
+ * batch: u32 op count, then ops: u8 type (1 put, 2 del, 3 range-del, 5 put-slice) | key [| value] or range
  * ```
  *
- * A put-same op stores `varint n` instead of its value: the value of the object's n-th put (0-based,
- * counting puts of every batch before it). The event log writes each record under two keys; the
- * writer passes the same bytes for both, and the WAL carries them once.
+ * A put-slice op stores `varint n | varint offset | varint length` instead of its value: the bytes
+ * `offset .. offset + length` of the value of the object's n-th put (0-based, counting puts of
+ * every batch before it). The encoder writes one wherever a value lies in the memory of an earlier
+ * put's value of the same object (the same bytes, not equal bytes: no hashing): the event log
+ * encodes each record once and hands the global key the whole record and the stream key its body,
+ * a view of the same buffer (record format 2), and `S3Level._batch` keeps that sharing when it
+ * copies. So the WAL carries each event's body once.
  *
- * Format 1 (read, never written) lacks the resume slot. The resume slot is set by the fence
- * object a new writer claims: replay jumps from it over the slots the fenced writer may still
- * fill (docs/design/0005, "Several WAL PUTs in flight").
+ * Read, never written: format 2 (op 4, put-same: `varint n`, the whole value of the n-th put) and
+ * format 1 (no resume slot, no put-same). The resume slot is set by the fence object a new writer
+ * claims: replay jumps from it over the slots the fenced writer may still fill
+ * (docs/design/0005, "Several WAL PUTs in flight").
  *
  * @module
  */
@@ -27,7 +32,7 @@ import { readRange, writeRange } from '../sst/format.js';
 /** First bytes of every WAL object. */
 export const WAL_MAGIC = Buffer.from('SWAL', 'latin1');
 /** The WAL format this code writes. */
-export const WAL_FORMAT_VERSION = 2;
+export const WAL_FORMAT_VERSION = 3;
 
 /**
  * Most WAL PUTs a writer keeps in flight: a format constant, because a new writer skips this many
@@ -57,6 +62,51 @@ const OP_PUT = 1;
 const OP_DEL = 2;
 const OP_RANGE_DEL = 3;
 const OP_PUT_SAME = 4;
+const OP_PUT_SLICE = 5;
+
+/**
+ * Earlier puts of the same buffer a value is checked against. The event log's stream value lies
+ * in the put just before it; a small bound keeps encoding linear when many unrelated values share
+ * one buffer (Node's pool for small Buffers).
+ */
+const SLICE_LOOKBACK = 8;
+
+/**
+ * A WAL object of a format this code does not know, with a good checksum: written by a newer
+ * Strand. Not torn, so replay must not skip or delete it: it fails instead.
+ */
+export class UnsupportedWalFormatError extends CorruptionError {}
+
+/** Where a value lies: the memory of an earlier put's value. */
+interface Region {
+  /** The put's index in its WAL object (or batch). */
+  index: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Finds an earlier value whose memory holds `value` (among the last {@link SLICE_LOOKBACK} of its
+ * buffer), so `value` can be stored as a reference to it.
+ */
+export function findContaining<R extends Region>(regions: Map<ArrayBufferLike, R[]>, value: Uint8Array): R | undefined {
+  const list = regions.get(value.buffer);
+  if (!list) return undefined;
+  const start = value.byteOffset;
+  const end = start + value.byteLength;
+  for (let i = list.length - 1, seen = 0; i >= 0 && seen < SLICE_LOOKBACK; i--, seen++) {
+    const r = list[i] as R;
+    if (r.start <= start && end <= r.end) return r;
+  }
+  return undefined;
+}
+
+/** Records `value`'s memory as a region later values may lie in. */
+export function addRegion<R extends Region>(regions: Map<ArrayBufferLike, R[]>, region: R, buffer: ArrayBufferLike): void {
+  const list = regions.get(buffer);
+  if (list) list.push(region);
+  else regions.set(buffer, [region]);
+}
 
 /** Encoded size estimate of a batch (for flush thresholds). */
 export function batchBytes(batch: WalBatch): number {
@@ -75,18 +125,19 @@ export function encodeWal(epoch: number, batches: WalBatch[], resumeAt = 0): Buf
   for (const b of batches) size += batchBytes(b);
   const w = new ByteWriter(size);
   w.bytes(WAL_MAGIC).u16(WAL_FORMAT_VERSION).u64(epoch).u64(resumeAt).u32(batches.length);
-  // Values seen in this object, by identity (the same bytes object, not equal bytes: no hashing).
-  const puts = new Map<Uint8Array, number>();
+  // Values of earlier puts of this object, by the memory they occupy.
+  const regions = new Map<ArrayBufferLike, Region[]>();
   let putIndex = 0;
   for (const batch of batches) {
     w.u32(batch.length);
     for (const op of batch) {
       if (op.type === 'put') {
-        const same = op.value.byteLength > 0 ? puts.get(op.value) : undefined;
-        if (same !== undefined) w.u8(OP_PUT_SAME).lbytes(op.key).varint(same);
+        const value = op.value;
+        const within = value.byteLength > 0 ? findContaining(regions, value) : undefined;
+        if (within !== undefined) w.u8(OP_PUT_SLICE).lbytes(op.key).varint(within.index).varint(value.byteOffset - within.start).varint(value.byteLength);
         else {
-          w.u8(OP_PUT).lbytes(op.key).lbytes(op.value);
-          puts.set(op.value, putIndex);
+          w.u8(OP_PUT).lbytes(op.key).lbytes(value);
+          if (value.byteLength > 0) addRegion(regions, { index: putIndex, start: value.byteOffset, end: value.byteOffset + value.byteLength }, value.buffer);
         }
         putIndex++;
       } else if (op.type === 'del') w.u8(OP_DEL).lbytes(op.key);
@@ -112,7 +163,9 @@ export function decodeWal(bytes: Uint8Array, what = 'WAL object'): WalObject {
   const r = new ByteReader(Buffer.from(buf.subarray(0, n)), what);
   r.pos = 4;
   const version = r.u16();
-  if (version !== 1 && version !== WAL_FORMAT_VERSION) throw new CorruptionError(`${what}: unsupported WAL version ${version}`);
+  if (version < 1 || version > WAL_FORMAT_VERSION) {
+    throw new UnsupportedWalFormatError(`${what}: unsupported WAL version ${version} (written by a newer Strand? open the store with it)`);
+  }
   const epoch = r.u64();
   const resumeAt = version === 1 ? 0 : r.u64();
   const count = r.u32();
@@ -127,7 +180,16 @@ export function decodeWal(bytes: Uint8Array, what = 'WAL object'): WalObject {
         const op = { type: 'put' as const, key: r.lbytes(), value: r.lbytes() };
         values.push(op.value);
         batch.push(op);
-      } else if (t === OP_PUT_SAME && version !== 1) {
+      } else if (t === OP_PUT_SLICE && version >= 3) {
+        const key = r.lbytes();
+        const of = values[r.varint()];
+        const offset = r.varint();
+        const length = r.varint();
+        if (of === undefined || offset + length > of.byteLength) throw new CorruptionError(`${what}: put-slice refers to bytes that are not there`);
+        const value = of.subarray(offset, offset + length);
+        values.push(value);
+        batch.push({ type: 'put', key, value });
+      } else if (t === OP_PUT_SAME && version === 2) {
         const key = r.lbytes();
         const value = values[r.varint()];
         if (value === undefined) throw new CorruptionError(`${what}: put-same refers to a put that is not there`);

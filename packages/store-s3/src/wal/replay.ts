@@ -9,7 +9,7 @@ import { CorruptionError, FencedError } from '../errors.js';
 import type { ObjectStore } from '../object-store/types.js';
 import { PreconditionFailedError } from '../object-store/types.js';
 import type { WalBatch, WalObject } from './format.js';
-import { WAL_WINDOW_MAX, decodeWal, encodeWal, walIdOf, walKey } from './format.js';
+import { UnsupportedWalFormatError, WAL_WINDOW_MAX, decodeWal, encodeWal, walIdOf, walKey } from './format.js';
 
 /** WAL objects fetched ahead of the one being applied: replay of a long tail is latency-bound. */
 const READ_AHEAD = 32;
@@ -21,12 +21,15 @@ export class WalReader {
     private readonly prefix: string,
   ) {}
 
-  /** A decoded WAL object, or undefined for a torn one (never acknowledged). */
+  /**
+   * A decoded WAL object, or undefined for a torn one (never acknowledged). An intact object of a
+   * newer format throws: it is not torn, and skipping or deleting it would lose acknowledged writes.
+   */
   tryDecode(bytes: Uint8Array, slot: number): WalObject | undefined {
     try {
       return decodeWal(bytes, walKey(this.prefix, slot));
     } catch (err) {
-      if (err instanceof CorruptionError) return undefined;
+      if (err instanceof CorruptionError && !(err instanceof UnsupportedWalFormatError)) return undefined;
       throw err;
     }
   }

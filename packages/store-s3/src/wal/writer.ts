@@ -32,6 +32,8 @@ interface Flight {
   frozen: Memtable | undefined;
   state: 'pending' | 'stored' | 'failed';
   error?: unknown;
+  /** Bytes of its WAL object. */
+  size: number;
   /** Settles (never rejects) when the PUT does. */
   done: Promise<void>;
 }
@@ -63,6 +65,8 @@ export interface WalWriterOptions {
 export class WalWriter {
   /** WAL objects acknowledged. */
   objects = 0;
+  /** Bytes of the WAL objects acknowledged. */
+  bytes = 0;
   /** Most WAL PUTs that were unacknowledged at once. */
   putsInFlightMax = 0;
   private nextSlot: number;
@@ -205,8 +209,9 @@ export class WalWriter {
     this.bufWaiters = [];
     const frozen = this.o.cut();
     const slot = this.nextSlot++;
-    const flight: Flight = { slot, waiters, frozen, state: 'pending', done: Promise.resolve() };
-    flight.done = this.put(slot, encodeWal(this.o.epoch, batches)).then(
+    const body = encodeWal(this.o.epoch, batches);
+    const flight: Flight = { slot, waiters, frozen, state: 'pending', size: body.length, done: Promise.resolve() };
+    flight.done = this.put(slot, body).then(
       () => {
         flight.state = 'stored';
         this.settle();
@@ -242,6 +247,7 @@ export class WalWriter {
       }
       this.flights.shift();
       this.objects++;
+      this.bytes += f.size;
       if (f.frozen) f.frozen.lastWalId = f.slot;
       for (const w of f.waiters) w.resolve();
     }
