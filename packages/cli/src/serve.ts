@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { serveConsole } from '@strand/console';
 import { type EventLog, InvalidArgumentError } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
 import { createServer, type ServerLimits, type StrandServer } from '@strand/server';
@@ -59,24 +60,27 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
   const tls = opts.tlsCert === undefined ? undefined : { cert: readFileSync(opts.tlsCert), key: readFileSync(opts.tlsKey!) };
   const apiKey = opts.apiKey ?? process.env.STRAND_API_KEY;
   const adminKey = opts.adminKey ?? process.env.STRAND_ADMIN_KEY;
+  // The web console (packages/console) at /ui: static files that talk to this server's API.
+  const routes = { '/ui': serveConsole() };
   let server: StrandServer;
   let closeStore: () => Promise<void>;
   if (opts.tenants) {
     if (path.startsWith('s3://')) throw new InvalidArgumentError('strand serve --tenants works on a LevelDB path.');
     const tenants = await TenantManager.open({ store: new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
-    server = createServer({ tenants, limits, ...(tls ? { tls } : {}), ...(adminKey ? { adminKey } : {}) });
+    server = createServer({ tenants, limits, routes, ...(tls ? { tls } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => tenants.close();
   } else {
     const log = await openLog();
-    server = createServer({ log, limits, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
+    server = createServer({ log, limits, routes, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => log.close();
   }
   const url = await server.listen({ port, host: opts.host });
   const generated = { apiKey: opts.tenants || apiKey ? undefined : server.apiKey, adminKey: adminKey ? undefined : server.adminKey };
   if (json) {
-    process.stdout.write(`${JSON.stringify({ url, ...generated, tenants: opts.tenants === true })}\n`);
+    process.stdout.write(`${JSON.stringify({ url, console: `${url}/ui/`, ...generated, tenants: opts.tenants === true })}\n`);
   } else {
     say(`strand serve: listening on ${url} (${opts.tenants ? 'tenants' : 'one log'} at ${path})`);
+    say(`console: ${url}/ui/`);
     if (generated.apiKey) say(`API key (generated; choose one with --api-key or STRAND_API_KEY): ${generated.apiKey}`);
     if (generated.adminKey) say(`admin key (generated; --admin-key or STRAND_ADMIN_KEY): ${generated.adminKey}`);
     say(`try: curl -s ${url}/strand.v1.EventStoreService/GetPosition -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{}'`);

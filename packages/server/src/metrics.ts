@@ -5,7 +5,11 @@
  * @module
  */
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+// src/ (tests) and dist/ both sit one level below the package root.
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The server's own metrics. */
 export class ServerMetrics {
@@ -22,6 +26,13 @@ export class ServerMetrics {
   readonly subscriptions = new Gauge({ name: 'strand_server_subscriptions_open', help: 'Subscriptions open now.', registers: [this.registry] });
   /** Open client connections. */
   readonly connections = new Gauge({ name: 'strand_server_connections_open', help: 'Client connections open now.', registers: [this.registry] });
+
+  /** The server's version (`strand_server_info{version}` is 1), e.g. for the console's overview. */
+  readonly info = new Gauge({ name: 'strand_server_info', help: 'The server: its version as a label; the value is 1.', labelNames: ['version'], registers: [this.registry] });
+
+  constructor() {
+    this.info.set({ version: VERSION }, 1);
+  }
 
   /** A Connect interceptor that counts and times every call. */
   interceptor(): Interceptor {

@@ -1,0 +1,89 @@
+// Overview: the head position, the append rate over the last minutes (from the head's movement,
+// sampled while the page is open), and what the server's metrics say (version, subscriptions,
+// connections) when the key may read them.
+import { useEffect, useState } from 'preact/hooks';
+import { type Failure, failure, metrics } from './api.js';
+import type { Session } from './app.js';
+import { ErrorBanner, Sparkline } from './common.js';
+
+const SAMPLE_MS = 2000;
+const KEEP = 150; // five minutes of samples
+
+interface Sample {
+  at: number;
+  head: number;
+  rate: number;
+  subscriptions: number | undefined;
+}
+
+export function Overview({ session }: { session: Session }) {
+  const [samples, setSamples] = useState<Sample[]>([]);
+  const [metricsText, setMetrics] = useState<Map<string, number> | undefined | null>(null);
+  const [error, setError] = useState<Failure | undefined>();
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      try {
+        const [pos, m] = await Promise.all([session.api.getPosition({}), metrics(session.key)]);
+        if (stopped) return;
+        setMetrics(m);
+        setError(undefined);
+        const head = Number(pos.position);
+        const at = performance.now();
+        setSamples((old) => {
+          const prev = old[old.length - 1];
+          const rate = prev === undefined ? 0 : ((head - prev.head) * 1000) / Math.max(1, at - prev.at);
+          return [...old, { at, head, rate, subscriptions: m?.get('strand_server_subscriptions_open') }].slice(-KEEP);
+        });
+      } catch (err) {
+        if (!stopped) setError(failure(err));
+      }
+      if (!stopped) timer = setTimeout(tick, SAMPLE_MS);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [session]);
+  const last = samples[samples.length - 1];
+  const version = metricsText ? [...metricsText.keys()].find((k) => k.startsWith('strand_server_info{'))?.match(/version="([^"]*)"/)?.[1] : undefined;
+  return (
+    <div class="overview">
+      <ErrorBanner error={error} />
+      <div class="cards">
+        <section class="card" aria-label="Head position">
+          <h2>Head position</h2>
+          <p class="big" data-field="head">
+            {last === undefined ? '…' : last.head}
+          </p>
+        </section>
+        <section class="card" aria-label="Append rate">
+          <h2>Appends / s</h2>
+          <p class="big" data-field="rate">
+            {last === undefined ? '…' : last.rate.toFixed(1)}
+          </p>
+          <Sparkline values={samples.map((s) => s.rate)} label="Append rate, last minutes" />
+        </section>
+        <section class="card" aria-label="Subscriptions">
+          <h2>Subscriptions open</h2>
+          <p class="big">{last?.subscriptions ?? '–'}</p>
+          <Sparkline values={samples.map((s) => s.subscriptions ?? 0)} label="Open subscriptions, last minutes" />
+        </section>
+        <section class="card" aria-label="Server">
+          <h2>Server</h2>
+          <dl class="info">
+            <dt>Version</dt>
+            <dd data-field="server-version">{version ?? '–'}</dd>
+            <dt>Connections</dt>
+            <dd>{metricsText?.get('strand_server_connections_open') ?? '–'}</dd>
+            <dt>Store size</dt>
+            <dd>not reported by the server's API</dd>
+          </dl>
+          {metricsText === undefined && <p class="muted">This key may not read the server's metrics.</p>}
+        </section>
+      </div>
+    </div>
+  );
+}
