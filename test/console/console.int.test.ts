@@ -44,8 +44,9 @@ beforeAll(async () => {
   for (let i = 0; i < 60; i++) await log.append(`many/s-${String(i).padStart(2, '0')}`, [{ type: 'T', data: { i } }]);
   server = createServer({ log, apiKeys: KEY, routes: { '/ui': serveConsole() } });
   url = await server.listen();
+  // On a machine without Chromium this installs Debian's package first (a minute or two).
   browser = await launchBrowser();
-});
+}, 900_000);
 
 afterAll(async () => {
   await browser?.close();
