@@ -4,6 +4,7 @@
  * @module
  */
 import { aggregate } from './aggregate.js';
+import { consoleSection } from './console.js';
 import { core } from './core.js';
 import type { BenchSection } from './figure.js';
 import { group } from './group.js';
@@ -18,4 +19,4 @@ import { tenancy } from './tenancy.js';
 import { workflow } from './workflow.js';
 
 /** All sections. */
-export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy, workflow, iceberg, group, server, s3Faults, soakSection];
+export const sections: BenchSection[] = [core, schema, aggregate, projections, s3, tenancy, workflow, iceberg, group, server, s3Faults, soakSection, consoleSection];

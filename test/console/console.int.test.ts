@@ -241,6 +241,33 @@ describe('the console at /ui', () => {
     expect(errors).toEqual([]);
   });
 
+  it('works with the keyboard alone: sign in, open the tree, open a stream', async () => {
+    const { page, errors } = await open(url);
+    /** Presses Tab until the focused element matches `selector` (at most 40 times). */
+    const tabTo = async (selector: string) => {
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(`document.activeElement?.matches(${JSON.stringify(selector)}) === true`)) return;
+      }
+      throw new Error(`Tab never reached ${selector}`);
+    };
+    await tabTo('#api-key');
+    await page.keyboard.type(KEY);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('nav[aria-label=Screens]');
+    await tabTo('button[aria-label="Expand shop"]');
+    await page.keyboard.press('Enter');
+    await tabTo('button[aria-label="Expand shop/orders"]');
+    await page.keyboard.press('Enter');
+    await tabTo('button[aria-label="Expand shop/orders/us"]');
+    await page.keyboard.press('Enter');
+    await tabTo('li[data-name="shop/orders/us/o-2"] a');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('h2.stream-name:text("shop/orders/us/o-2")');
+    await page.waitForSelector('tr.event[data-version="1"]');
+    expect(errors).toEqual([]);
+  });
+
   it('fits a phone-sized window: the tree and the stream stack', async () => {
     const { page, errors } = await open(url, { width: 390, height: 844 });
     await login(page, KEY);
@@ -295,23 +322,37 @@ describe('the console with tenants', () => {
 });
 
 describe('strand serve', () => {
-  it('serves the console at /ui and names its URL', async () => {
+  it('serves the console at /ui; --demo seeds a shop the console shows, and keeps appending orders the tail receives', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'strand-console-serve-'));
     dirs.push(dir);
     const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
-    const child = spawn(process.execPath, [bin, '--path', dir, '--json', 'serve', '--port', '0'], { env: { ...process.env, STRAND_API_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [bin, '--path', dir, '--json', 'serve', '--port', '0', '--demo'], { env: { ...process.env, STRAND_API_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       const line = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once('line', resolve);
         void exited.then((code) => reject(new Error(`strand serve exited with ${code}`)));
       });
-      const started = JSON.parse(line) as { url: string; console: string };
+      const started = JSON.parse(line) as { url: string; console: string; demo: boolean };
       expect(started.console).toBe(`${started.url}/ui/`);
+      expect(started.demo).toBe(true);
       const res = await fetch(started.console);
       expect(res.status).toBe(200);
       expect(res.headers.get('cache-control')).toBe('no-cache');
       expect(await res.text()).toContain('<div id="app"></div>');
+
+      const { page, errors } = await open(started.url);
+      await login(page, KEY);
+      await page.click('button[aria-label="Expand shop"]');
+      await page.waitForSelector('li[data-name="shop/orders"]');
+      expect(await page.$$eval('li[data-name^="shop/"]', (l) => l.map((e) => e.getAttribute('data-name')))).toEqual(['shop/customers', 'shop/inventory', 'shop/orders']);
+      await page.click('nav >> text=Live tail');
+      await page.click('form.tail-controls button[type=submit]');
+      await page.waitForSelector('[data-state=live]');
+      // The demo appends an order every 3 s: one arrives.
+      const li = await page.waitForSelector('li.tail-event:has-text("OrderPlaced")', { timeout: 30_000 });
+      expect(await li.textContent()).toContain('shop/orders/');
+      expect(errors).toEqual([]);
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

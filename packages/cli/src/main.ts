@@ -657,6 +657,7 @@ program
   .option('--api-key <key>', 'the API key clients send (env STRAND_API_KEY); generated and printed when absent')
   .option('--admin-key <key>', 'the admin credential for /metrics (env STRAND_ADMIN_KEY); generated when absent')
   .option('--tenants', 'serve the tenant registry at --path: keys are its principals\' keys', false)
+  .option('--demo', 'seed an empty log with a small shop domain and keep appending orders (to try the console)', false)
   .option('--tls-cert <file>', 'PEM certificate: serve TLS (HTTP/2 and HTTP/1.1)')
   .option('--tls-key <file>', 'PEM private key for --tls-cert')
   .option('--max-request-bytes <n>', 'largest request body (default 4 MiB)')
@@ -673,6 +674,7 @@ Examples:
   strand serve --path ./data                     prints the URL and a generated API key
   STRAND_API_KEY=... strand serve --port 7070    a key of your choosing
   strand serve --tenants --path ./tenants        multi-tenant: principals' keys and grants
+  strand serve --demo --path ./demo              a seeded demo log; open the console at <url>/ui/
   strand serve --tls-cert cert.pem --tls-key key.pem
 
 Then: curl -s localhost:7070/strand.v1.EventStoreService/Append -H 'content-type: application/json' \\

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { serveConsole } from '@strand/console';
+import { startDemo } from './demo.js';
 import { type EventLog, InvalidArgumentError } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
 import { createServer, type ServerLimits, type StrandServer } from '@strand/server';
@@ -18,6 +19,7 @@ export interface ServeOptions {
   apiKey?: string;
   adminKey?: string;
   tenants?: boolean;
+  demo?: boolean;
   tlsCert?: string;
   tlsKey?: string;
   maxRequestBytes?: string;
@@ -64,23 +66,32 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
   const routes = { '/ui': serveConsole() };
   let server: StrandServer;
   let closeStore: () => Promise<void>;
+  let stopDemo: (() => void) | undefined;
+  let demoRefused = false;
   if (opts.tenants) {
     if (path.startsWith('s3://')) throw new InvalidArgumentError('strand serve --tenants works on a LevelDB path.');
+    if (opts.demo) throw new InvalidArgumentError('strand serve --demo seeds one log; it does not go with --tenants.');
     const tenants = await TenantManager.open({ store: new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
     server = createServer({ tenants, limits, routes, ...(tls ? { tls } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => tenants.close();
   } else {
     const log = await openLog();
+    if (opts.demo) {
+      stopDemo = await startDemo(log);
+      demoRefused = stopDemo === undefined;
+    }
     server = createServer({ log, limits, routes, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => log.close();
   }
   const url = await server.listen({ port, host: opts.host });
   const generated = { apiKey: opts.tenants || apiKey ? undefined : server.apiKey, adminKey: adminKey ? undefined : server.adminKey };
   if (json) {
-    process.stdout.write(`${JSON.stringify({ url, console: `${url}/ui/`, ...generated, tenants: opts.tenants === true })}\n`);
+    process.stdout.write(`${JSON.stringify({ url, console: `${url}/ui/`, ...generated, tenants: opts.tenants === true, ...(opts.demo ? { demo: stopDemo !== undefined } : {}) })}\n`);
   } else {
     say(`strand serve: listening on ${url} (${opts.tenants ? 'tenants' : 'one log'} at ${path})`);
     say(`console: ${url}/ui/`);
+    if (stopDemo !== undefined) say('demo: a shop domain is seeded under shop/ and an order is appended every 3 s');
+    if (demoRefused) say('demo: the log at --path is not empty and not a demo log: nothing seeded');
     if (generated.apiKey) say(`API key (generated; choose one with --api-key or STRAND_API_KEY): ${generated.apiKey}`);
     if (generated.adminKey) say(`admin key (generated; --admin-key or STRAND_ADMIN_KEY): ${generated.adminKey}`);
     say(`try: curl -s ${url}/strand.v1.EventStoreService/GetPosition -H 'content-type: application/json' -H "authorization: Bearer $KEY" -d '{}'`);
@@ -90,6 +101,7 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  stopDemo?.();
   await server.close();
   await closeStore();
   if (!json) say('strand serve: stopped (every acknowledged append is durable)');
