@@ -65,3 +65,19 @@ export class StateUnrecoverableError extends StrandError {
     );
   }
 }
+
+/**
+ * A command id was used before for a different command (another type or payload) on the same
+ * aggregate: the new command is refused rather than silently answered with the first one's
+ * result. Nothing was written. Code `STRAND_COMMAND_ID_REUSED`.
+ */
+export class CommandIdReusedError extends StrandError {
+  constructor(stream: string, commandId: string, commandType: string) {
+    super(
+      'STRAND_COMMAND_ID_REUSED',
+      'invalid',
+      `Command id "${commandId}" was already used on "${stream}" for a different command; this ${commandType} was not handled and nothing was written. Use a fresh command id for each new command, and re-send an id only with the very same command.`,
+      { details: { stream, commandId, commandType } },
+    );
+  }
+}

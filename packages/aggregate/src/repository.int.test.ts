@@ -104,6 +104,88 @@ describe('AggregateRepository on LevelDB', () => {
     await accounts.close();
   });
 
+
+  it('refuses a command id reused for a different command (issue 21 item 3)', async () => {
+    const accounts = repo();
+    await accounts.handle('reuse', { type: 'Open', data: { owner: 'ann' } }, { commandId: 'c-1' });
+    const dep = await accounts.handle('reuse', { type: 'Deposit', data: { amount: 5 } }, { commandId: 'c-2' });
+    // Same id, same command: the original result.
+    const again = await accounts.handle('reuse', { type: 'Deposit', data: { amount: 5 } }, { commandId: 'c-2' });
+    expect([again.idempotent, again.position]).toEqual([true, dep.position]);
+    const before = log.position;
+    // Same id, other payload or other type: a typed error, nothing written.
+    expect(await codeOf(accounts.handle('reuse', { type: 'Deposit', data: { amount: 6 } }, { commandId: 'c-2' }))).toBe('STRAND_COMMAND_ID_REUSED');
+    expect(await codeOf(accounts.handle('reuse', { type: 'Withdraw', data: { amount: 5 } }, { commandId: 'c-2' }))).toBe('STRAND_COMMAND_ID_REUSED');
+    expect(log.position).toBe(before);
+    // Racing copies under one id with different payloads: exactly one lands, the others are refused.
+    const outcomes = await Promise.all([1, 2, 3, 4].map((amount) => codeOf(accounts.handle('reuse', { type: 'Deposit', data: { amount } }, { commandId: 'c-3' }))));
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'STRAND_COMMAND_ID_REUSED')).toHaveLength(3);
+    await accounts.close();
+  });
+
+  it('forgets command ids after their retention window: the index stays bounded (issue 21 item 22)', async () => {
+    let now = 1_000_000;
+    const accounts = repo({ clock: () => now, commandIdRetentionMs: 30_000 });
+    await accounts.handle('bounded', { type: 'Open', data: { owner: 'bo' } }, { commandId: 'open' });
+    const index = log.sublevel('commands-account');
+    const times = log.sublevel('command-times-account');
+    let most = 0;
+    for (let i = 0; i < 300; i++) {
+      now += 1_000; // one command a second, 30 s window: about 30 live ids at any time
+      await accounts.handle('bounded', { type: 'Deposit', data: { amount: 1 } }, { commandId: `dep-${i}` });
+      if (i % 50 === 49) {
+        await accounts.flush();
+        most = Math.max(most, (await index.keys().all()).length);
+      }
+    }
+    await accounts.flush();
+    expect(most).toBeLessThanOrEqual(30 + 3 + 1);
+    expect((await times.keys().all()).length).toBe((await index.keys().all()).length);
+    expect(accounts.stats.commandIdsPruned).toBeGreaterThan(250);
+    // Within the window a re-send is still recognised; a pruned id is a new command.
+    expect((await accounts.handle('bounded', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'dep-299' })).idempotent).toBe(true);
+    expect((await accounts.handle('bounded', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'dep-0' })).idempotent).toBe(false);
+    await accounts.close();
+  });
+
+  it('a failing archive hook warns, counts a failed truncation (not a failed snapshot) and truncates nothing (issue 21 item 9)', async () => {
+    const warnings: Array<{ obj: object; msg?: string }> = [];
+    const logger = { debug() {}, info() {}, warn: (obj: object, msg?: string) => void warnings.push({ obj, msg }), error() {} };
+    const accounts = repo({
+      logger,
+      snapshots: { every: 5 },
+      retention: {
+        mode: 'truncate',
+        archive: async () => {
+          throw new Error('archive bucket unreachable');
+        },
+      },
+    });
+    await accounts.handle('arch', { type: 'Open', data: { owner: 'al' } });
+    for (let i = 0; i < 5; i++) await accounts.handle('arch', { type: 'Deposit', data: { amount: 1 } });
+    await accounts.flush();
+    expect(accounts.stats).toMatchObject({ snapshotsWritten: 1, snapshotsFailed: 0, truncationsFailed: 1, eventsTruncated: 0, eventsArchived: 0 });
+    expect((await accounts.storedSnapshot('arch'))?.version).toBe(5);
+    expect((await log.streamInfo('accounts/arch'))?.truncatedBefore).toBe(1);
+    expect(warnings.map((w) => w.msg).join('\n')).toMatch(/not truncated/);
+    await accounts.close();
+  });
+
+  it('warns on the console by default', async () => {
+    const { consoleLogger } = await import('@strand/core');
+    const lines: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void lines.push(args.join(' '));
+    try {
+      consoleLogger.warn({ stream: 's' }, 'something went wrong');
+      consoleLogger.debug({ stream: 's' }, 'too chatty');
+    } finally {
+      console.error = original;
+    }
+    expect(lines).toEqual(['strand warn: something went wrong {"stream":"s"}']);
+  });
+
   it('snapshots every N events and then loads only the events after the snapshot', async () => {
     // These snapshot tests load through the snapshot path: without the folded-state cache.
     const accounts = repo({ snapshots: { every: 10 }, stateCacheSize: 0 });

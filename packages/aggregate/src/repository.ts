@@ -4,20 +4,21 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
 import {
   type AppendResult,
+  consoleLogger,
   type EventStore,
   InvalidArgumentError,
   isStrandError,
   type Logger,
   WrongExpectedVersionError,
   type RecordedEvent,
-  silentLogger,
   type Sublevel,
 } from '@strand/core';
 import type { z } from 'zod';
 import { type Aggregate, type CommandsOf, type EventsOf, foldRecorded, type StateSchemaOf, type Message, type SchemaMap } from './define.js';
-import { ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
+import { CommandIdReusedError, ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
 import { assertPolicies, type RetentionPolicy, type SnapshotPolicy, type SnapshotRecord, SnapshotStore } from './snapshots.js';
 
 /** The repository type of an aggregate: `RepositoryOf<typeof Account>`. */
@@ -37,7 +38,7 @@ export interface RepositoryOptions {
   clock?: () => number;
   /** Randomness for backoff jitter (default `Math.random`). */
   random?: () => number;
-  /** Structured logger (pino-compatible). */
+  /** Structured logger (pino-compatible). Default: warnings and errors to the console ({@link consoleLogger}). */
   logger?: Logger;
   /**
    * Folded states kept in memory (LRU), each valid for the stream version it was folded to: a
@@ -46,6 +47,12 @@ export interface RepositoryOptions {
    * than change the one it is given (as every decider does).
    */
   stateCacheSize?: number;
+  /**
+   * How long a command id is remembered, in ms (default 7 days). A command re-sent within this
+   * window returns its original result; after it, the id is forgotten (pruned from the store) and
+   * a re-send is handled as a new command. Keeps the command-id index bounded.
+   */
+  commandIdRetentionMs?: number;
 }
 
 /** Options of one command. */
@@ -100,13 +107,22 @@ export interface Loaded<S> {
   readonly replayed: number;
 }
 
-/** Counters of the snapshot and retention work (for metrics and tests). */
+/** Counters of the snapshot and retention work (for metrics and tests): what really happened. */
 export interface RepositoryStats {
+  /** Snapshots written (synced). */
   snapshotsWritten: number;
+  /** Snapshots that could not be written (state schema, storage). */
   snapshotsFailed: number;
+  /** Stored snapshots ignored on load (older state version, schema mismatch). */
   snapshotsIgnored: number;
+  /** Events removed by retention. */
   eventsTruncated: number;
+  /** Events handed to the retention's archive hook (and acknowledged by it). */
   eventsArchived: number;
+  /** Truncations that did not happen because the archive hook failed (the snapshot was written). */
+  truncationsFailed: number;
+  /** Command ids forgotten after `commandIdRetentionMs`. */
+  commandIdsPruned: number;
 }
 
 /** What the command-id hook keeps per stream and command id (also used by the unit of work). */
@@ -114,7 +130,30 @@ export interface CommandRecord {
   version: number;
   firstVersion: number;
   position: number;
+  /** Hash of the command's type and parsed data (absent in records of older versions). */
+  hash?: string;
+  /** When the command was handled (ms since epoch; absent in records of older versions). */
+  at?: number;
 }
+
+/** JSON with object keys sorted, so equal data always hashes equal. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
+}
+
+/** The identity of a command for command-id reuse checks: its type and parsed data. */
+export function commandHash(type: string, data: unknown): string {
+  return createHash('sha256').update(stableJson([type, data])).digest('base64url');
+}
+
+/** Sortable time prefix of the command-id time index (ms since epoch, base 36, fixed width). */
+const timeKey = (ms: number) => Math.max(0, Math.floor(ms)).toString(36).padStart(11, '0');
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Internal signal from the command-id hook to `handle` and the unit of work; never escapes the package. */
 export class DuplicateCommand extends Error {
@@ -151,6 +190,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S extends z.ZodType> {
   private readonly snapshots: SnapshotStore;
   private readonly commands: Sublevel;
+  /** `<time>\0<stream>\0<command id>` keys: the order in which command ids expire. */
+  private readonly commandTimes: Sublevel;
+  private lastPrune = 0;
   private readonly removeHook: () => void;
   private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
   /** Folded state per stream at a version (docs/design/0010-cpu-per-event.md, "Aggregates"). */
@@ -159,7 +201,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   private readonly inFlight = new Set<string>();
   private readonly waiting = new Map<string, { state: z.output<S>; version: number }>();
   /** Snapshot and retention counters. */
-  readonly stats: RepositoryStats = { snapshotsWritten: 0, snapshotsFailed: 0, snapshotsIgnored: 0, eventsTruncated: 0, eventsArchived: 0 };
+  readonly stats: RepositoryStats = { snapshotsWritten: 0, snapshotsFailed: 0, snapshotsIgnored: 0, eventsTruncated: 0, eventsArchived: 0, truncationsFailed: 0, commandIdsPruned: 0 };
 
   constructor(
     private readonly log: EventStore,
@@ -172,7 +214,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     }
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('Repository options must be an object.');
     assertPolicies(options.snapshots, options.retention);
-    for (const k of ['maxRetries', 'backoffMs', 'stateCacheSize'] as const) {
+    for (const k of ['maxRetries', 'backoffMs', 'stateCacheSize', 'commandIdRetentionMs'] as const) {
       const v = options[k];
       if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError(`${k} must be an integer >= 0.`);
     }
@@ -181,7 +223,8 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       backoffMs: options.backoffMs ?? 2,
       clock: options.clock ?? Date.now,
       random: options.random ?? Math.random,
-      logger: options.logger ?? silentLogger,
+      logger: options.logger ?? consoleLogger,
+      commandIdRetentionMs: options.commandIdRetentionMs ?? 7 * DAY_MS,
       snapshots: options.snapshots,
       retention: options.retention ?? { mode: 'keep-all' },
       stateCacheSize: options.stateCacheSize ?? 1000,
@@ -189,6 +232,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     this.states = new StateCache(this.options.stateCacheSize);
     this.snapshots = new SnapshotStore(log);
     this.commands = log.sublevel(`commands-${aggregate.name}`);
+    this.commandTimes = log.sublevel(`command-times-${aggregate.name}`);
     // Command ids are recorded in the same atomic batch as the events they produced, so a retried
     // command can never write twice, even when two copies race (docs/design/0004-snapshots.md).
     // A remote store runs no commit hooks: there the record is written right after the append,
@@ -204,12 +248,16 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
           while (j < events.length && events[j]!.stream === first.stream) j++;
           const last = events[j - 1]!;
           i = j;
-          const meta = first.metadata as { commandId?: unknown; aggregate?: unknown } | undefined;
+          const meta = first.metadata as { commandId?: unknown; aggregate?: unknown; commandHash?: unknown } | undefined;
           if (typeof meta?.commandId !== 'string' || meta.aggregate !== aggregate.name) continue;
           const key = `${first.stream}\u0000${meta.commandId}`;
           const prior = (await tx.get(this.commands, key)) as CommandRecord | undefined;
           if (prior !== undefined && prior !== null) throw new DuplicateCommand(prior, first.stream);
-          tx.put(this.commands, key, { version: last.version, firstVersion: first.version, position: last.position } satisfies CommandRecord);
+          const at = this.options.clock();
+          const record: CommandRecord = { version: last.version, firstVersion: first.version, position: last.position, at };
+          if (typeof meta.commandHash === 'string') record.hash = meta.commandHash;
+          tx.put(this.commands, key, record);
+          tx.put(this.commandTimes, `${timeKey(at)}\u0000${key}`, 1);
         }
       },
     });
@@ -306,8 +354,9 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) throw new InvalidArgumentError('metadata must be an object.');
     if (afterCommit !== undefined && typeof afterCommit !== 'function') throw new InvalidArgumentError('afterCommit must be a function.');
 
+    const hash = commandId === undefined ? undefined : commandHash(parsed.type, parsed.data);
     if (commandId !== undefined) {
-      const prior = await this.priorResult(stream, commandId, 0);
+      const prior = await this.priorResult(stream, commandId, 0, hash!, parsed.type);
       if (prior) return prior;
     }
     for (let attempt = 0; attempt <= this.options.maxRetries; attempt++) {
@@ -323,15 +372,15 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
             type: e.type,
             data: e.data,
             ...(commandId === undefined ? {} : { id: `${commandId}:${i}` }),
-            metadata: { ...metadata, aggregate: this.aggregate.name, commandType: parsed.type, ...(commandId === undefined ? {} : { commandId }) },
+            metadata: { ...metadata, aggregate: this.aggregate.name, commandType: parsed.type, ...(commandId === undefined ? {} : { commandId, commandHash: hash }) },
           })),
           { expectedVersion: loaded.version },
         );
       } catch (error) {
-        if (error instanceof DuplicateCommand) return (await this.priorResult(stream, commandId!, attempt))!;
+        if (error instanceof DuplicateCommand) return (await this.priorResult(stream, commandId!, attempt, hash!, parsed.type))!;
         if (!isStrandError(error, 'STRAND_WRONG_EXPECTED_VERSION')) throw error;
         if (commandId !== undefined) {
-          const prior = await this.priorResult(stream, commandId, attempt);
+          const prior = await this.priorResult(stream, commandId, attempt, hash!, parsed.type);
           if (prior) return prior;
         }
         if (expectedVersion !== undefined) throw error;
@@ -343,9 +392,18 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       }
       if (commandId !== undefined && this.log.addCommitHook === undefined && !appended.idempotent) {
         const first = appended.events[0]!;
-        await this.commands.put(`${stream}\u0000${commandId}`, { version: appended.version, firstVersion: first.version, position: appended.position } satisfies CommandRecord);
+        const at = this.options.clock();
+        const key = `${stream}\u0000${commandId}`;
+        await this.commands.put(key, { version: appended.version, firstVersion: first.version, position: appended.position, at, hash: hash! } satisfies CommandRecord);
+        await this.commandTimes.put(`${timeKey(at)}\u0000${key}`, 1);
       }
-      // The log recognises a retry whose event ids already sit at these versions (idempotent append).
+      // The log recognises a retry whose event ids already sit at these versions (idempotent append):
+      // the command record says whether it was this command or another one under the same id.
+      if (appended.idempotent && commandId !== undefined) {
+        const prior = await this.priorResult(stream, commandId, attempt, hash!, parsed.type);
+        if (prior) return prior;
+      }
+      if (commandId !== undefined) this.maybePrune();
       const result: CommandResult = { stream, version: appended.version, position: appended.position, events: appended.events, idempotent: appended.idempotent, retries: attempt };
       if (!appended.idempotent) this.afterAppend(stream, loaded, events, appended);
       if (afterCommit) await afterCommit(result);
@@ -354,9 +412,10 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     throw new ConcurrencyRetriesExhaustedError(stream, this.options.maxRetries + 1);
   }
 
-  private async priorResult(stream: string, commandId: string, retries: number): Promise<CommandResult | undefined> {
+  private async priorResult(stream: string, commandId: string, retries: number, hash?: string, commandType = 'command'): Promise<CommandResult | undefined> {
     const rec = (await this.commands.get(`${stream}\u0000${commandId}`)) as CommandRecord | undefined;
     if (rec === undefined || rec === null) return undefined;
+    if (hash !== undefined && rec.hash !== undefined && rec.hash !== hash) throw new CommandIdReusedError(stream, commandId, commandType);
     const events: RecordedEvent[] = [];
     for await (const e of this.log.readStream(stream, { from: rec.firstVersion, limit: rec.version - rec.firstVersion + 1, ifTruncated: 'skip' })) events.push(e);
     return { stream, version: rec.version, position: rec.position, events, idempotent: true, retries };
@@ -378,6 +437,42 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   }
 
   /** Off the command path: cache the new state, snapshot when the policy says so. Never fails the command. */
+
+  /** Prunes expired command ids in the background, at most every tenth of the retention window. */
+  private maybePrune(): void {
+    const now = this.options.clock();
+    if (now - this.lastPrune < Math.max(1000, this.options.commandIdRetentionMs / 10)) return;
+    this.lastPrune = now;
+    this.background = this.background
+      .then(() => this.pruneCommandIds())
+      .then(
+        () => {},
+        (error: unknown) => this.options.logger.warn({ aggregate: this.aggregate.name, err: error }, 'pruning expired command ids failed; will try again'),
+      );
+  }
+
+  /**
+   * Forgets command ids handled more than `commandIdRetentionMs` ago (runs by itself in the
+   * background as commands arrive). Returns how many were removed.
+   */
+  async pruneCommandIds(): Promise<number> {
+    const cutoff = timeKey(this.options.clock() - this.options.commandIdRetentionMs);
+    let removed = 0;
+    for (;;) {
+      const keys = (await this.commandTimes.keys({ lt: cutoff, limit: 1000 }).all()) as string[];
+      if (keys.length === 0) break;
+      const ops: Array<{ type: 'del'; key: string; sublevel: Sublevel }> = [];
+      for (const k of keys) {
+        ops.push({ type: 'del', key: k, sublevel: this.commandTimes }, { type: 'del', key: k.slice(k.indexOf('\u0000') + 1), sublevel: this.commands });
+      }
+      await this.commands.batch(ops as never);
+      removed += keys.length;
+    }
+    this.stats.commandIdsPruned += removed;
+    return removed;
+  }
+
+  /** Off the command path: snapshot when the policy says so. Never fails the command. */
   private afterAppend(stream: string, loaded: Loaded<z.output<S>>, events: Message<E>[], appended: AppendResult): void {
     this.cacheAfterAppend(stream, loaded, events, appended);
     const every = this.options.snapshots?.every;
@@ -438,7 +533,14 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     // history plus a snapshot, never a truncated history without one.
     await this.snapshots.put(stream, record);
     this.stats.snapshotsWritten++;
-    return { version, truncated: await this.applyRetention(stream, version) };
+    try {
+      return { version, truncated: await this.applyRetention(stream, version) };
+    } catch (error) {
+      // The snapshot stands; only the truncation did not happen (it is tried again at the next one).
+      this.stats.truncationsFailed++;
+      this.options.logger.warn({ stream, version, err: error }, 'snapshot written, but retention failed (archive hook or truncation): history was not truncated');
+      return { version, truncated: 0 };
+    }
   }
 
   private async applyRetention(stream: string, snapshotVersion: number): Promise<number> {

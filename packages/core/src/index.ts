@@ -38,8 +38,8 @@ export { assertCount } from './validate.js';
 export type { StreamPattern } from './names.js';
 export { builtInCodecs, jsonCodec, msgpackCodec } from './codec.js';
 export type { CodecContext, PayloadCodec } from './codec.js';
-export { silentLogger } from './plugins.js';
-export type { AppendContext, AppendInterceptor, CommitHook, CommitTx, Logger, ReadInterceptor, Sublevel, WorkKind, WorkMeter } from './plugins.js';
+export { consoleLogger, createConsoleLogger, silentLogger } from './plugins.js';
+export type { AppendContext, AppendInterceptor, CommitHook, CommitTx, Logger, LogLevel, ReadInterceptor, Sublevel, WorkKind, WorkMeter } from './plugins.js';
 export type {
   AppendOptions,
   AppendResult,

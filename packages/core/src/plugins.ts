@@ -84,3 +84,33 @@ export interface Logger {
 
 /** A logger that drops everything. */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Levels of {@link createConsoleLogger}, lowest first. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+/**
+ * A pino-compatible logger on `console` (stderr for every level): `level` and above are written
+ * as `strand <level>: <msg> <fields as JSON>`. Errors in `err` are shown with their message.
+ * Strand's default logger is `createConsoleLogger({ level: 'warn' })`, so failures that do not
+ * fail a call (a snapshot or archive hook that failed, a truncation that did not happen, a parked
+ * projection stream) are never silent; pass `silentLogger` or your pino instance to change that.
+ */
+export function createConsoleLogger(options: { level?: LogLevel } = {}): Logger {
+  const min = LEVELS.indexOf(options.level ?? 'warn');
+  const write = (level: LogLevel) => (obj: object, msg?: string) => {
+    if (LEVELS.indexOf(level) < min) return;
+    let fields: string;
+    try {
+      fields = JSON.stringify(obj, (_k, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message}` : typeof v === 'bigint' ? String(v) : v));
+    } catch {
+      fields = '{}';
+    }
+    console.error(`strand ${level}: ${msg ?? ''} ${fields}`);
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/** The default logger: warnings and errors on the console (see {@link createConsoleLogger}). */
+export const consoleLogger: Logger = createConsoleLogger({ level: 'warn' });

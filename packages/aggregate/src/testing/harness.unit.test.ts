@@ -116,4 +116,48 @@ describe('property harness', () => {
     expect(() => checkAggregate(Dated, { parameters: { numRuns: 20 } })).toThrow(/round trip|Stamped/);
     void ensure;
   });
+
+  it('says what failed, on which command, and how to fix it (issue 21 item 11)', () => {
+    const message = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (error) {
+        return String((error as Error).message);
+      }
+      return 'passed';
+    };
+    const Mutating = broken({
+      evolve: {
+        ...Account.definition.evolve,
+        Opened: (s: { owner: string; status: string }, e: { owner: string }) => {
+          s.owner = e.owner;
+          s.status = 'open';
+          return s;
+        },
+      },
+    });
+    const mutation = message(() => checkAggregate(Mutating, { parameters: { numRuns: 100, seed: 1 } }));
+    expect(mutation).toMatch(/evolve for Opened threw on command Open .* at step \d+/);
+    expect(mutation).toMatch(/mutated its input.*return a new object/);
+    expect(mutation).toMatch(/seed/);
+
+    const Dated = defineAggregate({
+      name: 'dated-state',
+      stream: (id) => `dated-state/${id}`,
+      commands: { Stamp: z.object({}) },
+      events: { Stamped: z.object({}) },
+      state: z.object({ at: z.date().nullable() }),
+      initialState: () => ({ at: null }),
+      decide: { Stamp: () => ({ type: 'Stamped', data: {} }) },
+      evolve: { Stamped: () => ({ at: new Date(0) }) },
+    });
+    const lossy = message(() => checkAggregate(Dated, { parameters: { numRuns: 20, seed: 1 } }));
+    expect(lossy).toMatch(/does not survive a snapshot \(JSON, then the state schema\).*Keep the state JSON-safe/);
+    expect(lossy).not.toMatch(/^ZodError/);
+
+    const named = message(() => checkAggregate(Account, { invariants: { 'balance stays under 300': (s) => s.balance < 300 }, parameters: { numRuns: 300, seed: 1 } }));
+    expect(named).toMatch(/invariant "balance stays under 300" broken on command Deposit \{"amount":\d+\} at step \d+/);
+    const arrow = message(() => checkAggregate(Account, { invariants: [{ name: 'small', check: (s) => s.balance < 300 }], parameters: { numRuns: 300, seed: 1 } }));
+    expect(arrow).toMatch(/invariant "small" broken/);
+  });
 });

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { checkAggregate } from './property.js';
-export type { CheckOptions, CheckReport } from './property.js';
+export type { CheckOptions, CheckReport, Invariant } from './property.js';
 export { scenario } from './spec.js';
 export type { Spec, SpecOutcome } from './spec.js';
 export { arbitraryFromZod, arbitraryMessage } from './zod-arbitrary.js';
