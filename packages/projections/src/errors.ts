@@ -16,7 +16,7 @@ export class ProjectionTimeoutError extends StrandError {
       'STRAND_PROJECTION_TIMEOUT',
       'unavailable',
       `Timed out after ${timeoutMs} ms waiting for projections to reach position ${position}: ${list}. The events are committed; check the projection's lag and parked streams (strand projections), or raise the timeout.`,
-      { details: { position, timeoutMs, late } },
+      { details: { position, timeoutMs, late, committed: true } },
     );
     this.late = late;
   }
@@ -28,15 +28,30 @@ export class ProjectionParkedError extends StrandError {
     super(
       'STRAND_PROJECTION_PARKED',
       'unavailable',
-      `Projection ${projection} parked stream "${stream}" after its handler failed (${error}). The events are committed; fix the handler and call retry("${stream}") or skip("${stream}").`,
-      { details: { projection, stream, error } },
+      `Projection ${projection} parked stream "${stream}" after its handler failed (${error}). The events are committed (do not send them again); fix the handler and call retry("${stream}") or skip("${stream}").`,
+      { details: { projection, stream, error, committed: true } },
     );
   }
 }
 
-/** A projection was stopped while a caller waited for it. */
+/** Why a runner could not be waited for: never started, stopped, or stopped by a failure. */
+export type StoppedReason = 'not-started' | 'stopped' | 'failed';
+
+/**
+ * A caller waited for a projection that is not running: never started, stopped meanwhile, or
+ * stopped by a storage failure (`cause`). Events the caller appended before waiting are committed.
+ */
 export class ProjectionStoppedError extends StrandError {
-  constructor(projection: string) {
-    super('STRAND_PROJECTION_STOPPED', 'closed', `Projection ${projection} was stopped. Start it again to keep its read model current.`, { details: { projection } });
+  constructor(projection: string, reason: StoppedReason = 'stopped', cause?: unknown) {
+    const what =
+      reason === 'not-started'
+        ? `Projection ${projection} was never started: call runner.start() before waiting for it`
+        : reason === 'failed'
+          ? `Projection ${projection} stopped after a failure (${cause instanceof Error ? cause.message : String(cause)}): start it again once the store is healthy`
+          : `Projection ${projection} was stopped while you waited: start it again to keep its read model current`;
+    super('STRAND_PROJECTION_STOPPED', 'closed', `${what}. Events appended before the wait are committed (do not send them again); only the read model is not confirmed.`, {
+      cause,
+      details: { projection, reason, committed: true },
+    });
   }
 }

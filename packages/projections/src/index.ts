@@ -12,6 +12,7 @@ export type { ConfirmOptions } from './confirm.js';
 export { DynamicSubscription } from './dynamic.js';
 export type { EngineOptions, ParkedStream } from './engine.js';
 export { ProjectionParkedError, ProjectionStoppedError, ProjectionTimeoutError } from './errors.js';
+export type { StoppedReason } from './errors.js';
 export { attachInline } from './inline.js';
 export type { InlineProjection } from './inline.js';
 export { defineProjection } from './projection.js';

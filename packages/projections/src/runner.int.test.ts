@@ -41,6 +41,34 @@ const gate = () => {
 };
 
 describe('ProjectionRunner on LevelDB', () => {
+  it('read-your-writes errors say the runner was never started, and that the events are committed (issue 21 item 10)', async () => {
+    const runner = new ProjectionRunner(log, counter());
+    let error: unknown;
+    try {
+      await appendAndConfirm(log, [runner], 'acc/ryw', [{ type: 'T', data: 1 }]);
+    } catch (e) {
+      error = e;
+    }
+    expect(isStrandError(error, 'STRAND_PROJECTION_STOPPED')).toBe(true);
+    const e = error as Error & { details: Record<string, unknown> };
+    expect(e.message).toMatch(/never started/);
+    expect(e.message).not.toMatch(/was stopped/);
+    expect(e.message).toMatch(/committed/);
+    expect(e.details).toMatchObject({ reason: 'not-started', committed: true });
+    expect(log.position).toBe(1);
+    await runner.start();
+    await runner.stop();
+    const stopped = await runner.waitFor(5, { timeoutMs: 10 }).catch((x: unknown) => x as Error);
+    expect((stopped as Error).message).toMatch(/was stopped while you waited.*committed/);
+    // A timeout says so too.
+    const late = new ProjectionRunner(log, counter('late'));
+    await late.start();
+    const timeout = await late.waitFor(1_000, { timeoutMs: 5 }).catch((x: unknown) => x as Error & { details: Record<string, unknown> });
+    expect(isStrandError(timeout, 'STRAND_PROJECTION_TIMEOUT')).toBe(true);
+    expect((timeout as { details: Record<string, unknown> }).details.committed).toBe(true);
+    await late.stop();
+  });
+
   it('applies events once, in order per stream, and supports read-your-writes', async () => {
     const runner = new ProjectionRunner(log, counter(), { concurrency: 4 });
     await runner.start();

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type EventStore, InvalidArgumentError, type Logger, type RecordedEvent, silentLogger, type Sublevel } from '@strand/core';
+import { consoleLogger, type EventStore, InvalidArgumentError, type Logger, type RecordedEvent, type Sublevel } from '@strand/core';
 import { filter, firstValueFrom, type Observable, Subject, takeUntil } from 'rxjs';
 import { putCatalogEntry } from './catalog.js';
 import { Engine, type EngineOptions, type ParkedStream } from './engine.js';
@@ -68,6 +68,7 @@ export class ProjectionRunner {
   private readonly stopped$ = new Subject<void>();
   private readonly processedSubject = new Subject<RecordedEvent>();
   private started = false;
+  private everStarted = false;
 
   /** Events applied and committed, for users to compose with their own RxJS operators. */
   readonly processed$: Observable<RecordedEvent> = this.processedSubject.asObservable();
@@ -92,7 +93,7 @@ export class ProjectionRunner {
       attempts: options.attempts ?? 3,
       backoffMs: options.backoffMs ?? 20,
       maxInFlight: options.maxInFlight ?? 10_000,
-      logger: options.logger ?? silentLogger,
+      logger: options.logger ?? consoleLogger,
       clock: options.clock ?? Date.now,
     };
     this.meta = log.sublevel(`proj-${projection.name}`);
@@ -119,6 +120,7 @@ export class ProjectionRunner {
     // Listed for tools (`strand projections`): name, patterns, serving generation.
     await putCatalogEntry(this.log, { name: this.name, patterns: this.projection.patterns, generation: this.engine.generation, startedAt: this.engineOptions.clock() });
     this.started = true;
+    this.everStarted = true;
   }
 
   private wire(engine: Engine): void {
@@ -160,7 +162,8 @@ export class ProjectionRunner {
       return this.engine.position >= position;
     };
     if (check()) return;
-    if (!this.started) throw new ProjectionStoppedError(this.name);
+    if (this.engine.error !== undefined) throw new ProjectionStoppedError(this.name, 'failed', this.engine.error);
+    if (!this.started) throw new ProjectionStoppedError(this.name, this.everStarted ? 'stopped' : 'not-started');
     await new Promise<void>((resolve, reject) => {
       const finish = (error?: unknown) => {
         clearTimeout(timeout);
@@ -181,7 +184,7 @@ export class ProjectionRunner {
             finish(error);
           }
         },
-        error: (error: unknown) => finish(error),
+        error: (error: unknown) => finish(new ProjectionStoppedError(this.name, 'failed', error)),
       });
       const stopped = this.stopped$.subscribe(() => finish(new ProjectionStoppedError(this.name)));
     });
@@ -228,7 +231,7 @@ export class ProjectionRunner {
    * the old generation. Reports progress along the way.
    */
   async rebuild(onProgress: (p: RebuildProgress) => void = () => {}): Promise<void> {
-    if (!this.started) throw new ProjectionStoppedError(this.name);
+    if (!this.started) throw new ProjectionStoppedError(this.name, this.everStarted ? 'stopped' : 'not-started');
     if (this.shadow) throw new InvalidArgumentError(`Projection ${this.name} is already rebuilding.`);
     const shadow = new Engine(this.log, this.projection, this.engine.generation + 1, this.engineOptions);
     this.shadow = shadow;
