@@ -14,6 +14,18 @@ import { type Grant, allows, holds, type Permission, type PrincipalRecord } from
 import { AccessDeniedError, QuotaExceededError } from './errors.js';
 import type { OpenTenant, TenantManager } from './manager.js';
 
+/** Copies appendMulti parts, reading each field once (see the log's own copy of them). */
+function copyParts(input: readonly StreamAppend[]): StreamAppend[] {
+  const out: StreamAppend[] = [];
+  for (let i = 0; i < input.length; i++) {
+    const p = input[i] as StreamAppend | null | undefined;
+    if (p === null || typeof p !== 'object') throw new InvalidArgumentError('each appendMulti part must be an object { stream, events, expectedVersion }.');
+    const { stream, events, expectedVersion, recreate } = p;
+    out.push({ stream, events, expectedVersion, recreate });
+  }
+  return out;
+}
+
 /** Options of {@link TenantClient.append}. */
 export interface TenantAppendOptions extends AppendOptions {
   /**
@@ -29,17 +41,32 @@ export interface TenantAppendOptions extends AppendOptions {
  * whether or not the target exists. Obtain one with `TenantManager.authenticate(apiKey)`.
  */
 export class TenantClient {
+  // Authority lives in true private fields and the instance is frozen: code holding a client cannot
+  // point it at another tenant or principal, or reach the manager behind it.
+  readonly #manager: TenantManager;
+  readonly #principalId: string;
+  readonly #tenant: string;
+
   /** @internal */
-  constructor(
-    private readonly manager: TenantManager,
-    /** The principal's id. */
-    readonly principalId: string,
-    /** The tenant it acts in. */
-    readonly tenant: string,
-  ) {}
+  constructor(manager: TenantManager, principalId: string, tenant: string) {
+    this.#manager = manager;
+    this.#principalId = principalId;
+    this.#tenant = tenant;
+    Object.freeze(this);
+  }
+
+  /** The principal's id. */
+  get principalId(): string {
+    return this.#principalId;
+  }
+
+  /** The tenant it acts in. */
+  get tenant(): string {
+    return this.#tenant;
+  }
 
   private principal(): PrincipalRecord {
-    return this.manager.currentPrincipal(this.principalId);
+    return this.#manager.currentPrincipal(this.#principalId);
   }
 
   private check(permission: Permission, stream: unknown): void {
@@ -49,7 +76,7 @@ export class TenantClient {
   }
 
   private async state(): Promise<OpenTenant> {
-    return this.manager.tenant(this.tenant);
+    return this.#manager.tenant(this.#tenant);
   }
 
   /** The principal's current grants. */
@@ -64,7 +91,7 @@ export class TenantClient {
     const { wait, ...rest } = options;
     const t = await this.state();
     return this.withBackPressure(wait === true, () =>
-      this.manager.scheduler.run(this.tenant, () => {
+      this.#manager.scheduler.run(this.#tenant, () => {
         this.check('append', stream);
         return t.log.append(stream, events, rest);
       }),
@@ -72,15 +99,17 @@ export class TenantClient {
   }
 
   /** Appends to several streams atomically (needs `append` on each). */
-  async appendMulti(parts: readonly StreamAppend[], options: { wait?: boolean } = {}): Promise<MultiAppendResult> {
-    if (!Array.isArray(parts)) throw new InvalidArgumentError('appendMulti needs an array of { stream, events, expectedVersion }.');
+  async appendMulti(input: readonly StreamAppend[], options: { wait?: boolean } = {}): Promise<MultiAppendResult> {
+    if (!Array.isArray(input)) throw new InvalidArgumentError('appendMulti needs an array of { stream, events, expectedVersion }.');
+    // Read each part once: the streams checked are the streams written (a getter cannot change them).
+    const parts = copyParts(input);
     const checkAll = () => {
-      for (const p of parts) this.check('append', (p as StreamAppend | null)?.stream);
+      for (const p of parts) this.check('append', p.stream);
     };
     checkAll();
     const t = await this.state();
     return this.withBackPressure(options?.wait === true, () =>
-      this.manager.scheduler.run(this.tenant, () => {
+      this.#manager.scheduler.run(this.#tenant, () => {
         checkAll();
         return t.log.appendMulti(parts);
       }),
@@ -191,7 +220,7 @@ export class TenantClient {
     let ended: unknown;
     const onOuter = () => abort.abort();
     options.signal?.addEventListener('abort', onOuter, { once: true });
-    const unwatch = this.manager.watch(this.principalId, this.tenant, () => {
+    const unwatch = this.#manager.watch(this.#principalId, this.#tenant, () => {
       try {
         if (!holds(this.principal().grants, 'subscribe')) throw new AccessDeniedError();
       } catch (e) {
@@ -232,25 +261,25 @@ export class TenantClient {
   /** Creates a principal in this tenant (needs `admin`). Returns its id and API key (shown once). */
   async createPrincipal(grants: readonly Grant[], label = ''): Promise<{ id: string; apiKey: string }> {
     this.admin();
-    return this.manager.createPrincipal(this.tenant, grants, label);
+    return this.#manager.createPrincipal(this.#tenant, grants, label);
   }
 
   /** Grants a permission to a principal of this tenant (needs `admin`). */
   async grant(principalId: string, grant: Grant): Promise<void> {
     this.admin();
-    return this.manager.grant(principalId, grant, this.tenant);
+    return this.#manager.grant(principalId, grant, this.#tenant);
   }
 
   /** Revokes a grant of a principal of this tenant (needs `admin`); effective at once. */
   async revoke(principalId: string, grant: Grant): Promise<void> {
     this.admin();
-    return this.manager.revoke(principalId, grant, this.tenant);
+    return this.#manager.revoke(principalId, grant, this.#tenant);
   }
 
   /** Deletes a principal of this tenant (needs `admin`); its key stops working at once. */
   async deletePrincipal(principalId: string): Promise<void> {
     this.admin();
-    return this.manager.deletePrincipal(principalId, this.tenant);
+    return this.#manager.deletePrincipal(principalId, this.#tenant);
   }
 
   private admin(): void {

@@ -48,6 +48,39 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
+describe('tenant clients carry their authority safely (issue 21 item 21)', () => {
+  it('cannot be turned into another tenant\'s client, and checks the streams it writes', async () => {
+    await tenants.createTenant('alpha');
+    await tenants.createTenant('beta');
+    const { apiKey } = await tenants.createPrincipal('alpha', [{ permission: 'read', pattern: 'orders/>' }, { permission: 'append', pattern: 'orders/>' }]);
+    const client = tenants.authenticate(apiKey);
+    expect(client.tenant).toBe('alpha');
+    expect(Object.isFrozen(client)).toBe(true);
+    // Neither the tenant nor the manager behind it can be changed or reached.
+    expect(() => {
+      (client as unknown as { tenant: string }).tenant = 'beta';
+    }).toThrow(TypeError);
+    expect(() => Object.defineProperty(client, 'tenant', { value: 'beta' })).toThrow(TypeError);
+    expect((client as unknown as { manager?: unknown }).manager).toBeUndefined();
+    expect(Object.keys(client)).toEqual([]);
+    await client.append('orders/1', [ev(1)]);
+    expect(await (await tenants.tenant('beta')).log.countStreams()).toBe(0);
+    expect(await (await tenants.tenant('alpha')).log.countStreams()).toBe(1);
+    // A part whose stream getter answers differently on a later read cannot pass the grant check
+    // for one stream and write to another.
+    let reads = 0;
+    const tricky = {
+      get stream() {
+        return reads++ === 0 ? 'orders/2' : 'secrets/2';
+      },
+      events: [ev(2)],
+    };
+    await code(client.appendMulti([tricky]));
+    const alpha = (await tenants.tenant('alpha')).log;
+    expect(await alpha.streamInfo('secrets/2')).toBeUndefined();
+  });
+});
+
 describe('tenants', () => {
   it('creates, lists, suspends, resumes and rejects duplicates and bad names', async () => {
     await tenants.createTenant('acme');
