@@ -73,4 +73,36 @@ describe('Parquet export, verified with DuckDB', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  it('keeps a checkpoint per type: a type added to a named export is backfilled (issue 21 item 4)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'strand-export-add-'));
+    const log = await openLog({ path: join(root, 'log') });
+    const duck = await DuckDBInstance.create();
+    const db = await duck.connect();
+    const count = async (glob: string) => Number((await db.runAndReadAll(`select count(*) as n from read_parquet('${glob}')`)).getRowObjectsJson()[0]!.n);
+    try {
+      const registry = await SchemaRegistry.open(log);
+      await registry.register('Placed', 1, z.object({ n: z.number() }));
+      await registry.register('Paid', 1, z.object({ n: z.number() }));
+      for (let i = 1; i <= 20; i++) await log.append(`orders/o-${i}`, [{ type: 'Placed', data: { n: i } }, { type: 'Paid', data: { n: i } }]);
+      const out = join(root, 'parquet');
+      await exportParquet(registry, { types: ['Placed'], dir: out, name: 'bi' });
+      expect(await count(`${out}/Placed-*.parquet`)).toBe(20);
+      // Paid joins the export later: its whole history is exported, and Placed is not repeated.
+      for (let i = 21; i <= 25; i++) await log.append(`orders/o-${i}`, [{ type: 'Placed', data: { n: i } }, { type: 'Paid', data: { n: i } }]);
+      const second = await exportParquet(registry, { types: ['Placed', 'Paid'], dir: out, name: 'bi' });
+      expect(second.files.map((f) => [f.type, f.rows])).toEqual([
+        ['Placed', 5],
+        ['Paid', 25],
+      ]);
+      expect(await count(`${out}/Paid-*.parquet`)).toBe(25);
+      expect(await count(`${out}/Placed-*.parquet`)).toBe(25);
+      const third = await exportParquet(registry, { types: ['Placed', 'Paid'], dir: out, name: 'bi' });
+      expect(third.files).toEqual([]);
+    } finally {
+      db.closeSync();
+      await log.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });

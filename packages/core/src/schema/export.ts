@@ -29,7 +29,11 @@ export interface ExportOptions {
   since?: Date | number;
   /** Only events committed before this time. */
   until?: Date | number;
-  /** Names an incremental export: its checkpoint is stored and the next run continues from it. */
+  /**
+   * Names an incremental export: a checkpoint per type is stored under the name and the next run
+   * continues each type from its own checkpoint, so a type added to a named export later is
+   * exported from the start of the log (backfilled), not from where the others are.
+   */
   name?: string;
   /** Rows per file at most (default 100,000). */
   rowsPerFile?: number;
@@ -139,8 +143,10 @@ export async function exportParquet(registry: SchemaRegistry, options: ExportOpt
     layouts.set(t, cols.length === 1 && cols[0]!.name === '' ? [{ ...cols[0]!, name: 'data' }] : cols);
   }
   const checkpoints = log.sublevel('exports');
-  const saved = options.name ? ((await checkpoints.get(options.name)) as number | undefined) : undefined;
-  const from = options.from ?? (saved === undefined ? 1 : saved + 1);
+  const saved = options.name ? savedCheckpoints(await checkpoints.get(options.name)) : undefined;
+  // Each type starts after its own checkpoint: a type new to this export starts at 1.
+  const fromOf = new Map<string, number>(types.map((t) => [t, options.from ?? ((typeof saved === 'number' ? saved : saved?.[t]) ?? 0) + 1]));
+  const from = Math.min(...fromOf.values());
   const to = options.to ?? log.position;
   const since = options.since === undefined ? Number.NEGATIVE_INFINITY : +options.since;
   const until = options.until === undefined ? Number.POSITIVE_INFINITY : +options.until;
@@ -176,7 +182,7 @@ export async function exportParquet(registry: SchemaRegistry, options: ExportOpt
   if (from <= to) {
     for await (const e of log.readAll({ from, to })) {
       const buf = buffers.get(e.type);
-      if (buf === undefined || e.timestamp < since || e.timestamp >= until) continue;
+      if (buf === undefined || e.timestamp < since || e.timestamp >= until || e.position < fromOf.get(e.type)!) continue;
       // Written before the type was registered: its data never met the schema the columns come from.
       if (e.schemaVersion === undefined) {
         skipped++;
@@ -187,6 +193,20 @@ export async function exportParquet(registry: SchemaRegistry, options: ExportOpt
     }
   }
   for (const t of types) flush(t);
-  if (options.name && to >= from) await checkpoints.put(options.name, to, { sync: true } as never);
+  if (options.name && to >= from) {
+    const next: Record<string, number> = typeof saved === 'object' ? { ...saved } : {};
+    for (const t of types) if (to >= fromOf.get(t)!) next[t] = to;
+    await checkpoints.put(options.name, { format: 2, types: next }, { sync: true } as never);
+  }
   return { files, from, to, skipped };
+}
+
+/**
+ * A named export's stored checkpoints: per type (format 2), or one position for every type (what
+ * earlier versions stored, read as the checkpoint of each type the export is run with).
+ */
+function savedCheckpoints(value: unknown): Record<string, number> | number | undefined {
+  if (typeof value === 'number') return value;
+  if (value !== null && typeof value === 'object' && (value as { format?: unknown }).format === 2) return (value as { types: Record<string, number> }).types;
+  return undefined;
 }
