@@ -40,8 +40,9 @@ import type {
   SubscribeOptions,
 } from './types.js';
 import type { VerifyReport } from './verify.js';
-import { assertCount } from './validate.js';
+import { assertStreamName } from './names.js';
 import type { EventStore } from './store.js';
+import { assertCount, copyAppend, copyParts } from './validate.js';
 
 export type { AnyLevel } from './log/context.js';
 
@@ -352,8 +353,8 @@ export class EventLog implements EventStore {
    */
   async append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
     this.assertOpen();
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('append options must be an object.');
-    const part = await prepareAppend({ stream, events, expectedVersion: options.expectedVersion ?? 'any', recreate: options.recreate ?? false }, this.prepareOptions);
+    // Read the caller's input once, into a validated copy: nothing below reads the caller's objects again.
+    const part = await prepareAppend(copyAppend(stream, events, options, this.prepareOptions.maxAppendEvents, this.codec.name === 'json', assertStreamName), this.prepareOptions);
     const [result] = await this.pipeline.submitAppend([part]);
     return result!;
   }
@@ -364,17 +365,8 @@ export class EventLog implements EventStore {
    */
   async appendMulti(parts: readonly StreamAppend[]): Promise<MultiAppendResult> {
     this.assertOpen();
-    if (!Array.isArray(parts) || parts.length === 0) throw new InvalidArgumentError('appendMulti needs a non-empty array of { stream, events, expectedVersion }.');
-    if (parts.length > 1000) throw new InvalidArgumentError(`appendMulti takes at most 1000 streams, got ${parts.length}.`);
     const prepared: PreparedPart[] = [];
-    const seen = new Set<string>();
-    for (const p of parts) {
-      if (p === null || typeof p !== 'object') throw new InvalidArgumentError('each appendMulti part must be an object { stream, events, expectedVersion }.');
-      const part = await prepareAppend({ stream: p.stream, events: p.events, expectedVersion: p.expectedVersion ?? 'any', recreate: p.recreate ?? false }, this.prepareOptions);
-      if (seen.has(part.stream)) throw new InvalidArgumentError(`Stream "${part.stream}" appears twice in one appendMulti; merge its events into one part.`);
-      seen.add(part.stream);
-      prepared.push(part);
-    }
+    for (const p of copyParts(parts, this.prepareOptions.maxAppendEvents, this.codec.name === 'json', assertStreamName)) prepared.push(await prepareAppend(p, this.prepareOptions));
     const results = await this.pipeline.submitAppend(prepared);
     return { results, position: Math.max(...results.map((r) => r.position)) };
   }

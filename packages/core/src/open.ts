@@ -3,9 +3,10 @@
  *
  * @module
  */
+import { resolve } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, isStrandError, StrandError } from './errors.js';
 import { EventLog, type EventLogOptions } from './log.js';
 
 /** Options of {@link openLog}: where to keep the log, plus every {@link EventLogOptions} but `store`. */
@@ -22,6 +23,9 @@ export type OpenLogOptions = Omit<EventLogOptions, 'store' | 'ownsStore'> &
         path?: never;
       }
   );
+
+/** Directories this process has open through {@link openLog}: LevelDB's lock error cannot tell. */
+const openHere = new Set<string>();
 
 /**
  * Opens an event log on LevelDB (`{ path }`) or in memory (`{ memory: true }`). The log owns the
@@ -47,10 +51,26 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
   } else {
     throw new InvalidArgumentError('openLog needs { path: "<directory>" } for LevelDB on disk, or { memory: true }.');
   }
+  const where = typeof path === 'string' ? resolve(path) : undefined;
+  let log: EventLog;
   try {
-    return await EventLog.open({ ...rest, store, ownsStore: true });
+    log = await EventLog.open({ ...rest, store, ownsStore: true });
   } catch (error) {
     await store.close().catch(() => {});
+    if (where !== undefined && openHere.has(where) && isStrandError(error, 'STRAND_LOG_LOCKED')) {
+      throw new StrandError(
+        'STRAND_LOG_LOCKED',
+        'closed',
+        `The log at ${where} is already open in this process (another openLog() on the same directory). Share that one EventLog instance, or close it before opening the directory again.`,
+        { cause: error, details: { where, sameProcess: true } },
+      );
+    }
     throw error;
   }
+  if (where !== undefined) {
+    openHere.add(where);
+    // head$ completes when the log closes.
+    log.head$.subscribe({ complete: () => openHere.delete(where) });
+  }
+  return log;
 }

@@ -11,11 +11,15 @@ export type { ExpectedVersion } from './errors.js';
 export interface EventInput<T = unknown> {
   /** Event type, e.g. `OrderPlaced`: 1 to 128 characters. */
   type: string;
-  /** The payload; must be encodable by the log's codec (JSON-safe for the default codec). */
+  /**
+   * The payload, copied once on append. Must be data the log's codec reads back equal: with the
+   * default JSON codec, plain objects, arrays, strings, finite numbers, booleans and null
+   * (properties whose value is `undefined` are left out). Anything else is `STRAND_INVALID_EVENT`.
+   */
   data: T;
   /** Unique id (1 to 128 characters), generated (UUID v4) if absent. Makes retries idempotent. */
   id?: string;
-  /** Free-form metadata (correlation ids, causation, user...). */
+  /** Free-form metadata (correlation ids, causation, user...): a plain object of JSON values. */
   metadata?: Record<string, unknown>;
   /** Version of the event type's schema the data was written with (set by the schema registry). */
   schemaVersion?: number;
@@ -45,7 +49,7 @@ export interface RecordedEvent<T = unknown> {
 
 /** Options of a single-stream append. */
 export interface AppendOptions {
-  /** What the stream's version must be for the append to happen. Default `'any'`. */
+  /** What the stream's version must be for the append to happen. Default (absent) `'any'`; `null` is refused. */
   expectedVersion?: ExpectedVersion;
   /** Append to a soft-deleted stream, bringing it back (versions continue). Default false. */
   recreate?: boolean;

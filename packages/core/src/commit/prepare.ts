@@ -8,11 +8,10 @@
 import { type PayloadCodec, meta } from '../codec.js';
 import { EventTooLargeError, type ExpectedVersion, InvalidEventError, StrandError } from '../errors.js';
 import { streamPrefix } from '../keys.js';
-import { assertStreamName } from '../names.js';
 import type { AppendInterceptor } from '../plugins.js';
 import { utf8Bytes } from '../record/format2.js';
 import type { EventInput } from '../types.js';
-import { assertEvents, assertExpectedVersion } from '../validate.js';
+import { type AppendInput, assertEvents } from '../validate.js';
 
 /** One event, validated and with its payload encoded. */
 export interface PreparedEvent {
@@ -51,11 +50,12 @@ export interface PrepareOptions {
   newId: () => string;
 }
 
-/** Validates one stream's append, runs the interceptors and encodes the payloads. */
-export async function prepareAppend(p: { stream: unknown; events: unknown; expectedVersion: unknown; recreate: unknown }, o: PrepareOptions): Promise<PreparedPart> {
-  assertStreamName(p.stream);
-  assertExpectedVersion(p.expectedVersion);
-  assertEvents(p.events, o.maxAppendEvents);
+/**
+ * Runs the interceptors over one stream's append and encodes the payloads. `p` is the validated
+ * copy of the caller's input (`copyAppend`/`copyParts` in validate.ts): nothing here reads the
+ * caller's objects again.
+ */
+export async function prepareAppend(p: AppendInput, o: PrepareOptions): Promise<PreparedPart> {
   const stream = p.stream;
   let events: readonly EventInput[] = p.events;
   for (const interceptor of o.appendInterceptors) {
@@ -86,5 +86,5 @@ export async function prepareAppend(p: { stream: unknown; events: unknown; expec
       schemaVersion: e.schemaVersion,
     };
   });
-  return { stream, prefix: streamPrefix(stream), name: utf8Bytes(stream), events: prepared, expected: p.expectedVersion, recreate: p.recreate === true };
+  return { stream, prefix: streamPrefix(stream), name: utf8Bytes(stream), events: prepared, expected: p.expectedVersion, recreate: p.recreate };
 }
