@@ -32,7 +32,7 @@ describe('strand CLI on S3', () => {
     // Read-only commands open a follower: the application's writer, open the whole time, is never
     // fenced by them (a writer opened by `strand read` would make its next append fail).
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey });
-    const writer = await openS3Log(url);
+    const { log: writer } = await openS3Log(url);
     try {
       await writer.append('orders/eu/o-2', [{ type: 'Placed', data: { total: 7 } }]);
       for (const args of [['read', 'orders/eu/o-2'], ['info'], ['streams', 'orders'], ['verify'], ['schemas'], ['snapshots'], ['projections'], ['tail', 'orders/>', '--from', 'start', '--count', '2']]) {

@@ -38,10 +38,10 @@ const isS3 = (path: string) => path.startsWith('s3://');
  * would fence the application's writer.
  */
 async function openS3(url: string, readOnly: boolean): Promise<EventLog> {
-  if (!readOnly) return openS3Log(url);
+  if (!readOnly) return (await openS3Log(url)).log;
   const u = new URL(url);
   u.searchParams.set('readOnly', 'true');
-  return openS3Log(u.toString());
+  return (await openS3Log(u.toString())).log;
 }
 
 /**

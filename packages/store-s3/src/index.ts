@@ -26,4 +26,4 @@ export type { Clock, Random } from './clock.js';
 export { s3Archive } from './archive.js';
 export type { S3Archive } from './archive.js';
 export { openS3Log, parseS3Url, s3LogDefaults } from './url.js';
-export type { S3Location } from './url.js';
+export type { OpenS3LogOptions, S3Location, S3Log } from './url.js';

@@ -26,8 +26,11 @@ import { WAL_WINDOW_MAX, addRegion, findContaining } from './wal/format.js';
 /** Binary keys and values as abstract-level hands them to the private API. */
 type Bytes = Uint8Array;
 
-/** When a write is acknowledged. */
-export type Durability = 'sync' | 'async';
+/**
+ * When a write is acknowledged: the event log's names (`EventLogOptions.durability`), so one
+ * setting means one thing end to end. `'async'` is the old name of `'buffered'` and still accepted.
+ */
+export type Durability = 'sync' | 'buffered';
 
 /** Options of {@link S3Level}. All sizes in bytes, times in milliseconds. */
 export interface S3LevelOptions<K = string, V = string> extends AbstractDatabaseOptions<K, V> {
@@ -39,12 +42,16 @@ export interface S3LevelOptions<K = string, V = string> extends AbstractDatabase
   readOnly?: boolean;
   /**
    * Default acknowledgement of writes: `'sync'` (default) resolves once the write's WAL object is
-   * stored; `'async'` resolves at once (durable within about one flush interval; a crash may lose
+   * stored; `'buffered'` resolves at once (durable within about one flush interval; a crash may lose
    * the last interval's writes, whole batches only). `{ sync: true }` on a call forces a durable
    * write, `{ sync: false }` an early one.
    */
   durability?: Durability;
-  /** Group-commit window: a WAL object is written at most this long after its first write (default 50; 0 = as soon as the previous WAL PUT finishes). */
+  /**
+   * Group-commit window: a WAL object is written at most this long after its first write (default
+   * 0: as soon as a WAL PUT slot is free, which groups writes arriving meanwhile; raise it to trade
+   * latency for fewer PUTs under light load).
+   */
   flushIntervalMs?: number;
   /** Write the WAL object early once it holds this much (default 1 MiB). */
   walFlushBytes?: number;
@@ -151,8 +158,8 @@ function validateOptions(o: { durability?: unknown; prefix?: unknown }): void {
   for (const [name, [min, max]] of Object.entries(INTEGER_OPTIONS)) {
     assertCount(`S3Level: ${name}`, (o as unknown as Record<string, unknown>)[name], { min, max });
   }
-  if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'async') {
-    throw new InvalidArgumentError(`S3Level: durability must be 'sync' or 'async', got ${String(o.durability)}.`);
+  if (o.durability !== undefined && o.durability !== 'sync' && o.durability !== 'buffered' && o.durability !== 'async') {
+    throw new InvalidArgumentError(`S3Level: durability must be 'sync' or 'buffered', got ${String(o.durability)}.`);
   }
   if (o.prefix !== undefined && typeof o.prefix !== 'string') {
     throw new InvalidArgumentError(`S3Level: prefix must be a string such as 'tenants/acme/', got ${typeof o.prefix}.`);
@@ -193,6 +200,15 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
     );
     this.opts = options;
     this.defaultSync = (options.durability ?? 'sync') === 'sync';
+  }
+
+  /**
+   * Group commits an event log may keep in flight on this store (read by `EventLog.open` when its
+   * `pipelineDepth` is not given): a batch is applied when `batch()` is called, WAL objects are
+   * stored in call order and every later batch fails once one fails (docs/design/0002, 0005).
+   */
+  get strandPipelineDepth(): number {
+    return 4;
   }
 
   private get engine(): Engine {
@@ -253,7 +269,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
       store: o.store,
       prefix,
       readOnly: o.readOnly ?? false,
-      flushIntervalMs: o.flushIntervalMs ?? 50,
+      flushIntervalMs: o.flushIntervalMs ?? 0,
       walFlushBytes: o.walFlushBytes ?? 1024 * 1024,
       walPutsInFlight: o.walPutsInFlight ?? 2,
       memtableBytes: o.memtableBytes ?? 16 * 1024 * 1024,

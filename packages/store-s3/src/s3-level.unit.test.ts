@@ -158,7 +158,7 @@ describe('several WAL PUTs in flight', () => {
         expect.objectContaining({ code: 'STRAND_INVALID_ARGUMENT', message: expect.stringContaining('from 1 to 16') }),
       );
     }
-    expect(() => new S3Level({ store: new InMemoryObjectStore(), durability: 'maybe' as never })).toThrow(/'sync' or 'async'/);
+    expect(() => new S3Level({ store: new InMemoryObjectStore(), durability: 'maybe' as never })).toThrow(/'sync' or 'buffered'/);
   });
 });
 

@@ -13,8 +13,9 @@
  * @module
  */
 import { EventLog, type EventLogOptions, InvalidArgumentError } from '@strand/core';
-import { S3ObjectStore } from './object-store/s3.js';
-import { S3Level } from './s3-level.js';
+import { S3ObjectStore, type S3ObjectStoreOptions } from './object-store/s3.js';
+import type { ObjectStore } from './object-store/types.js';
+import { S3Level, type S3LevelOptions } from './s3-level.js';
 
 /** What a `s3://` URL says. */
 export interface S3Location {
@@ -25,6 +26,26 @@ export interface S3Location {
   readOnly: boolean;
   flushIntervalMs: number | undefined;
   durability: 'sync' | 'buffered' | undefined;
+}
+
+/** Options of {@link openS3Log}: the event log's options, plus how to reach and tune the store. */
+export interface OpenS3LogOptions extends Omit<EventLogOptions, 'store' | 'ownsStore'> {
+  /** Static credentials for the `S3ObjectStore` built from the URL (default: the AWS credential chain). */
+  credentials?: S3ObjectStoreOptions['credentials'];
+  /** Further `S3ObjectStore` options (timeouts, sockets, `directPut`...). */
+  objectStoreOptions?: Omit<S3ObjectStoreOptions, 'bucket' | 'region' | 'endpoint' | 'credentials'>;
+  /** An object store to use instead of one built from the URL (e.g. your own `S3ObjectStore`, or `InMemoryObjectStore` in tests); the URL then gives only the prefix and options. */
+  objectStore?: ObjectStore;
+  /** `S3Level` engine options (`walPutsInFlight`, `memtableBytes`, `blockCacheBytes`...), over the URL's. */
+  engine?: Omit<S3LevelOptions<Uint8Array, Uint8Array>, 'store' | 'prefix' | 'keyEncoding' | 'valueEncoding'>;
+}
+
+/** An event log on S3 and the `S3Level` under it (for `engineStats`, request counts, GC). */
+export interface S3Log {
+  /** The event log; closing it closes the `S3Level`. */
+  readonly log: EventLog;
+  /** The store under the log. */
+  readonly level: S3Level<Uint8Array, Uint8Array>;
 }
 
 /** Parses an `s3://bucket/prefix/?options` URL; throws `STRAND_INVALID_ARGUMENT` naming the fix. */
@@ -58,33 +79,41 @@ export function parseS3Url(url: string): S3Location {
 
 /**
  * Event-log options for a log on an `S3Level`: four group commits in flight, so the next groups
- * are written into the WAL while the previous WAL PUT is under way. Safe because `S3Level`
- * applies a batch when `batch()` is called, stores WAL objects in order and fails every later
- * batch once one fails (docs/design/0005).
+ * are written into the WAL while the previous WAL PUT is under way. `EventLog.open` now takes this
+ * from the store itself (`S3Level.strandPipelineDepth`); kept for callers that spread it.
  */
 export const s3LogDefaults = { pipelineDepth: 4 } as const satisfies Partial<EventLogOptions>;
 
 /**
- * Opens an event log on S3 from a URL (with {@link s3LogDefaults}). The log owns the `S3Level` and closes it on `close()`.
+ * Opens an event log on S3 from a URL with the fast, safe defaults (WAL PUTs as soon as a slot
+ * is free, four group commits in flight, acknowledged once stored) and returns it with its
+ * `S3Level`. The log owns the `S3Level` and closes it on `close()`.
  *
  * @example
  * ```ts
- * const log = await openS3Log('s3://my-bucket/logs/orders/?region=eu-west-1');
+ * const { log, level } = await openS3Log('s3://my-bucket/logs/orders/?region=eu-west-1');
+ * level.engineStats;  // WAL PUTs, flushes, compactions...
  * ```
  */
-export async function openS3Log(url: string, options: Omit<EventLogOptions, 'store' | 'ownsStore'> = {}): Promise<EventLog> {
+export async function openS3Log(url: string, options: OpenS3LogOptions = {}): Promise<S3Log> {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('openS3Log options must be an object.');
   const loc = parseS3Url(url);
-  const store = new S3ObjectStore({ bucket: loc.bucket, region: loc.region, endpoint: loc.endpoint });
-  const level = new S3Level({
+  const { credentials, objectStoreOptions, objectStore, engine, ...logOptions } = options;
+  const store =
+    objectStore ??
+    new S3ObjectStore({ ...objectStoreOptions, bucket: loc.bucket, region: loc.region, endpoint: loc.endpoint, ...(credentials === undefined ? {} : { credentials }) });
+  const level = new S3Level<Uint8Array, Uint8Array>({
+    ...(loc.flushIntervalMs === undefined ? {} : { flushIntervalMs: loc.flushIntervalMs }),
+    ...engine,
     store,
     prefix: loc.prefix,
-    readOnly: loc.readOnly,
-    ...(loc.flushIntervalMs === undefined ? {} : { flushIntervalMs: loc.flushIntervalMs }),
+    readOnly: engine?.readOnly ?? loc.readOnly,
     keyEncoding: 'view',
     valueEncoding: 'view',
   } as never);
   try {
-    return await EventLog.open({ ...s3LogDefaults, ...(loc.durability === undefined ? {} : { durability: loc.durability }), ...options, store: level, ownsStore: true });
+    const log = await EventLog.open({ ...(loc.durability === undefined ? {} : { durability: loc.durability }), ...logOptions, store: level, ownsStore: true });
+    return { log, level };
   } catch (error) {
     await level.close().catch(() => {});
     throw error;
