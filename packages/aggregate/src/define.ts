@@ -7,7 +7,7 @@
  */
 import { InvalidArgumentError, type RecordedEvent } from '@strand/core';
 import type { z } from 'zod';
-import { DomainError, InvalidCommandError, InvalidDecisionError } from './errors.js';
+import { DomainError, InvalidCommandError, InvalidDecisionError, StoredEventInvalidError } from './errors.js';
 
 /** Message types by name: `{ Deposited: z.object({...}), ... }`. */
 export type SchemaMap = Record<string, z.ZodType>;
@@ -53,6 +53,13 @@ export interface AggregateDefinition<C extends SchemaMap, E extends SchemaMap, S
    * default inverse strips the text `stream` puts before and after the id).
    */
   idOf?: (stream: string) => string | undefined;
+  /**
+   * Repairs stored events that do not fit their schema (appended by a process that did not enforce
+   * it), keyed by the stored type (declared or not): return the data to use (it is then checked
+   * against the schema of `as`, default the same type), or `null` to skip the event when folding.
+   * Without a repair such an event fails loading with `STRAND_STORED_EVENT_INVALID`.
+   */
+  repair?: Record<string, (data: unknown, event: RecordedEvent) => unknown | null | { as: keyof E & string; data: unknown }>;
 }
 
 /** What `evolve` knows about the event besides its data. */
@@ -91,6 +98,8 @@ export interface Aggregate<C extends SchemaMap = SchemaMap, E extends SchemaMap 
   fold(events: Iterable<Message<E>>, state?: z.output<S>): z.output<S>;
   /** Parses stored event data against its schema (throws on an undeclared type). */
   parseEvent(type: string, data: unknown): Message<E>;
+  /** Parses a stored event, applying `repair`; `undefined` when a repair skips it. Throws `STRAND_STORED_EVENT_INVALID`. */
+  parseStored(event: RecordedEvent): Message<E> | undefined;
   /** True if the aggregate declares this event type. */
   declaresEvent(type: string): boolean;
 }
@@ -245,6 +254,26 @@ export function defineAggregate<C extends SchemaMap, E extends SchemaMap, S exte
       if (!parsed.success) throw new InvalidDecisionError(name, `stored ${type} does not match its schema: ${parsed.error.message}`);
       return { type, data: parsed.data } as Message<E>;
     },
+    parseStored(event) {
+      const fix = definition.repair !== undefined && Object.hasOwn(definition.repair, event.type) ? definition.repair[event.type] : undefined;
+      let type = event.type;
+      let data = event.data;
+      if (fix !== undefined) {
+        const fixed = fix(event.data, event);
+        if (fixed === null) return undefined;
+        if (fixed !== null && typeof fixed === 'object' && 'as' in fixed && typeof (fixed as { as: unknown }).as === 'string' && 'data' in fixed) {
+          type = (fixed as { as: string }).as;
+          data = (fixed as { data: unknown }).data;
+        } else data = fixed;
+      }
+      const schema = Object.hasOwn(eventSchemas, type) ? eventSchemas[type] : undefined;
+      if (schema === undefined) throw new StoredEventInvalidError(name, event, `type ${type} is not one of the events ${name} declares (${Object.keys(eventSchemas).join(', ')})`);
+      const parsed = schema.safeParse(data);
+      if (!parsed.success) {
+        throw new StoredEventInvalidError(name, event, `${fix === undefined ? '' : 'after its repair, '}${issuesOf(parsed.error).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      }
+      return { type, data: parsed.data } as Message<E>;
+    },
     declaresEvent: (type) => Object.hasOwn(eventSchemas, type),
   };
   return aggregate;
@@ -257,5 +286,7 @@ export function ensure(condition: boolean, reason: string, message: string, deta
 
 /** Folds stored events (as read from the log) with their versions and timestamps. */
 export function foldRecorded<C extends SchemaMap, E extends SchemaMap, S extends z.ZodType>(aggregate: Aggregate<C, E, S>, state: z.output<S>, event: RecordedEvent): z.output<S> {
-  return aggregate.evolve(state, aggregate.parseEvent(event.type, event.data), { version: event.version, timestamp: event.timestamp });
+  const message = aggregate.parseStored(event);
+  if (message === undefined) return state;
+  return aggregate.evolve(state, message, { version: event.version, timestamp: event.timestamp });
 }

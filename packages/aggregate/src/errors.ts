@@ -81,3 +81,19 @@ export class CommandIdReusedError extends StrandError {
     );
   }
 }
+
+/**
+ * An event stored in the aggregate's stream does not match the aggregate's schema for it (or has
+ * a type the aggregate does not declare): it was appended by a process or tool that did not
+ * enforce the schema. Not a bug in `decide`. Code `STRAND_STORED_EVENT_INVALID`.
+ */
+export class StoredEventInvalidError extends StrandError {
+  constructor(aggregate: string, event: { stream: string; version: number; position: number; type: string }, problem: string) {
+    super(
+      'STRAND_STORED_EVENT_INVALID',
+      'data',
+      `Stored event ${event.type} at "${event.stream}" version ${event.version} (position ${event.position}) does not fit aggregate ${aggregate}: ${problem}. It was appended without ${aggregate}'s schema being enforced; decide() is not at fault. Give the aggregate a repair for ${event.type} (repair: { ${event.type}: (data) => fixed data, or null to skip it }) so the stream loads again, and append a compensating event so the history says what was corrected (docs/design/0006-schemas.md, "Events stored before a schema").`,
+      { details: { aggregate, stream: event.stream, version: event.version, position: event.position, type: event.type, problem } },
+    );
+  }
+}

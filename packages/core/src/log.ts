@@ -17,6 +17,7 @@ import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedErr
 import { HeadCache } from './head-cache.js';
 import { Space, metaKey, positionOfGlobalKey } from './keys.js';
 import { LiveRing } from './live-ring.js';
+import { SchemaRegistry } from './schema/registry.js';
 import { type AnyLevel, intercept, type LogContext, VALUE_OPTS, writeOptions } from './log/context.js';
 import { Followers } from './log/follow.js';
 import { countStreams, listChildren } from './log/hierarchy.js';
@@ -75,8 +76,8 @@ export interface EventLogOptions {
   /**
    * Group commits in flight at once. Default 1: the next group forms while the previous one is
    * being written, and is written after it. Above 1, the next groups are also *written* before the
-   * previous one is acknowledged, which pays off when a write is a network round trip (S3:
-   * `openS3Log` sets 4). Only for stores whose `batch()` makes its writes visible to reads when it
+   * previous one is acknowledged, which pays off when a write is a network round trip (default:
+   * what the store offers as `strandPipelineDepth`, 4 on S3Level, else 1). Only for stores whose `batch()` makes its writes visible to reads when it
    * is called, persists batches in call order and fails every later batch once one fails:
    * S3Level and memory-level do; classic-level does not (its batches run on a thread pool).
    * See docs/design/0002.
@@ -162,7 +163,7 @@ export class EventLog implements EventStore {
       heads,
       ring,
       maxGroupSize: options.maxGroupSize ?? 1024,
-      pipelineDepth: options.pipelineDepth ?? 1,
+      pipelineDepth: options.pipelineDepth ?? storePipelineDepth(options.store),
       commitHooks: this.commitHooks,
       intercept: (e) => intercept(this.readInterceptors, e),
       clock: options.clock ?? Date.now,
@@ -267,7 +268,15 @@ export class EventLog implements EventStore {
         }
       }
     }
-    return new EventLog(options, codec, await lastGlobalPosition(store));
+    const log = new EventLog(options, codec, await lastGlobalPosition(store));
+    // The log enforces the schema registry stored in it, whichever process opens it (docs/design/0006).
+    try {
+      await SchemaRegistry.enforceStored(log);
+    } catch (error) {
+      await log.close().catch(() => {});
+      throw error;
+    }
+    return log;
   }
 
   /** The last committed global position (0 for an empty log). */
@@ -503,6 +512,17 @@ function listenForRefresh(store: AnyLevel, onRefresh: () => void): () => void {
   if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return () => undefined;
   emitter.on.call(store, 'refresh', onRefresh);
   return () => void emitter.off?.call(store, 'refresh', onRefresh);
+}
+
+/**
+ * The pipeline depth a store offers (`strandPipelineDepth`, e.g. S3Level's 4), looked up on the
+ * store or the database a sublevel belongs to; 1 for every other store.
+ */
+function storePipelineDepth(store: AnyLevel): number {
+  const own = (store as { strandPipelineDepth?: unknown }).strandPipelineDepth;
+  const root = (store as { db?: { strandPipelineDepth?: unknown } }).db?.strandPipelineDepth;
+  const depth = own ?? root;
+  return typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 1 ? depth : 1;
 }
 
 function mapOpenError(cause: unknown, store: AnyLevel): Error {

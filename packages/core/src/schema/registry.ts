@@ -74,6 +74,9 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** The registry installed on each open log (one per log, so validation and upcasting run once). */
+const installed = new WeakMap<EventLog, SchemaRegistry>();
+
 /** The registry of one log. */
 export class SchemaRegistry {
   private readonly types = new Map<string, Loaded>();
@@ -83,7 +86,7 @@ export class SchemaRegistry {
   private constructor(
     private readonly db: Sublevel,
     private readonly log: EventLog,
-    private readonly options: RegistryOptions,
+    private readonly options: { strict?: boolean; clock?: () => number },
   ) {
     this.remove = log.addInterceptors({ append: this.validator, read: this.upcaster });
   }
@@ -94,7 +97,16 @@ export class SchemaRegistry {
    */
   static async open(log: EventLog, options: RegistryOptions = {}): Promise<SchemaRegistry> {
     if (log === null || typeof log !== 'object' || typeof log.sublevel !== 'function') throw new InvalidArgumentError('SchemaRegistry.open needs an open EventLog.');
-    const registry = new SchemaRegistry(log.sublevel('schemas'), log, options);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('SchemaRegistry.open options must be an object.');
+    // The log already enforces its stored registry (loaded when it opened): hand out that one.
+    const existing = installed.get(log);
+    if (existing !== undefined) {
+      if (options.strict !== undefined) existing.options.strict = options.strict;
+      if (options.clock !== undefined) existing.options.clock = options.clock;
+      return existing;
+    }
+    const registry = new SchemaRegistry(log.sublevel('schemas'), log, { ...options });
+    installed.set(log, registry);
     for await (const [key, value] of registry.db.iterator()) {
       const k = key as string;
       if (k.startsWith('type:')) {
@@ -244,9 +256,24 @@ export class SchemaRegistry {
     return { data: e!.data, version: e!.schemaVersion ?? fromVersion };
   }
 
-  /** Removes the registry's interceptors from the log. */
+  /**
+   * Loads and enforces the registry stored in a log's own store, if it has one. `EventLog.open`
+   * calls it, so every process that opens the log (the CLI, tenants, S3 followers and writers)
+   * validates appends against every stored schema, whether or not it registered them in code.
+   * @internal
+   */
+  static async enforceStored(log: EventLog): Promise<void> {
+    const first = await log.sublevel('schemas').keys({ limit: 1 }).all();
+    if (first.length > 0) await SchemaRegistry.open(log);
+  }
+
+  /**
+   * Removes the registry's interceptors from the log (tests and tools): appends are no longer
+   * validated until the log is opened again, which loads the stored registry anew.
+   */
   close(): void {
     this.remove();
+    if (installed.get(this.log) === this) installed.delete(this.log);
   }
 
   /** The log this registry serves. */
