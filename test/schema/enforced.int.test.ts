@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AggregateRepository, defineAggregate, ensure } from '@strand/aggregate';
-import { EventLog, openLog, SchemaRegistry, TenantManager } from '@strand/core';
+import { type EventLog, openLog, SchemaRegistry, TenantManager } from '@strand/core';
 import { errorCode } from '@strand/core/testing';
 import { InMemoryObjectStore, openS3Log } from '@strand/store-s3';
 import { MemoryLevel } from 'memory-level';
