@@ -11,17 +11,26 @@ import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SnapshotStore } from '@strand/aggregate';
-import { compilePattern, type EventLog, type ExpectedVersion, isStrandError, openLog, SchemaRegistry } from '@strand/core';
+import { compilePattern, type EventLog, type ExpectedVersion, isStrandError, openLog, SchemaRegistry, StrandError } from '@strand/core';
 import { exportParquet } from '@strand/core/export';
 import { type TenantInfo, TenantManager, type TenantQuotas } from '@strand/core/tenancy';
 import { dirSize } from '@strand/core/testing';
 import { compactTable, deleteStreams, expireSnapshots, exportIceberg, IcebergSink, removeOrphanFiles } from '@strand/iceberg';
-import { adminGroup, type CompiledProjection, type GroupAddress, type GroupParkedStream, listGroups, listProjections, ProjectionRunner, resumeParkedAtRest } from '@strand/projections';
+import { adminGroup, type CompiledProjection, type GroupAddress, type GroupParkedStream, isInlineProjection, listGroups, listProjections, ProjectionRunner, resumeParkedAtRest } from '@strand/projections';
 import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
 import { Command, Option } from 'commander';
 import { exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
 import { type ServeOptions, serve } from './serve.js';
+import { tail } from './tail.js';
+
+// A closed pipe (`strand verify | head -1`) ends the command quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
 
 interface GlobalOptions {
   path: string;
@@ -41,7 +50,17 @@ async function openS3(url: string, readOnly: boolean): Promise<EventLog> {
   if (!readOnly) return (await openS3Log(url)).log;
   const u = new URL(url);
   u.searchParams.set('readOnly', 'true');
-  return (await openS3Log(u.toString())).log;
+  return (await openS3Log(u.toString(), { createIfMissing: false })).log;
+}
+
+/** What to do when a running application holds a LevelDB log, for every command's lock error. */
+function lockedError(path: string, waitedMs: number, cause: unknown): StrandError {
+  return new StrandError(
+    'STRAND_LOG_LOCKED',
+    'closed',
+    `The log at ${path} is held by another process, probably your running application (LevelDB lets one process open a directory; waited ${waitedMs} ms). Stop that process and retry, or wait longer with --lock-timeout <ms>; read it from inside the application (log.readStream, runner.status()...); or keep the log on S3 (--path s3://...), where read-only commands open a follower beside the running writer. (Reading through a running application with --server URL comes with strand serve.)`,
+    { cause, details: { path, waitedMs } },
+  );
 }
 
 /**
@@ -53,9 +72,11 @@ async function openWaiting(path: string, lockTimeoutMs: number, readOnly: boolea
   const deadline = Date.now() + lockTimeoutMs;
   for (;;) {
     try {
-      return await openLog({ path });
+      // A command that only reads never creates a store: a directory without a log is an error.
+      return await openLog({ path, createIfMissing: !readOnly });
     } catch (error) {
-      if (!isStrandError(error, 'STRAND_LOG_LOCKED') || Date.now() >= deadline) throw error;
+      if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
+      if (Date.now() >= deadline) throw lockedError(path, lockTimeoutMs, error);
       await sleep(50);
     }
   }
@@ -85,6 +106,21 @@ function globals(): GlobalOptions {
   return program.opts<GlobalOptions>();
 }
 
+/**
+ * A whole-number option as the user typed it: `undefined` when absent, else an integer >= `min`
+ * (or one of `words`); anything else fails with a message quoting what was typed.
+ */
+function intOption<W extends string = never>(name: string, raw: string | undefined, min = 0, words: readonly W[] = []): number | W | undefined {
+  if (raw === undefined) return undefined;
+  if ((words as readonly string[]).includes(raw)) return raw as W;
+  if (/^\d+$/.test(raw) && Number.isSafeInteger(Number(raw)) && Number(raw) >= min) return Number(raw);
+  const allowed = [`an integer >= ${min}`, ...words.map((w) => `'${w}'`)].join(' or ');
+  return output(globals().json).fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', `${name} must be ${allowed}; got ${JSON.stringify(raw)}.`);
+}
+
+/** {@link intOption} without words. */
+const intArg = (name: string, raw: string | undefined, min = 0): number | undefined => intOption(name, raw, min) as number | undefined;
+
 /** {@link withLog} for commands that only read. */
 function readLog<T>(fn: (log: EventLog, out: Output) => Promise<T>): Promise<T> {
   return withLog(fn, { readOnly: true });
@@ -97,7 +133,7 @@ async function withLog<T>(fn: (log: EventLog, out: Output) => Promise<T>, option
   if (!options.create && !isS3(path) && !existsSync(path)) {
     out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
   }
-  const log = await openWaiting(path, Number(globals().lockTimeout), options.readOnly ?? false);
+  const log = await openWaiting(path, intArg('--lock-timeout', globals().lockTimeout) ?? 3000, options.readOnly ?? false);
   try {
     return await fn(log, out);
   } finally {
@@ -145,7 +181,7 @@ program
   .addHelpText('after', '\nExamples:\n  strand streams\n  strand streams orders/eu --limit 20')
   .action((prefix: string | undefined, opts: { after?: string; limit: string }) =>
     readLog(async (log, out) => {
-      const page = await log.listChildren(prefix ?? '', { after: opts.after, limit: Number(opts.limit) });
+      const page = await log.listChildren(prefix ?? '', { after: opts.after, limit: intArg('--limit', opts.limit, 1) });
       const rows = [];
       for (const e of page.entries) {
         const info = e.isStream ? await log.streamInfo(e.name) : undefined;
@@ -168,8 +204,8 @@ program
       if (info === undefined) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No stream "${stream}". List streams with: strand streams`);
       const events = [];
       for await (const e of log.readStream(stream, {
-        from: opts.from === undefined ? undefined : Number(opts.from),
-        limit: opts.limit === undefined ? undefined : Number(opts.limit),
+        from: intArg('--from', opts.from, 1),
+        limit: intArg('--limit', opts.limit),
         direction: opts.backwards ? 'backwards' : 'forwards',
         ifTruncated: 'skip',
       })) {
@@ -182,7 +218,7 @@ program
 program
   .command('tail <pattern>')
   .description('follow events of matching streams, like tail -f (Ctrl-C to stop)')
-  .option('--from <position>', "start at this global position (default: only new events; 'start' for all)")
+  .option('--from <position>', "first global position, 'start' (everything) or 'end' (only new events, the default)")
   .option('--count <n>', 'stop after this many events')
   .option('--interval <ms>', 'poll interval', '250')
   .addHelpText(
@@ -191,7 +227,7 @@ program
 LevelDB lets one process open a log at a time, so tail polls: it opens the log, prints new events,
 closes it and waits, leaving the log to other short-lived writers (strand append...) in between.
 A long-running writer holds the log: follow it in that process (log.follow) or use the S3 backend,
-whose read-only followers run anywhere.
+where tail opens one read-only follower and keeps following it.
 
 Examples:
   strand tail 'orders/>'
@@ -201,39 +237,26 @@ Examples:
     const { path, json } = globals();
     const out = output(json);
     compilePattern(pattern);
+    const from = intOption('--from', opts.from, 1, ['start', 'end'] as const) ?? 'end';
+    const count = intArg('--count', opts.count, 1);
+    const intervalMs = intArg('--interval', opts.interval, 1) ?? 250;
     if (!isS3(path) && !existsSync(path)) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
     let stop = false;
     process.once('SIGINT', () => {
       stop = true;
     });
-    const max = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
-    let next = opts.from === 'start' ? 1 : opts.from === undefined ? undefined : Number(opts.from);
-    let printed = 0;
-    let warned = false;
-    while (!stop && printed < max) {
-      let log: EventLog | undefined;
-      try {
-        log = isS3(path) ? await openS3(path, true) : await openLog({ path });
-      } catch (error) {
-        if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
-        if (!warned) process.stderr.write('strand tail: the log is held by another process; waiting for it to let go...\n');
-        warned = true;
-      }
-      if (log !== undefined) {
-        try {
-          next ??= log.position + 1;
-          for await (const e of log.readAll({ from: next, pattern })) {
-            out.event(e);
-            next = e.position + 1;
-            if (++printed >= max) break;
-          }
-          next = Math.max(next, log.position + 1);
-        } finally {
-          await log.close();
-        }
-      }
-      if (!stop && printed < max) await sleep(Number(opts.interval));
-    }
+    await tail({
+      open: () => (isS3(path) ? openS3(path, true) : openLog({ path, createIfMissing: false })),
+      reopen: !isS3(path),
+      pattern,
+      from: from === 'start' ? 1 : from,
+      count,
+      intervalMs,
+      onEvent: (e) => out.event(e),
+      stopped: () => stop,
+      onLocked: () => process.stderr.write('strand tail: the log is held by another process; waiting for it to let go...\n'),
+      sleep,
+    });
   });
 
 program
@@ -431,8 +454,8 @@ Examples:
         types: types.split(',').map((t) => t.trim()),
         dir,
         name: opts.name,
-        from: opts.from === undefined ? undefined : Number(opts.from),
-        to: opts.to === undefined ? undefined : Number(opts.to),
+        from: intArg('--from', opts.from, 1),
+        to: intArg('--to', opts.to, 0),
       });
       out.table(
         r.files.map((f) => ({ type: f.type, rows: f.rows, positions: `${f.fromPosition}-${f.toPosition}`, file: f.path })),
@@ -560,6 +583,13 @@ Examples:
       }
       const projection = Object.values(mod).find((v): v is CompiledProjection => v !== null && typeof v === 'object' && (v as { name?: unknown }).name === name && 'handlers' in v);
       if (projection === undefined) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `${opts.module} exports no projection named "${name}". Export the result of defineProjection({ name: '${name}', ... }).`);
+      if (await isInlineProjection(log, name)) {
+        return out.fail(
+          ExitCode.usage,
+          'STRAND_INVALID_ARGUMENT',
+          `${name} runs inline (attachInline): its read model is written in each append's own batch, so there is no asynchronous generation to rebuild, and a rebuild here would start a second, asynchronous copy beside it. Run it with a ProjectionRunner if it should be rebuilt from the CLI; an inline read model is rebuilt in the application, by replaying the log through its handlers.`,
+        );
+      }
       const runner = new ProjectionRunner(log, projection);
       await runner.start();
       const bar = progressBar(out, `rebuild ${name}`, log.position);

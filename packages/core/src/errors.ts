@@ -279,6 +279,18 @@ export class TimeoutError extends StrandError {
 }
 
 /**
+ * There is no log where one was expected: an open that must not create one (`createIfMissing:
+ * false`, read-only tools) found no Strand log. Code `STRAND_NOT_FOUND`.
+ */
+export class LogNotFoundError extends StrandError {
+  constructor(where: string, reason: string) {
+    super('STRAND_NOT_FOUND', 'invalid', `No Strand log at ${where}: ${reason}. Nothing was created there. Check the path, or create a log (openLog({ path }), strand init).`, {
+      details: { where, reason },
+    });
+  }
+}
+
+/**
  * Returns true if `error` is a {@link StrandError} (of any copy of `@strand/core` in the process)
  * with the given code, if one is given.
  */

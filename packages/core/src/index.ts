@@ -22,6 +22,7 @@ export {
   InvalidStreamNameError,
   LogClosedError,
   LogLockedError,
+  LogNotFoundError,
   StorageUnavailableError,
   CommitUnknownError,
   StrandError,

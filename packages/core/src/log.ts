@@ -13,7 +13,7 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import { type PayloadCodec, builtInCodecs, jsonCodec, meta } from './codec.js';
 import { CommitPipeline } from './commit/pipeline.js';
 import { type PrepareOptions, type PreparedPart, prepareAppend } from './commit/prepare.js';
-import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedError, LogLockedError, StorageUnavailableError } from './errors.js';
+import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedError, LogLockedError, LogNotFoundError, StorageUnavailableError } from './errors.js';
 import { HeadCache } from './head-cache.js';
 import { Space, metaKey, positionOfGlobalKey } from './keys.js';
 import { LiveRing } from './live-ring.js';
@@ -56,6 +56,11 @@ export interface EventLogOptions {
   store: AnyLevel;
   /** Close the store when the log closes. Default false. */
   ownsStore?: boolean;
+  /**
+   * Create the log if the store holds none (default true). False for tools that only read: a
+   * store without a Strand log then fails with `STRAND_NOT_FOUND` and nothing is written to it.
+   */
+  createIfMissing?: boolean;
   /** When an append is acknowledged. Default `'sync'`. See docs: "Durability". */
   durability?: Durability;
   /** Payload codec, or the name of a built-in one. Default: the codec the log was created with, else JSON. */
@@ -245,6 +250,7 @@ export class EventLog implements EventStore {
     }
     let codec: PayloadCodec;
     if (formatBytes === undefined) {
+      if (options.createIfMissing === false) throw new LogNotFoundError(describeStore(store), 'the store holds no Strand log');
       codec = requested ?? jsonCodec;
       await store.put(metaKey('format'), meta.encode({ format: FORMAT_VERSION, codec: codec.name, created: (options.clock ?? Date.now)() }), writeOptions(true));
     } else {
@@ -523,6 +529,12 @@ function storePipelineDepth(store: AnyLevel): number {
   const root = (store as { db?: { strandPipelineDepth?: unknown } }).db?.strandPipelineDepth;
   const depth = own ?? root;
   return typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 1 ? depth : 1;
+}
+
+/** Where a store is, for messages: its location when it has one. */
+function describeStore(store: AnyLevel): string {
+  const location = (store as { location?: unknown }).location;
+  return typeof location === 'string' ? location : 'this store';
 }
 
 function mapOpenError(cause: unknown, store: AnyLevel): Error {

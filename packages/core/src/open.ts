@@ -3,10 +3,11 @@
  *
  * @module
  */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
-import { InvalidArgumentError, isStrandError, StrandError } from './errors.js';
+import { InvalidArgumentError, isStrandError, LogNotFoundError, StrandError } from './errors.js';
 import { EventLog, type EventLogOptions } from './log.js';
 
 /** Options of {@link openLog}: where to keep the log, plus every {@link EventLogOptions} but `store`. */
@@ -47,7 +48,11 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
     if (rest.pipelineDepth !== undefined && rest.pipelineDepth !== 1) {
       throw new InvalidArgumentError('pipelineDepth must be 1 with { path }: LevelDB runs batches on a thread pool, so it cannot promise to persist them in order. Leave it out.');
     }
-    store = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view' });
+    if (rest.createIfMissing === false && !existsSync(join(path, 'CURRENT'))) {
+      // Checked before LevelDB opens: it would create its directory, LOCK and LOG files first.
+      throw new LogNotFoundError(path, existsSync(path) ? 'the directory holds no LevelDB database' : 'the directory does not exist');
+    }
+    store = new ClassicLevel(path, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: rest.createIfMissing !== false });
   } else {
     throw new InvalidArgumentError('openLog needs { path: "<directory>" } for LevelDB on disk, or { memory: true }.');
   }

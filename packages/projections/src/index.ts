@@ -13,7 +13,7 @@ export { DynamicSubscription } from './dynamic.js';
 export type { EngineOptions, ParkedStream } from './engine.js';
 export { ProjectionParkedError, ProjectionStoppedError, ProjectionTimeoutError } from './errors.js';
 export type { StoppedReason } from './errors.js';
-export { attachInline } from './inline.js';
+export { attachInline, isInlineProjection } from './inline.js';
 export type { InlineProjection } from './inline.js';
 export { defineProjection } from './projection.js';
 export type { CompiledProjection, EventHandler, EventSchemas, IndexDefinition, ProjectionDefinition, TypedHandlers, TypedProjectionDefinition } from './projection.js';

@@ -9,6 +9,14 @@ import { type CommitTx, type EventLog, InvalidArgumentError } from '@strand/core
 import type { CompiledProjection } from './projection.js';
 import { Collections, indexChanges, type ReadModelTx, type ReadModelView } from './read-model.js';
 
+/** Sublevel naming the projections that were attached inline to a log. */
+const INLINE_CATALOG = 'inline-projections';
+
+/** True if a projection of this name was ever attached inline to the log (`attachInline`). */
+export async function isInlineProjection(log: EventLog, name: string): Promise<boolean> {
+  return (await log.sublevel(INLINE_CATALOG).get(name)) !== undefined;
+}
+
 /** An attached inline projection. */
 export interface InlineProjection {
   /** Read access to its read model. */
@@ -72,6 +80,11 @@ export function attachInline(log: EventLog, projection: CompiledProjection): Inl
     throw new InvalidArgumentError('attachInline needs a projection made with defineProjection().');
   }
   const collections = new Collections(log, `inline-${projection.name}`, 0, projection.indexes);
+  // Recorded so tools know this projection runs inline (`strand projections rebuild` refuses it).
+  void log
+    .sublevel(INLINE_CATALOG)
+    .put(projection.name, { name: projection.name, patterns: projection.patterns })
+    .catch(() => {});
   const detach = log.addCommitHook({
     name: `inline:${projection.name}`,
     async onCommit(events, tx) {
