@@ -64,7 +64,7 @@ const pathOf = (path: string, key: string | number) => (typeof key === 'number' 
  * a typed error): plain objects and arrays are copied, other values kept as they are for the
  * codec to judge. Refused, as no codec keeps them: functions and symbols (which JSON and msgpack
  * silently drop), holes and `undefined` in arrays, cycles, nesting deeper than 64. Properties
- * whose value is `undefined` are left out, as JSON does.
+ * whose value is `undefined` are kept in the copy (JSON leaves them out when stored).
  */
 interface CopyRules {
   /** Refuse what JSON does not read back equal (non-finite numbers, BigInt, non-plain objects). */
@@ -129,7 +129,8 @@ function copyValue(v: unknown, path: string, depth: number, onPath: Set<object>,
     for (const key of Object.keys(o)) {
       if (rules.wellFormed && hasLoneSurrogate(key)) fail(`has a key with a lone UTF-16 surrogate`);
       const item = copyValue(read(o as Record<string, unknown>, key, path, index, type), pathOf(path, key), depth + 1, onPath, rules, index, type);
-      if (item !== undefined) out[key] = item;
+      // Kept as given (JSON leaves it out when stored): the copy reads like the caller's object.
+      out[key] = item;
     }
     return out;
   } finally {
