@@ -14,7 +14,7 @@ export interface EventInput<T = unknown> {
   /**
    * The payload, copied once on append. Must be data the log's codec reads back equal: with the
    * default JSON codec, plain objects, arrays, strings, finite numbers, booleans and null
-   * (properties whose value is `undefined` are left out). Anything else is `STRAND_INVALID_EVENT`.
+   * (properties whose value is `undefined` are left out when stored). Anything else is `STRAND_INVALID_EVENT`.
    */
   data: T;
   /** Unique id (1 to 128 characters), generated (UUID v4) if absent. Makes retries idempotent. */

@@ -164,7 +164,7 @@ export function copyMetadata(metadata: unknown, index = 0, type = ''): Record<st
  * Checks that data is plain JSON that reads back equal: refuses NaN and infinities (JSON makes
  * them null), non-plain objects such as Date, Map or class instances (JSON makes them strings or
  * `{}`), BigInt, functions, symbols, holes and `undefined` in arrays and cycles, naming the path.
- * Properties whose value is `undefined` are left out, as JSON does. Used by the JSON codec.
+ * Properties whose value is `undefined` are left out when stored, as JSON does. Used by the JSON codec.
  */
 export function assertJsonData(data: unknown, context: { type?: string } = {}): void {
   copyValue(data, 'data', 0, new Set(), JSON_RULES, 0, context.type ?? '');
