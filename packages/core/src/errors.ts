@@ -217,12 +217,18 @@ export class LogLockedError extends StrandError {
   /** The location that could not be locked (a LevelDB directory). */
   readonly path: string;
 
-  constructor(path: string, cause?: unknown) {
+  /**
+   * @param sameProcess - true when this process holds the directory (an earlier `openLog` on it
+   *   that is still open): the message then says so instead of pointing at another process.
+   */
+  constructor(path: string, cause?: unknown, sameProcess = false) {
     super(
       'STRAND_LOG_LOCKED',
       'unavailable',
-      `The log at ${path} is already open elsewhere (another process or another EventLog in this one). One writer owns a log: close the other one, or share a single EventLog instance.`,
-      { cause, details: { path } },
+      sameProcess
+        ? `The log at ${path} is already open in this process (another openLog() on the same directory). Share that one EventLog instance, or close it before opening the directory again.`
+        : `The log at ${path} is already open elsewhere (another process or another EventLog in this one). One writer owns a log: close the other one, or share a single EventLog instance.`,
+      { cause, details: sameProcess ? { path, sameProcess } : { path } },
     );
     this.path = path;
   }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
-import { InvalidArgumentError, isStrandError, LogNotFoundError, StrandError } from './errors.js';
+import { InvalidArgumentError, LogLockedError, LogNotFoundError } from './errors.js';
 import { EventLog, type EventLogOptions } from './log.js';
 
 /** Options of {@link openLog}: where to keep the log, plus every {@link EventLogOptions} but `store`. */
@@ -62,14 +62,7 @@ export async function openLog(options: OpenLogOptions): Promise<EventLog> {
     log = await EventLog.open({ ...rest, store, ownsStore: true });
   } catch (error) {
     await store.close().catch(() => {});
-    if (where !== undefined && openHere.has(where) && isStrandError(error, 'STRAND_LOG_LOCKED')) {
-      throw new StrandError(
-        'STRAND_LOG_LOCKED',
-        'closed',
-        `The log at ${where} is already open in this process (another openLog() on the same directory). Share that one EventLog instance, or close it before opening the directory again.`,
-        { cause: error, details: { where, sameProcess: true } },
-      );
-    }
+    if (where !== undefined && openHere.has(where) && error instanceof LogLockedError) throw new LogLockedError(error.path, error.cause, true);
     throw error;
   }
   if (where !== undefined) {
