@@ -157,7 +157,7 @@ describe('strand CLI', () => {
     // Live: the coordinator runs in this process and the CLI asks it over its socket.
     const log2 = await openLog({ path: dir });
     try {
-      await log2.append('orders/us/o-3', [{ type: 'Placed', data: {} }]);
+      await log2.append('orders/us/o-3', [{ type: 'Placed', data: { total: 1 } }]);
       group = await ConsumerGroup.open(log2, { name: 'billing', pattern: 'orders/>', maxAttempts: 1 });
       member();
       await group.drained();
