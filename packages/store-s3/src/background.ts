@@ -22,7 +22,10 @@ export interface BackgroundTaskOptions {
   failed: (err: unknown) => void;
   /** Called when a backoff starts (e.g. to let writers stalled on this task go). */
   backingOff?: () => void;
-  /** After a successful run, run again after this long (a poll), else only when kicked. */
+  /**
+   * After a successful run, run again this long after it *started* (a poll at a fixed rate: a
+   * slow run does not push the next one back by its own length), else only when kicked.
+   */
   everyMs?: number;
   /** Backoff between failed runs (default 100 ms doubling to 30 s, no jitter). */
   backoff?: BackoffPolicy;
@@ -53,11 +56,12 @@ export class BackgroundTask {
   /** Starts a run if none is under way or pending and the task is ready. */
   kick(): void {
     if (this.current || this.waiting || this.stopped || !this.o.ready()) return;
+    const started = this.o.clock.now();
     this.current = this.o.run().then(
       () => {
         this.current = undefined;
         this.failures = 0;
-        if (this.o.everyMs !== undefined) this.after(this.o.everyMs);
+        if (this.o.everyMs !== undefined) this.after(Math.max(0, this.o.everyMs - (this.o.clock.now() - started)));
         else this.kick();
       },
       (err: unknown) => {

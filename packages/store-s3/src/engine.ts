@@ -34,6 +34,7 @@ export interface EngineConfig {
   flushIntervalMs: number;
   walFlushBytes: number;
   walPutsInFlight: number;
+  walSegmentObjects: number;
   memtableBytes: number;
   walReplayMaxObjects: number;
   l0CompactionTrigger: number;
@@ -68,6 +69,8 @@ export interface EngineStats {
   walObjects: number;
   /** Bytes of those WAL objects. */
   walBytes: number;
+  /** WAL segments stored (docs/design/0005, "Bounded replay"). */
+  walSegments: number;
   /** Most WAL PUTs that were unacknowledged at once. */
   walPutsInFlightMax: number;
   memtableFlushes: number;
@@ -80,7 +83,7 @@ export abstract class Engine {
   /** Requests that reached the store (retries included). */
   readonly requests: RequestCounts;
   /** Background work done. */
-  readonly stats: EngineStats = { walObjects: 0, walBytes: 0, walPutsInFlightMax: 0, memtableFlushes: 0, compactions: 0, gc: [] };
+  readonly stats: EngineStats = { walObjects: 0, walBytes: 0, walSegments: 0, walPutsInFlightMax: 0, memtableFlushes: 0, compactions: 0, gc: [] };
   /** This instance's writer epoch (0 for a follower). */
   epoch = 0;
   protected readonly store: ObjectStore;

@@ -19,6 +19,8 @@ export class Follower extends Engine {
   /** WAL objects at or after the manifest's replay point, by slot: the memtable's contents. */
   private readonly walTail = new Map<number, WalBatch[]>();
   private lastWalId = 0;
+  /** WAL objects the last poll found: the next poll reads that many slots (plus one) at once. */
+  private lastFound = 0;
   private refreshing: Promise<void> | undefined;
   private readonly poll: BackgroundTask;
 
@@ -64,17 +66,35 @@ export class Follower extends Engine {
   }
 
   /**
-   * Catches up with the writer now: a newer manifest, then new WAL objects. Calls
-   * `onRefresh` when it saw anything new (the event log above re-reads its head then).
+   * Catches up with the writer now: a newer manifest and new WAL objects, looked for at once (a
+   * LIST of manifests, and GETs of the next WAL slots: see `WalReader.follow`). Calls `onRefresh`
+   * when it saw anything new (the event log above re-reads its head then).
    */
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
       try {
-        const before = { version: this.manifest.version, wal: this.lastWalId };
-        const { manifest: latest } = await this.manifests.readLatest(this.manifest.version);
-        if (latest && latest.version > this.manifest.version) this.adoptManifest(latest);
-        await this.pullWal();
-        if (this.manifest.version !== before.version || this.lastWalId !== before.wal) this.cfg.onRefresh?.();
+        // The manifest and the WAL are looked for at once, and each tells the event log above as
+        // soon as it brought something new: new WAL objects are not held back by the LIST.
+        const manifest = this.manifests.readLatest(this.manifest.version).then(({ manifest: latest }) => {
+          if (latest && latest.version > this.manifest.version) {
+            this.adoptManifest(latest);
+            this.cfg.onRefresh?.();
+          }
+        });
+        const from = this.lastWalId + 1;
+        const follow = (next: number, apply: (batches: WalBatch[], slot: number) => void) => this.walReader.follow(next, apply, this.lastFound + 1);
+        const wal = this.pullWal(follow).then(() => {
+          if (this.lastWalId + 1 > from) this.cfg.onRefresh?.();
+        });
+        await Promise.all([manifest, wal]);
+        // A manifest that moved the replay point past where the WAL pull started (a follower far
+        // behind, whose next slots may be gone): continue from there now, not a poll later.
+        if (this.manifest.walReplayFrom > from) {
+          const before = this.lastWalId;
+          await this.pullWal(follow);
+          if (this.lastWalId !== before) this.cfg.onRefresh?.();
+        }
+        this.lastFound = this.lastWalId + 1 - from;
       } finally {
         this.refreshing = undefined;
       }
@@ -95,11 +115,19 @@ export class Follower extends Engine {
     this.lastWalId = Math.max(this.lastWalId, m.walReplayFrom - 1);
   }
 
-  private async pullWal(): Promise<void> {
-    this.lastWalId =
-      (await this.walReader.replay(this.lastWalId + 1, (batches, id) => {
-        this.walTail.set(id, batches);
-        this.applyAll(batches);
-      })) - 1;
+  /**
+   * Reads WAL slots after the last one applied (by LIST at open, by GETs when polling). A slot
+   * below the manifest's replay point is in a table already and is not applied: the manifest may
+   * move while the pull is under way.
+   */
+  private async pullWal(
+    read: (from: number, apply: (batches: WalBatch[], slot: number) => void) => Promise<number> = (from, apply) => this.walReader.replay(from, apply),
+  ): Promise<void> {
+    const next = await read(this.lastWalId + 1, (batches, id) => {
+      if (id < this.manifest.walReplayFrom) return;
+      this.walTail.set(id, batches);
+      this.applyAll(batches);
+    });
+    this.lastWalId = Math.max(this.lastWalId, next - 1);
   }
 }

@@ -13,6 +13,7 @@ import { decodeManifest, manifestVersionOf } from './manifest/format.js';
 import type { ObjectInfo, ObjectStore } from './object-store/types.js';
 import { sstIdOf } from './tables.js';
 import { walIdOf } from './wal/format.js';
+import { segmentRangeOf } from './wal/segment.js';
 
 /** What GC needs. */
 export interface GcContext {
@@ -29,13 +30,15 @@ export interface GcContext {
 export interface GcResult {
   tables: string[];
   wal: number[];
+  /** WAL segments deleted, by their first slot. */
+  walSegments: number[];
   manifests: number[];
 }
 
 /** One GC pass. */
 export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
   const { store, prefix, graceMs } = ctx;
-  const result: GcResult = { tables: [], wal: [], manifests: [] };
+  const result: GcResult = { tables: [], wal: [], walSegments: [], manifests: [] };
   const listedManifests = await store.list(`${prefix}manifest/`);
   const now = serverNow(store, listedManifests);
   const manifests = listedManifests
@@ -77,6 +80,12 @@ export async function collectGarbage(ctx: GcContext): Promise<GcResult> {
     if (id === undefined || id >= latest.walReplayFrom || o.lastModified >= now - graceMs) continue;
     await store.delete(o.key);
     result.wal.push(id);
+  }
+  for (const o of await store.list(`${prefix}walseg/`)) {
+    const range = segmentRangeOf(prefix, o.key);
+    if (range === undefined || range.last >= latest.walReplayFrom || o.lastModified >= now - graceMs) continue;
+    await store.delete(o.key);
+    result.walSegments.push(range.first);
   }
   for (const v of oldManifests) {
     await store.delete(manifests.find((m) => m.version === v)?.key as string);

@@ -22,6 +22,7 @@ import type { Version } from './read-path.js';
 import type { WalBatch } from './wal/format.js';
 import { Writer } from './writer.js';
 import { WAL_WINDOW_MAX, addRegion, findContaining } from './wal/format.js';
+import { SEGMENT_MAX_OBJECTS } from './wal/segment.js';
 
 /** Binary keys and values as abstract-level hands them to the private API. */
 type Bytes = Uint8Array;
@@ -60,6 +61,12 @@ export interface S3LevelOptions<K = string, V = string> extends AbstractDatabase
    * are still acknowledged strictly in WAL order (docs/design/0005).
    */
   walPutsInFlight?: number;
+  /**
+   * WAL objects copied into one WAL segment once acknowledged (default 32, at most 256; 0 = no
+   * segments): a reopen reads a segment per GET instead of a WAL object per GET
+   * (docs/design/0005, "Bounded replay").
+   */
+  walSegmentObjects?: number;
   /** Memtable size that triggers a flush to an L0 table (default 16 MiB). */
   memtableBytes?: number;
   /**
@@ -116,6 +123,7 @@ const S3_OPTION_NAMES = [
   'flushIntervalMs',
   'walFlushBytes',
   'walPutsInFlight',
+  'walSegmentObjects',
   'memtableBytes',
   'walReplayMaxObjects',
   'l0CompactionTrigger',
@@ -141,6 +149,7 @@ const INTEGER_OPTIONS: Readonly<Record<string, readonly [number, number]>> = {
   flushIntervalMs: [0, 60_000],
   walFlushBytes: [1, 1 << 30],
   walPutsInFlight: [1, WAL_WINDOW_MAX],
+  walSegmentObjects: [0, SEGMENT_MAX_OBJECTS],
   memtableBytes: [1, 1 << 30],
   walReplayMaxObjects: [1, 1 << 20],
   l0CompactionTrigger: [1, 1000],
@@ -272,6 +281,7 @@ export class S3Level<K = string, V = string> extends AbstractLevel<Buffer | Uint
       flushIntervalMs: o.flushIntervalMs ?? 0,
       walFlushBytes: o.walFlushBytes ?? 1024 * 1024,
       walPutsInFlight: o.walPutsInFlight ?? 2,
+      walSegmentObjects: o.walSegmentObjects ?? 32,
       memtableBytes: o.memtableBytes ?? 16 * 1024 * 1024,
       walReplayMaxObjects: o.walReplayMaxObjects ?? 512,
       l0CompactionTrigger: o.l0CompactionTrigger ?? 4,

@@ -133,6 +133,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
     blockBytes: pick([128, 1024]),
     gcGraceMs: 300,
     compress: rnd() < 0.5,
+    walSegmentObjects: pick([0, 2, 3, 8]),
   };
   let state = new Map<string, string>(); // the model: state every later writer must see
   let acked = 0;
@@ -247,6 +248,49 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
     faulty.enabled = true;
   }
   let db = await open(processStore);
+  // A follower polling all along, under the same faults: at each check it must read what the
+  // writer of the moment reads.
+  const follower = new S3Level<string, string>({
+    store: faulty,
+    readOnly: true,
+    pollIntervalMs: pick([10, 40]),
+    clock,
+    random: seededRandom(Math.floor(rnd() * 2 ** 31)),
+    retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 50, windowMs: 0 },
+    onBackgroundError: () => undefined,
+  });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await follower.open();
+      break;
+    } catch (err) {
+      if (attempt > 20) throw err;
+      await clock.sleep(100);
+    }
+  }
+  const checkFollower = async (want: Map<string, string>, what: string): Promise<void> => {
+    faulty.enabled = false;
+    try {
+      // A poll under way may fail on a fault injected before: refresh again.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await follower.refresh();
+          await follower.refresh();
+          break;
+        } catch (err) {
+          if (attempt > 3) throw err;
+        }
+      }
+      const seen = new Map<string, string>(await follower.iterator().all());
+      if (!sameState(seen, want)) throw new Error(`${what}: the follower reads ${JSON.stringify([...seen])}, the writer ${JSON.stringify([...want])}`);
+      for (const k of KEYS) {
+        const v = await follower.get(k);
+        if (v !== want.get(k)) throw new Error(`${what}: follower get(${k}) = ${v}, the writer reads ${want.get(k)}`);
+      }
+    } finally {
+      faulty.enabled = true;
+    }
+  };
   const initial = await observe(db);
   if (!sameState(initial, state)) {
     throw new Error(`seed ${seed}: the previous release's WAL did not replay: saw ${JSON.stringify([...initial])}, want ${JSON.stringify([...state])}`);
@@ -375,6 +419,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
     const seen = await observe(db);
     debug('explain');
     state = explain(seen, batches, `seed ${seed} round ${round} (${ending}, ${config.flushIntervalMs} ms)`);
+    await checkFollower(seen, `seed ${seed} round ${round}`);
     trace.push(`${round}:${ending}:${batches.length}:${batches.filter((b) => b.acked).length}:${seen.size}:${clock.now()}`);
     if (rnd() < 0.5) {
       faulty.enabled = false;
@@ -383,6 +428,7 @@ async function scenario(clock: SimClock, seed: number): Promise<SimResult> {
     }
   }
   await db.close().catch(() => undefined);
+  await follower.close().catch(() => undefined);
   trace.push(bucket.keys().join(','));
   debug('done', { acked, sessions, faults: faulty.injected, objects: bucket.keys().length });
   return { trace: trace.join('\n'), sessions, acked, faults: { ...faulty.injected }, fencedOutcomes, faultOutcomes, commitUnknown, legacy };

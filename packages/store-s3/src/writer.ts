@@ -91,15 +91,20 @@ export class Writer extends Engine {
       flushIntervalMs: this.cfg.flushIntervalMs,
       walFlushBytes: this.cfg.walFlushBytes,
       walPutsInFlight: this.cfg.walPutsInFlight,
+      walSegmentObjects: this.cfg.walSegmentObjects,
       clock: this.cfg.clock,
       cut: () => this.cut(),
       acknowledged: () => {
         this.stats.walObjects = this.walWriter.objects;
         this.stats.walBytes = this.walWriter.bytes;
+        this.stats.walSegments = this.walWriter.segments;
         this.stats.walPutsInFlightMax = this.walWriter.putsInFlightMax;
         this.flushTask.kick();
       },
       stopped: () => this.releaseStall(true),
+      segmentFailed: (err) => {
+        if (!this.closing) this.cfg.onBackgroundError(err);
+      },
     });
     // Replay restarts at the first slot this writer will fill.
     if (this.mem.bytes >= this.cfg.memtableBytes || this.memWalObjects >= this.cfg.walReplayMaxObjects) this.freeze(resume - 1);
@@ -114,6 +119,7 @@ export class Writer extends Engine {
 
   async close(): Promise<void> {
     if (this.wal && !this.wal.error) await this.wal.drain();
+    await this.wal?.segmentsIdle();
     this.closing = true;
     this.wal?.cancelTimer();
     await this.flushTask.stop();

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
 import { InMemoryObjectStore } from './object-store/memory.js';
 import { S3Level } from './s3-level.js';
 
@@ -23,5 +25,56 @@ describe('bounded replay', () => {
     expect((await next.keys().all()).length).toBe(200);
     await next.close();
     await db.close().catch(() => undefined);
+  });
+});
+
+describe('WAL segments', () => {
+  it('a reopen reads the WAL a segment per GET, and the WAL objects themselves where a segment is damaged or missing', async () => {
+    const store = new InMemoryObjectStore();
+    const opts = { store, flushIntervalMs: 0, walReplayMaxObjects: 1000, walSegmentObjects: 8 };
+    const db = new S3Level<string, string>(opts);
+    await db.open();
+    for (let i = 0; i < 100; i++) await db.put(`k${String(i).padStart(3, '0')}`, `v${i}`); // one WAL object each
+    await db.close(); // no memtable flush: all 100 WAL objects are pending
+    const segments = store.keys().filter((k) => k.startsWith('walseg/'));
+    expect(segments).toHaveLength(12); // 100 objects after the fence: 12 segments of 8, 4 left over
+    const reopenGets = async (): Promise<number> => {
+      const next = new S3Level<string, string>({ ...opts, walSegmentObjects: 0 });
+      await next.open();
+      const gets = next.requests.get;
+      expect((await next.keys().all()).length).toBe(100);
+      expect(await next.get('k099')).toBe('v99');
+      await next.close();
+      return gets;
+    };
+    const withSegments = await reopenGets();
+    expect(withSegments).toBeLessThanOrEqual(1 + 12 + 4 + 1 + 1); // manifest, segments, the rest, the previous fence slot, slack
+    // A damaged segment and a missing one: their slots are read one by one.
+    await store.put(segments[3] as string, Buffer.from('not a segment'));
+    await store.delete(segments[7] as string);
+    const fallback = await reopenGets();
+    expect(fallback - withSegments).toBeGreaterThanOrEqual(2 * 8 - 2);
+    // Without segments every WAL object is a GET.
+    for (const k of store.keys().filter((k) => k.startsWith('walseg/'))) await store.delete(k);
+    expect(await reopenGets()).toBeGreaterThanOrEqual(100);
+  });
+
+  it('GC deletes segments below the replay point, like WAL objects', async () => {
+    let serverNow = 1_700_000_000_000;
+    const server: Clock = { now: () => serverNow, sleep: systemClock.sleep };
+    const store = new InMemoryObjectStore(server);
+    const db = new S3Level<string, string>({ store, flushIntervalMs: 0, walSegmentObjects: 4, gc: false, gcGraceMs: 1000 });
+    await db.open();
+    for (let i = 0; i < 20; i++) await db.put(`k${i}`, `v${i}`);
+    await db.flushMemtable();
+    const replayFrom = db.manifest?.walReplayFrom as number;
+    expect((await db.collectGarbage()).walSegments).toEqual([]); // younger than the grace period
+    serverNow += 2000;
+    const gc = await db.collectGarbage();
+    expect(gc.walSegments.length).toBeGreaterThanOrEqual(4);
+    const left = store.keys().filter((k) => k.startsWith('walseg/'));
+    for (const k of left) expect(Number(k.slice('walseg/'.length + 21))).toBeGreaterThanOrEqual(replayFrom);
+    expect(await db.get('k19')).toBe('v19');
+    await db.close();
   });
 });

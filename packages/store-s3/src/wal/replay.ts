@@ -9,10 +9,18 @@ import { CorruptionError, FencedError } from '../errors.js';
 import type { ObjectStore } from '../object-store/types.js';
 import { PreconditionFailedError } from '../object-store/types.js';
 import type { WalBatch, WalObject } from './format.js';
+import type { WalSegment } from './segment.js';
+import { decodeSegment, segmentListStart, segmentRangeOf } from './segment.js';
 import { UnsupportedWalFormatError, WAL_WINDOW_MAX, decodeWal, encodeWal, walIdOf, walKey } from './format.js';
 
 /** WAL objects fetched ahead of the one being applied: replay of a long tail is latency-bound. */
 const READ_AHEAD = 32;
+
+/** A segment a LIST found, and the slots its key says it covers. */
+interface ListedSegment {
+  key: string;
+  range: { first: number; last: number };
+}
 
 /** Reads the WAL of one store (one prefix). */
 export class WalReader {
@@ -48,24 +56,63 @@ export class WalReader {
    * replaying at open) fences the replayer when a newer writer's object turns up.
    */
   async replay(from: number, apply: (batches: WalBatch[], slot: number) => void, writerEpoch?: number): Promise<number> {
-    const listed = await this.store.list(`${this.prefix}wal/`, { startAfter: walKey(this.prefix, from - 1) });
+    const [listed, segmentsListed] = await Promise.all([
+      this.store.list(`${this.prefix}wal/`, { startAfter: walKey(this.prefix, from - 1) }),
+      this.store.list(`${this.prefix}walseg/`, { startAfter: segmentListStart(this.prefix, from) }),
+    ]);
     const slots = listed
       .map((o) => walIdOf(this.prefix, o.key))
       .filter((id): id is number => id !== undefined && id >= from)
       .sort((a, b) => a - b);
+    const segments = segmentsListed
+      .map((o) => ({ key: o.key, range: segmentRangeOf(this.prefix, o.key) }))
+      .filter((s): s is ListedSegment => s.range !== undefined && s.range.last >= from)
+      .sort((a, b) => a.range.first - b.range.first || b.range.last - a.range.last);
+    let segmentAt = 0;
+    /** The segment covering `slot` that reaches furthest, if any (asked in slot order). */
+    const segmentFor = (slot: number): ListedSegment | undefined => {
+      let best: ListedSegment | undefined;
+      for (let k = segmentAt; k < segments.length && (segments[k] as ListedSegment).range.first <= slot; k++) {
+        const s = segments[k] as ListedSegment;
+        if (s.range.last >= slot && (!best || s.range.last > best.range.last)) best = s;
+      }
+      while (segmentAt < segments.length && (segments[segmentAt] as ListedSegment).range.last < slot) segmentAt++;
+      return best;
+    };
     let next = from;
     let fenceEpoch = 0;
     const pending = new Map<number, Promise<WalObject | undefined>>();
+    // Read-ahead: up to READ_AHEAD requests beyond the slot being applied (a segment's GET reads
+    // many slots); `outstanding` holds the index in `slots` of the last slot each one covers.
+    const outstanding: number[] = [];
+    let ahead = 0;
     for (let i = 0; i < slots.length; i++) {
       const slot = slots[i] as number;
       if (slot < next) continue; // skipped by a fence
       if (slot > next) break; // a gap: the log ends here
-      for (let j = i; j < Math.min(slots.length, i + READ_AHEAD); j++) {
-        const ahead = slots[j] as number;
-        if (!pending.has(ahead)) {
-          const p = this.readSlot(ahead);
+      while (outstanding.length > 0 && (outstanding[0] as number) < i) outstanding.shift();
+      if (ahead < i) ahead = i;
+      while (outstanding.length < READ_AHEAD && ahead < slots.length) {
+        const first = slots[ahead] as number;
+        const segment = segmentFor(first);
+        if (segment) {
+          const objects = this.readSegment(segment.key, segment.range.first);
+          let j = ahead;
+          for (; j < slots.length && (slots[j] as number) <= segment.range.last; j++) {
+            const s = slots[j] as number;
+            // A segment missing or damaged, or without this slot: the slot's own object instead.
+            const p = objects.then((m) => m?.get(s) ?? this.readSlot(s));
+            p.catch(() => undefined);
+            pending.set(s, p);
+          }
+          outstanding.push(j - 1);
+          ahead = j;
+        } else {
+          const p = this.readSlot(first);
           p.catch(() => undefined);
-          pending.set(ahead, p);
+          pending.set(first, p);
+          outstanding.push(ahead);
+          ahead++;
         }
       }
       const obj = await pending.get(slot);
@@ -83,6 +130,78 @@ export class WalReader {
       next = obj.resumeAt || slot + 1;
     }
     return next;
+  }
+
+  /**
+   * The WAL objects a segment holds, by slot, decoded; undefined when the segment is missing or
+   * damaged (replay then reads those slots' own objects). An object in it that does not decode is
+   * left out, so that slot's own object is read.
+   */
+  private async readSegment(key: string, first: number): Promise<Map<number, WalObject> | undefined> {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.store.get(key);
+    } catch {
+      return undefined; // the slots' own GETs retry, and fail if the store is down
+    }
+    if (bytes === undefined) return undefined;
+    let segment: WalSegment;
+    try {
+      segment = decodeSegment(bytes, key);
+    } catch (err) {
+      if (err instanceof CorruptionError) return undefined;
+      throw err;
+    }
+    if (segment.first !== first) return undefined;
+    const out = new Map<number, WalObject>();
+    segment.objects.forEach((o, i) => {
+      const obj = this.tryDecode(o, first + i);
+      if (obj) out.set(first + i, obj);
+    });
+    return out;
+  }
+
+  /**
+   * Follows the WAL from slot `from` by GETs of the slots themselves, no LIST: a follower's poll.
+   * It reads the next `window` slots at once (a follower passes how many the last poll found,
+   * plus one); while slots are found it fetches further ones ahead (doubling, up to
+   * {@link READ_AHEAD}), applies them in slot order and stops, like {@link WalReader.replay},
+   * at the first missing or torn slot; a fence object makes it jump to its resume slot. An
+   * up-to-date follower's poll is one GET (a 404), so a new WAL object is seen one GET after the
+   * poll that follows it (docs/design/0005, "Followers"). Returns the first slot not consumed.
+   */
+  async follow(from: number, apply: (batches: WalBatch[], slot: number) => void, firstWindow = 1): Promise<number> {
+    let next = from;
+    let window = Math.max(1, Math.min(READ_AHEAD, firstWindow));
+    let fenceEpoch = 0;
+    const pending = new Map<number, Promise<WalObject | undefined>>();
+    let requestedUpTo = from - 1;
+    const request = (first: number, last: number): void => {
+      for (let s = Math.max(first, requestedUpTo + 1); s <= last; s++) {
+        const p = this.readSlot(s);
+        p.catch(() => undefined);
+        pending.set(s, p);
+      }
+      requestedUpTo = Math.max(requestedUpTo, last);
+    };
+    request(from, from + window - 1);
+    for (;;) {
+      const obj = await pending.get(next);
+      if (!obj) return next; // the log ends here (for now)
+      if (obj.epoch < fenceEpoch) {
+        throw new CorruptionError(`${walKey(this.prefix, next)}: epoch ${obj.epoch} after a fence of epoch ${fenceEpoch}`);
+      }
+      if (obj.resumeAt) fenceEpoch = obj.epoch;
+      apply(obj.batches, next);
+      const after = obj.resumeAt || next + 1;
+      for (const s of pending.keys()) if (s < after) pending.delete(s);
+      if (after > requestedUpTo) {
+        // Everything asked for was there: ask for more at once, twice as many.
+        window = Math.min(READ_AHEAD, window * 2);
+        request(after, after + window - 1);
+      }
+      next = after;
+    }
   }
 
   /**

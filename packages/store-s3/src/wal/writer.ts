@@ -15,6 +15,10 @@ import { ObjectStoreError, PreconditionFailedError } from '../object-store/types
 import type { WalBatch } from './format.js';
 import { batchBytes, encodeWal, walKey } from './format.js';
 import type { WalReader } from './replay.js';
+import { SEGMENT_MAX_OBJECTS, encodeSegment, segmentKey } from './segment.js';
+
+/** A segment is stored early once its WAL objects hold this many bytes. */
+const SEGMENT_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Longest wait for more writers before an eager WAL PUT (flush interval 0), ms. */
 const GATHER_MS = 1;
@@ -32,8 +36,8 @@ interface Flight {
   frozen: Memtable | undefined;
   state: 'pending' | 'stored' | 'failed';
   error?: unknown;
-  /** Bytes of its WAL object. */
-  size: number;
+  /** Its WAL object (kept for the next segment once stored). */
+  body: Buffer;
   /** Settles (never rejects) when the PUT does. */
   done: Promise<void>;
 }
@@ -49,6 +53,8 @@ export interface WalWriterOptions {
   flushIntervalMs: number;
   walFlushBytes: number;
   walPutsInFlight: number;
+  /** WAL objects per segment (0: no segments). */
+  walSegmentObjects: number;
   clock: Clock;
   /**
    * At each WAL cut, before the slot is assigned: the memtable frozen at this boundary, if any
@@ -59,6 +65,8 @@ export interface WalWriterOptions {
   acknowledged: () => void;
   /** The writer stopped (fenced or failed); `error` says why. */
   stopped: () => void;
+  /** A segment could not be written (harmless: replay reads the WAL objects themselves). */
+  segmentFailed: (err: unknown) => void;
 }
 
 /** The WAL writer of one writer epoch. */
@@ -82,6 +90,14 @@ export class WalWriter {
   private flushDue = false;
   private fenced: FencedError | undefined;
   private failed: StoreUnavailableError | undefined;
+  /** Acknowledged WAL objects of consecutive slots from `segmentFirst`, not in a segment yet. */
+  private segmentObjects: Buffer[] = [];
+  private segmentBytes = 0;
+  private segmentFirst = 0;
+  /** The segment PUT under way: one at a time. */
+  private segmentPut: Promise<void> = Promise.resolve();
+  /** Segments stored. */
+  segments = 0;
 
   constructor(private readonly o: WalWriterOptions) {
     this.nextSlot = o.firstSlot;
@@ -103,6 +119,43 @@ export class WalWriter {
     if (durable) p = new Promise<void>((resolve, reject) => this.bufWaiters.push({ resolve, reject }));
     this.schedule();
     return p;
+  }
+
+  /**
+   * Adds an acknowledged WAL object to the next segment, and stores the segment once it holds
+   * `walSegmentObjects` objects or `SEGMENT_MAX_BYTES` (docs/design/0005, "Bounded replay").
+   */
+  private segmentAdd(slot: number, body: Buffer): void {
+    if (this.o.walSegmentObjects <= 0) return;
+    if (this.segmentObjects.length === 0) this.segmentFirst = slot;
+    else if (slot !== this.segmentFirst + this.segmentObjects.length) {
+      // Not the next slot (cannot happen within one writer): start over from this one.
+      this.segmentObjects = [];
+      this.segmentBytes = 0;
+      this.segmentFirst = slot;
+    }
+    this.segmentObjects.push(body);
+    this.segmentBytes += body.length;
+    if (this.segmentObjects.length < Math.min(this.o.walSegmentObjects, SEGMENT_MAX_OBJECTS) && this.segmentBytes < SEGMENT_MAX_BYTES) return;
+    const first = this.segmentFirst;
+    const objects = this.segmentObjects;
+    this.segmentObjects = [];
+    this.segmentBytes = 0;
+    const key = segmentKey(this.o.prefix, first, first + objects.length - 1);
+    this.segmentPut = this.segmentPut.then(async () => {
+      if (this.error) return; // stopped: nothing more is sent
+      try {
+        await this.o.store.put(key, encodeSegment(first, objects), { ifNoneMatch: '*' });
+        this.segments++;
+      } catch (err) {
+        if (!(err instanceof PreconditionFailedError)) this.o.segmentFailed(err); // 412: a retry of ours landed
+      }
+    });
+  }
+
+  /** Waits for the segment PUT under way (closing). */
+  async segmentsIdle(): Promise<void> {
+    await this.segmentPut;
   }
 
   /** Resolves once every buffered write was sent and every WAL PUT settled. */
@@ -210,7 +263,7 @@ export class WalWriter {
     const frozen = this.o.cut();
     const slot = this.nextSlot++;
     const body = encodeWal(this.o.epoch, batches);
-    const flight: Flight = { slot, waiters, frozen, state: 'pending', size: body.length, done: Promise.resolve() };
+    const flight: Flight = { slot, waiters, frozen, state: 'pending', body, done: Promise.resolve() };
     flight.done = this.put(slot, body).then(
       () => {
         flight.state = 'stored';
@@ -247,7 +300,8 @@ export class WalWriter {
       }
       this.flights.shift();
       this.objects++;
-      this.bytes += f.size;
+      this.bytes += f.body.length;
+      this.segmentAdd(f.slot, f.body);
       if (f.frozen) f.frozen.lastWalId = f.slot;
       for (const w of f.waiters) w.resolve();
     }
