@@ -17,6 +17,8 @@ export const Space = {
   stream: 0x30,
   /** Stream heads (metadata): `0x40 name` -> head. */
   head: 0x40,
+  /** Event ids the caller gave, per stream: `0x50 name 0x00 utf8(id)` -> u64(version). */
+  eventId: 0x50,
 } as const;
 
 const textEncoder = new TextEncoder();
@@ -105,4 +107,24 @@ export function headRangeBelow(prefix: string): { gte: Uint8Array; lt: Uint8Arra
   const lt = gte.slice();
   lt[enc.length + 1] = 0x02;
   return { gte, lt };
+}
+
+/**
+ * Key of a caller-given event id in its stream (`prefix` from {@link streamPrefix}): the stream
+ * space's prefix with the id space's byte, then the id's UTF-8 bytes.
+ */
+export function eventIdKey(prefix: Uint8Array, id: string): Uint8Array {
+  const bytes = textEncoder.encode(id);
+  const key = new Uint8Array(prefix.length + bytes.length);
+  key.set(prefix, 0);
+  key[0] = Space.eventId;
+  key.set(bytes, prefix.length);
+  return key;
+}
+
+/** A version as the value of an event-id key. */
+export function encodeVersion(version: number): Uint8Array {
+  const out = new Uint8Array(8);
+  writeU64(out, 0, version);
+  return out;
 }

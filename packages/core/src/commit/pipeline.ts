@@ -17,7 +17,7 @@ import {
   isStrandError,
 } from '../errors.js';
 import type { CachedHead, HeadCache } from '../head-cache.js';
-import { globalKey, headKey, streamKey } from '../keys.js';
+import { encodeVersion, eventIdKey, globalKey, headKey, streamKey } from '../keys.js';
 import type { LiveRing } from '../live-ring.js';
 import { type AnyLevel, VALUE_OPTS, writeOptions } from '../log/context.js';
 import type { CommitHook, Logger } from '../plugins.js';
@@ -177,6 +177,7 @@ export class CommitPipeline {
     const gen = this.pipelineGen;
     const working = new Map<string, CachedHead>();
     await this.loadHeads(group, working);
+    const usedIds = await this.loadGivenIds(group);
     const pending = new Map<string, RecordedEvent[]>();
     const overlay = new Map<string, unknown>();
     const ops: BatchOp[] = [];
@@ -201,6 +202,10 @@ export class CommitPipeline {
           accepted.push({ req, value: replay });
           continue;
         }
+        // Not a retry: a caller-given id must be new to its stream's retained history (0001, event-id space).
+        for (const part of req.parts) {
+          for (const e of part.events) if (e.idGiven && usedIds.has(`${part.stream}\u0000${e.id}`)) throw new DuplicateEventIdError(part.stream, e.id);
+        }
         const results: AppendResult[] = [];
         const reqOps: BatchOp[] = [];
         const reqEvents: typeof newEvents = [];
@@ -222,6 +227,7 @@ export class CommitPipeline {
             const position = pos++;
             writer.add(part.name, e.typeBytes, { version, position, type: e.type, id: e.id, timestamp: now, metadata: e.metaBytes, schemaVersion: e.schemaVersion, data: e.bytes });
             keyed.push({ prefix: part.prefix, version, position });
+            if (e.idGiven) reqOps.push({ type: 'put', key: eventIdKey(part.prefix, e.id), value: encodeVersion(version) });
             recorded[i] = { stream: part.stream, version, position, type: e.type, id: e.id, timestamp: now, data: e.data, metadata: e.metadata, schemaVersion: e.schemaVersion };
           }
           const last = recorded[recorded.length - 1]!;
@@ -255,6 +261,7 @@ export class CommitPipeline {
         // Accept: publish this request's effects to the group.
         for (const [stream, head] of heads) working.set(stream, head);
         for (const r of results) pending.set(r.stream, [...(pending.get(r.stream) ?? []), ...r.events]);
+        for (const part of req.parts) for (const e of part.events) if (e.idGiven) usedIds.add(`${part.stream}\u0000${e.id}`);
         for (const op of reqOps) ops.push(op);
         for (const e of reqEvents) newEvents.push(e);
         next = pos;
@@ -345,6 +352,36 @@ export class CommitPipeline {
   }
 
   /** Fills `working` with the heads of the group's streams: speculative, cached, else one `getMany`. */
+  /** The caller-given ids of a group that are already committed in their streams (one store read). */
+  private async loadGivenIds(group: Request[]): Promise<Set<string>> {
+    const names: string[] = [];
+    const keys: Uint8Array[] = [];
+    for (const req of group) {
+      if (req.kind !== 'append') continue;
+      for (const part of req.parts) {
+        for (const e of part.events) {
+          if (!e.idGiven) continue;
+          names.push(`${part.stream}\u0000${e.id}`);
+          keys.push(eventIdKey(part.prefix, e.id));
+        }
+      }
+    }
+    const used = new Set<string>();
+    if (keys.length === 0) return used;
+    let values: Array<Uint8Array | undefined>;
+    try {
+      values = (await this.o.store.getMany(keys, VALUE_OPTS)) as Array<Uint8Array | undefined>;
+    } catch (cause) {
+      const error = new StorageUnavailableError('reading event ids', cause);
+      for (const r of group) r.reject(error);
+      throw error;
+    }
+    values.forEach((v, i) => {
+      if (v !== undefined) used.add(names[i]!);
+    });
+    return used;
+  }
+
   private async loadHeads(group: Request[], working: Map<string, CachedHead>): Promise<void> {
     const missing: string[] = [];
     for (const req of group) {

@@ -8,7 +8,7 @@
 import type { CommitPipeline } from '../commit/pipeline.js';
 import type { BatchOp } from '../commit/hook-tx.js';
 import { type ExpectedVersion, InvalidArgumentError, StreamDeletedError, WrongExpectedVersionError } from '../errors.js';
-import { globalKey, streamKey, streamPrefix } from '../keys.js';
+import { eventIdKey, globalKey, streamKey, streamPrefix } from '../keys.js';
 import { assertStreamName } from '../names.js';
 import { recordKey } from '../record/decode.js';
 import type { StreamInfo } from '../types.js';
@@ -89,8 +89,9 @@ export class Maintenance {
         if (page.length === 0) break;
         const ops: BatchOp[] = [];
         for (const [key, value] of page) {
-          const position = recordKey(value, stream).position;
-          ops.push({ type: 'del', key: globalKey(position) }, { type: 'del', key });
+          const { position, id } = recordKey(value, stream);
+          // The id leaves the stream's retained history with its event (a caller may reuse it).
+          ops.push({ type: 'del', key: globalKey(position) }, { type: 'del', key }, { type: 'del', key: eventIdKey(prefix, id) });
           ring.forget(position);
           removed++;
         }

@@ -93,14 +93,16 @@ export interface RecordKey {
   stream: string;
   version: number;
   position: number;
+  /** The event id. */
+  id: string;
 }
 
 const raw: PayloadCodec = { name: 'raw', encode: (d) => d as Uint8Array, decode: (x) => x };
 
-/** Stream, version and position of a record (maintenance and `verify`), payload untouched. */
+/** Stream, version, position and id of a record (maintenance and `verify`), payload untouched. */
 export function recordKey(bytes: Uint8Array, stream?: string): RecordKey {
   const e = decodeRecord(bytes, raw, stream);
-  return { stream: e.stream, version: e.version, position: e.position };
+  return { stream: e.stream, version: e.version, position: e.position, id: e.id };
 }
 
 /** The format of a stored record: 1 (msgpack array) or 2 (binary; 'global' or 'stream' value). */
