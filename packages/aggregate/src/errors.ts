@@ -72,12 +72,14 @@ export class StateUnrecoverableError extends StrandError {
  * result. Nothing was written. Code `STRAND_COMMAND_ID_REUSED`.
  */
 export class CommandIdReusedError extends StrandError {
-  constructor(stream: string, commandId: string, commandType: string) {
+  constructor(stream: string, commandId: string, commandType: string, expired = false) {
     super(
       'STRAND_COMMAND_ID_REUSED',
       'invalid',
-      `Command id "${commandId}" was already used on "${stream}" for a different command; this ${commandType} was not handled and nothing was written. Use a fresh command id for each new command, and re-send an id only with the very same command.`,
-      { details: { stream, commandId, commandType } },
+      expired
+        ? `Command id "${commandId}" was handled on "${stream}" longer ago than commandIdRetentionMs, so its result is no longer kept; the log still holds its events, so this ${commandType} was not applied again and nothing was written. Use a fresh command id for each new command.`
+        : `Command id "${commandId}" was already used on "${stream}" for a different command; this ${commandType} was not handled and nothing was written. Use a fresh command id for each new command, and re-send an id only with the very same command.`,
+      { details: { stream, commandId, commandType, expired } },
     );
   }
 }

@@ -143,9 +143,11 @@ describe('AggregateRepository on LevelDB', () => {
     expect(most).toBeLessThanOrEqual(30 + 3 + 1);
     expect((await times.keys().all()).length).toBe((await index.keys().all()).length);
     expect(accounts.stats.commandIdsPruned).toBeGreaterThan(250);
-    // Within the window a re-send is still recognised; a pruned id is a new command.
+    // Within the window a re-send returns its result; after it, it is refused, never applied twice.
     expect((await accounts.handle('bounded', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'dep-299' })).idempotent).toBe(true);
-    expect((await accounts.handle('bounded', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'dep-0' })).idempotent).toBe(false);
+    const before = log.position;
+    expect(await codeOf(accounts.handle('bounded', { type: 'Deposit', data: { amount: 1 } }, { commandId: 'dep-0' }))).toBe('STRAND_COMMAND_ID_REUSED');
+    expect(log.position).toBe(before);
     await accounts.close();
   });
 

@@ -48,9 +48,10 @@ export interface RepositoryOptions {
    */
   stateCacheSize?: number;
   /**
-   * How long a command id is remembered, in ms (default 7 days). A command re-sent within this
-   * window returns its original result; after it, the id is forgotten (pruned from the store) and
-   * a re-send is handled as a new command. Keeps the command-id index bounded.
+   * How long a command id's result is remembered, in ms (default 7 days). A command re-sent within
+   * this window returns its original result; after it the record is pruned (keeping the index
+   * bounded) and a re-send is refused with `STRAND_COMMAND_ID_REUSED` (the log still knows the
+   * command's event ids), never applied twice.
    */
   commandIdRetentionMs?: number;
 }
@@ -378,6 +379,8 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
         );
       } catch (error) {
         if (error instanceof DuplicateCommand) return (await this.priorResult(stream, commandId!, attempt, hash!, parsed.type))!;
+        // The command's event ids are still in the stream but its record was pruned: handled before.
+        if (commandId !== undefined && isStrandError(error, 'STRAND_DUPLICATE_EVENT_ID')) throw new CommandIdReusedError(stream, commandId, parsed.type, true);
         if (!isStrandError(error, 'STRAND_WRONG_EXPECTED_VERSION')) throw error;
         if (commandId !== undefined) {
           const prior = await this.priorResult(stream, commandId, attempt, hash!, parsed.type);
