@@ -55,7 +55,10 @@ export const builtInCodecs: ReadonlyMap<string, PayloadCodec> = new Map([
 
 const envelope = new Packr({ useRecords: false, mapsAsObjects: true });
 
-/** A stream head as stored: `[version, lastPosition, created, truncatedBefore, deleted, lastId]`. */
+/**
+ * A stream head as stored: `[version, lastPosition, created, truncatedBefore, deleted, lastId,
+ * truncatedThrough]` (the last one since issue 21; heads written before lack it).
+ */
 export interface StoredHead {
   version: number;
   lastPosition: number;
@@ -63,18 +66,23 @@ export interface StoredHead {
   truncatedBefore: number;
   deleted: boolean;
   lastId: string;
+  /** Global position of the newest event truncation removed (0: none; `undefined`: truncated before this was recorded). */
+  truncatedThrough?: number | undefined;
 }
 
 /** Encodes a stream head. */
 export function encodeHead(h: StoredHead): Uint8Array {
-  return envelope.pack([h.version, h.lastPosition, h.created, h.truncatedBefore, h.deleted ? 1 : 0, h.lastId]);
+  const fields: unknown[] = [h.version, h.lastPosition, h.created, h.truncatedBefore, h.deleted ? 1 : 0, h.lastId];
+  if (h.truncatedThrough !== undefined && h.truncatedThrough > 0) fields.push(h.truncatedThrough);
+  return envelope.pack(fields);
 }
 
 /** Decodes a stream head. */
 export function decodeHead(bytes: Uint8Array): StoredHead {
-  const a = envelope.unpack(bytes) as [number, number, number, number, number, string];
+  const a = envelope.unpack(bytes) as [number, number, number, number, number, string, number?];
   if (!Array.isArray(a) || a.length < 6) throw new CorruptionError('a stream head could not be decoded');
-  return { version: a[0], lastPosition: a[1], created: a[2], truncatedBefore: a[3], deleted: a[4] === 1, lastId: a[5] };
+  const truncatedThrough = a[6] ?? (a[3] > 1 ? undefined : 0);
+  return { version: a[0], lastPosition: a[1], created: a[2], truncatedBefore: a[3], deleted: a[4] === 1, lastId: a[5], truncatedThrough };
 }
 
 /** Generic msgpack helpers for small metadata values kept beside the log. */

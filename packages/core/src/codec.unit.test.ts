@@ -38,7 +38,10 @@ describe('stored formats, record format 1 (golden: a change here needs a new for
     const expected = { ...golden, data: { total: 42 } };
     assert.deepEqual(decodeRecord(bytes, jsonCodec), expected);
     assert.deepEqual(decodeRecordGeneric(bytes, jsonCodec), expected);
-    assert.deepEqual(decodeHead(encodeHead({ version: 3, lastPosition: 9, created: 5, truncatedBefore: 2, deleted: true, lastId: 'x' })), { version: 3, lastPosition: 9, created: 5, truncatedBefore: 2, deleted: true, lastId: 'x' });
+    assert.deepEqual(decodeHead(encodeHead({ version: 3, lastPosition: 9, created: 5, truncatedBefore: 2, deleted: true, lastId: 'x', truncatedThrough: 7 })), { version: 3, lastPosition: 9, created: 5, truncatedBefore: 2, deleted: true, lastId: 'x', truncatedThrough: 7 });
+    // Heads written before truncatedThrough existed: unknown when truncated, 0 when not.
+    assert.equal(decodeHead(encodeHead({ version: 3, lastPosition: 9, created: 5, truncatedBefore: 2, deleted: true, lastId: 'x' })).truncatedThrough, undefined);
+    assert.equal(decodeHead(encodeHead({ version: 3, lastPosition: 9, created: 5, truncatedBefore: 1, deleted: false, lastId: 'x' })).truncatedThrough, 0);
   });
 });
 

@@ -138,6 +138,12 @@ export interface StreamInfo {
   readonly created: number;
   /** Events with a lower version were truncated (1 = nothing truncated). */
   readonly truncatedBefore: number;
+  /**
+   * Global position of the newest event truncation removed (0 = none): a reader that has seen
+   * every position up to here has seen the truncated history. For streams truncated before this
+   * was recorded, the stream's last position (an upper bound).
+   */
+  readonly truncatedThrough: number;
   /** Soft-deleted. */
   readonly deleted: boolean;
 }

@@ -10,6 +10,7 @@ import { Subject } from 'rxjs';
 import { generationMeta, parkedKey, readCheckpoint, readParked } from './catalog.js';
 import type { CompiledProjection } from './projection.js';
 import { Collections, WriteBuffer } from './read-model.js';
+import { type ArchiveReader, TruncationGuard } from './truncated.js';
 
 /** A stream whose handler kept failing: it is skipped until retried or skipped on request. */
 export interface ParkedStream {
@@ -21,6 +22,8 @@ export interface ParkedStream {
   readonly position: number;
   /** The handler's last error message. */
   readonly error: string;
+  /** The error's code when it was a StrandError (`STRAND_STREAM_TRUNCATED`: history missing). */
+  readonly code?: string;
   /** Attempts made. */
   readonly attempts: number;
   /** When it was parked (ms since epoch). */
@@ -43,6 +46,8 @@ export interface EngineOptions {
   logger: Logger;
   /** Clock. */
   clock: () => number;
+  /** Where truncated history can be read back (the archive the retention policy wrote to). */
+  archive?: ArchiveReader | undefined;
 }
 
 interface State {
@@ -79,7 +84,13 @@ export class Engine {
   private state: State = { checkpoint: 0, highWater: 0 };
   private readonly parked = new Map<string, ParkedStream>();
   private readonly parkedDirty = new Map<string, ParkedStream | null>();
-  private readonly versions = new Map<string, number>();
+  /** Last applied event per stream since the last commit (its version key is written with the checkpoint). */
+  private readonly versions = new Map<string, { version: number; position: number }>();
+  /** Version keys written above the checkpoint: deleted once the checkpoint passes them (bounded store). */
+  private readonly lingering = new Map<string, number>();
+  /** Archived events queued before the event they precede: they hold that event's position. */
+  private readonly slots = new WeakMap<RecordedEvent, number>();
+  private readonly guard: TruncationGuard;
   /** Streams with pending work, each drained by one worker at a time (strict order per stream). */
   private readonly work = new Map<string, StreamWork>();
   private readonly workers = new Set<Promise<void>>();
@@ -114,6 +125,7 @@ export class Engine {
     this.meta = generationMeta(log, projection.name, generation);
     this.buffer = new WriteBuffer(this.collections);
     this.streamCap = Math.max(1, Math.min(1024, Math.floor(options.maxInFlight / 16)));
+    this.guard = new TruncationGuard(log, this.meta, projection.name, options.archive, projection.truncated ?? 'park');
   }
 
   /** Committed checkpoint. */
@@ -137,6 +149,8 @@ export class Engine {
     const saved = await readCheckpoint<State>(this.meta);
     if (saved) this.state = { ...saved };
     for await (const p of readParked(this.meta)) this.parked.set(p.stream, p);
+    await this.guard.load();
+    if (this.state.highWater <= this.state.checkpoint) await this.dropVersionKeys();
     this.dispatched = this.state.checkpoint;
     this.stopped = false;
     this.abort = new AbortController();
@@ -155,9 +169,21 @@ export class Engine {
     await this.committing;
   }
 
+  /** Version keys left by a run whose checkpoint has since passed every applied event: none is needed. */
+  private async dropVersionKeys(): Promise<void> {
+    for (;;) {
+      const keys = (await this.meta.keys({ gte: 'v:', lt: 'v;', limit: 1000 }).all()) as string[];
+      if (keys.length === 0) return;
+      await this.meta.batch(keys.map((key) => ({ type: 'del' as const, key })) as never);
+    }
+  }
+
   private async follow(): Promise<void> {
     const { state, projection } = this;
     for await (const event of this.log.follow('>', { from: state.checkpoint + 1, signal: this.abort.signal })) {
+      // Global order is gapless (0002): positions missing here were truncated before this
+      // generation reached them. Recorded with the checkpoint (truncated.ts).
+      if (event.position > this.dispatched + 1) this.guard.gap(this.dispatched + 1, event.position - 1);
       // Only buffered events count: a stream past its cap overflows instead of filling the window.
       if (this.buffered >= this.options.maxInFlight) {
         await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
@@ -165,7 +191,27 @@ export class Engine {
       }
       // `dispatched` moves only once the event is handed over: while the check below awaits the
       // store, the checkpoint must not pass it.
-      const handler = projection.matches(event.stream) ? projection.handlerFor(event.type) : undefined;
+      const matched = projection.matches(event.stream);
+      if (matched && !this.parked.has(event.stream)) {
+        // Truncated history this generation never saw: replay it from the archive, or park.
+        const verdict = await this.guard.check(event, async () => ((await this.meta.get(`v:${event.stream}`)) as number | undefined) ?? 0);
+        if (verdict.kind === 'park') {
+          this.park(event, verdict.error, 1);
+          this.dispatched = event.position;
+          this.skip();
+          continue;
+        }
+        if (verdict.kind === 'replay') {
+          const missed = verdict.missed.filter((m) => projection.handlerFor(m.type) !== undefined);
+          if (missed.length > 0 && !this.enqueueArchived(event, missed)) {
+            this.park(event, new Error('archived history arrived while the stream had a backlog in the log; retry the stream'), 1);
+            this.dispatched = event.position;
+            this.skip();
+            continue;
+          }
+        }
+      }
+      const handler = matched ? projection.handlerFor(event.type) : undefined;
       if (handler === undefined || this.parked.has(event.stream)) {
         this.dispatched = event.position;
         this.skip();
@@ -195,6 +241,49 @@ export class Engine {
   /** A position that needs no handler still moves the checkpoint. */
   private skip(): void {
     if (this.work.size === 0) this.scheduleCommit(false);
+  }
+
+  /**
+   * Queues archived events of a stream ahead of `before` (its next event). They hold `before`'s
+   * position, so the checkpoint stays below it until they are applied. False if the stream's
+   * backlog is in the log (overflow), where they cannot be put in front.
+   */
+  private enqueueArchived(before: RecordedEvent, missed: readonly RecordedEvent[]): boolean {
+    const w = this.work.get(before.stream);
+    if (w?.overflow !== undefined) return false;
+    for (const m of missed) this.slots.set(m, before.position);
+    if (w === undefined) {
+      const fresh: StreamWork = { stream: before.stream, queue: [...missed], head: 0, overflow: undefined, idle: [] };
+      this.buffered += missed.length;
+      this.work.set(before.stream, fresh);
+      this.startWorker(fresh);
+    } else {
+      w.queue.push(...missed);
+      this.buffered += missed.length;
+    }
+    return true;
+  }
+
+  /** Where an event holds the checkpoint: its position, or for an archived one, the next event's. */
+  private slotOf(e: RecordedEvent): number {
+    return this.slots.get(e) ?? e.position;
+  }
+
+  /** Parks a stream at an event (committed with the next batch). */
+  private park(event: RecordedEvent, error: unknown, attempts: number): void {
+    const code = (error as { code?: unknown } | null)?.code;
+    const p: ParkedStream = {
+      stream: event.stream,
+      version: event.version,
+      position: event.position,
+      error: String((error as Error)?.message ?? error),
+      ...(typeof code === 'string' ? { code } : {}),
+      attempts,
+      parkedAt: this.options.clock(),
+    };
+    this.parked.set(event.stream, p);
+    this.parkedDirty.set(event.stream, p);
+    this.options.logger.warn({ projection: this.projection.name, stream: event.stream, version: event.version, err: error }, 'stream parked');
   }
 
   private enqueue(event: RecordedEvent): void {
@@ -307,15 +396,12 @@ export class Engine {
         try {
           await handler(event, tx);
           tx.commit();
-          this.versions.set(event.stream, event.version);
+          this.versions.set(event.stream, { version: event.version, position: this.slotOf(event) });
           return this.finish(event);
         } catch (error) {
           tx.abort();
           if (attempt >= this.options.attempts || this.stopped) {
-            const p: ParkedStream = { stream: event.stream, version: event.version, position: event.position, error: String((error as Error)?.message ?? error), attempts: attempt, parkedAt: this.options.clock() };
-            this.parked.set(event.stream, p);
-            this.parkedDirty.set(event.stream, p);
-            this.options.logger.warn({ projection: this.projection.name, stream: event.stream, version: event.version, err: error }, 'stream parked');
+            this.park(event, error, attempt);
             return this.finish(undefined);
           }
           await sleep(this.options.backoffMs * 2 ** (attempt - 1));
@@ -341,7 +427,7 @@ export class Engine {
     let low = this.dispatched;
     for (const w of this.work.values()) {
       if (this.parked.has(w.stream)) continue;
-      const first = w.head < w.queue.length ? w.queue[w.head]!.position : w.overflow?.nextPosition;
+      const first = w.head < w.queue.length ? this.slotOf(w.queue[w.head]!) : w.overflow?.nextPosition;
       if (first !== undefined && first - 1 < low) low = first - 1;
     }
     return Math.max(low, this.state.checkpoint);
@@ -381,8 +467,23 @@ export class Engine {
     this.completedSinceCommit = 0;
     const drained = this.buffer.drain();
     const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = [...drained, ...(await this.collections.indexOps(drained))];
-    for (const [stream, version] of this.versions) ops.push({ type: 'put', key: `v:${stream}`, value: version, sublevel: this.meta });
+    // A stream's version key is needed only while its last applied event is above the checkpoint.
+    for (const [stream, v] of this.versions) {
+      if (v.position <= checkpoint) {
+        ops.push({ type: 'del', key: `v:${stream}`, sublevel: this.meta });
+        this.lingering.delete(stream);
+      } else {
+        ops.push({ type: 'put', key: `v:${stream}`, value: v.version, sublevel: this.meta });
+        this.lingering.set(stream, v.position);
+      }
+    }
     this.versions.clear();
+    for (const [stream, position] of this.lingering) {
+      if (position > checkpoint) continue;
+      ops.push({ type: 'del', key: `v:${stream}`, sublevel: this.meta });
+      this.lingering.delete(stream);
+    }
+    for (const op of this.guard.drainOps()) ops.push(op);
     for (const [stream, p] of this.parkedDirty) ops.push(p === null ? { type: 'del', key: parkedKey(stream), sublevel: this.meta } : { type: 'put', key: parkedKey(stream), value: p, sublevel: this.meta });
     this.parkedDirty.clear();
     // highWater covers events applied beyond the checkpoint (out of order across streams).
@@ -393,6 +494,7 @@ export class Engine {
     await this.meta.batch(ops as never);
     this.buffer.landed();
     this.state = next;
+    this.guard.prune(checkpoint);
     const done = this.processedPending;
     this.processedPending = [];
     if (done.length > 0) this.log.recordWork?.('projectionEvents', done.length);
@@ -410,10 +512,32 @@ export class Engine {
     const draining = this.work.get(stream);
     if (draining !== undefined) await new Promise<void>((resolve) => draining.idle.push(resolve));
     if (this.parked.get(stream) !== p) return !this.parked.has(stream);
-    const from = mode === 'skip' ? p.version + 1 : p.version;
+    // Parked for missing history: the parked event itself did not fail. `retry` applies the
+    // archive's missed events first (if it holds them now), `skip` goes on without them.
+    const truncated = p.code === 'STRAND_STREAM_TRUNCATED';
+    const from = mode === 'skip' && !truncated ? p.version + 1 : p.version;
+    let archived: readonly RecordedEvent[] = [];
+    if (truncated && mode === 'retry') {
+      let at: RecordedEvent | undefined;
+      for await (const e of this.log.readStream(stream, { from: p.version, limit: 1, ifTruncated: 'skip' })) at = e;
+      if (at !== undefined) {
+        // Judged again: still missing (no archive holds it, nothing declared) keeps it parked.
+        const verdict = await this.guard.check(at, async () => ((await this.meta.get(`v:${stream}`)) as number | undefined) ?? 0);
+        if (verdict.kind === 'park') return false;
+        if (verdict.kind === 'replay') archived = verdict.missed;
+      }
+    }
+    for (const a of archived) this.slots.set(a, p.position);
     // The stream's events from `from` up to what the follower has passed are read back from the
     // store by its worker; the follower's later events of the stream queue behind them.
-    const w: StreamWork = { stream, queue: [], head: 0, overflow: { nextVersion: from, nextPosition: p.position, lastSeen: this.dispatched }, idle: [] };
+    const w: StreamWork = {
+      stream,
+      queue: archived.filter((a) => this.projection.handlerFor(a.type) !== undefined),
+      head: 0,
+      overflow: { nextVersion: from, nextPosition: p.position, lastSeen: this.dispatched },
+      idle: [],
+    };
+    this.buffered += w.queue.length;
     this.parked.delete(stream);
     this.parkedDirty.set(stream, null);
     this.work.set(stream, w);

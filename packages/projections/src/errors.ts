@@ -55,3 +55,19 @@ export class ProjectionStoppedError extends StrandError {
     });
   }
 }
+
+/**
+ * A projection reached a stream whose earlier events were truncated before it saw them, and
+ * neither an archive nor the projection's declaration says how to go on: the stream is parked
+ * rather than projected from a partial history. Code `STRAND_STREAM_TRUNCATED`.
+ */
+export class StreamHistoryMissingError extends StrandError {
+  constructor(projection: string, stream: string, version: number, truncatedThrough: number, hadArchive: boolean) {
+    super(
+      'STRAND_STREAM_TRUNCATED',
+      'data',
+      `Projection ${projection} reached "${stream}" at version ${version}, but earlier events of it were truncated before the projection saw them${hadArchive ? ' and the archive does not hold all of them' : ''}; projecting the rest would be silently wrong, so the stream is parked. Give the runner the archive the retention policy wrote to (archive: s3Archive(...)), or declare in the projection how it starts truncated streams (truncated: 'from-first-kept'), then retry("${stream}").`,
+      { details: { projection, stream, version, truncatedThrough } },
+    );
+  }
+}

@@ -8,6 +8,7 @@
 import { compilePattern, InvalidArgumentError, InvalidEventError, type RecordedEvent } from '@strand/core';
 import type { z } from 'zod';
 import type { ReadModelTx } from './read-model.js';
+import type { TruncatedStart } from './truncated.js';
 
 /** Handles one event: reads and writes the read model through `tx`. */
 export type EventHandler = (event: RecordedEvent, tx: ReadModelTx) => void | Promise<void>;
@@ -45,6 +46,8 @@ export interface TypedProjectionDefinition<E extends EventSchemas> {
   handlers: TypedHandlers<E>;
   /** Secondary indexes by name (1-28 letters, digits, '-' or '_'). */
   indexes?: Readonly<Record<string, IndexDefinition>>;
+  /** How a runner starts a stream whose early history was truncated unseen (see {@link ProjectionDefinition.truncated}). */
+  truncated?: TruncatedStart;
 }
 
 /** A projection definition. */
@@ -57,6 +60,12 @@ export interface ProjectionDefinition {
   handlers: Readonly<Record<string, EventHandler>>;
   /** Secondary indexes by name (1-28 letters, digits, '-' or '_'). */
   indexes?: Readonly<Record<string, IndexDefinition>>;
+  /**
+   * How a runner starts a stream whose early events were truncated before it saw them, when no
+   * archive holds them: `'park'` (default: `STRAND_STREAM_TRUNCATED`, never a silently partial
+   * read model) or `'from-first-kept'` (the handlers do not need the earlier history).
+   */
+  truncated?: TruncatedStart;
 }
 
 /** A checked definition with its compiled matcher. */
@@ -100,6 +109,9 @@ export function defineProjection(input: ProjectionDefinition | TypedProjectionDe
       throw new InvalidArgumentError(`Projection ${name}: index ${index} needs { collection, key: (doc) => value }.`);
     }
   }
+  if (definition.truncated !== undefined && definition.truncated !== 'park' && definition.truncated !== 'from-first-kept') {
+    throw new InvalidArgumentError(`Projection ${name}: truncated must be 'park' or 'from-first-kept'.`);
+  }
   const fallback = handlers['*'];
   return {
     ...definition,
@@ -130,5 +142,5 @@ function typed(definition: TypedProjectionDefinition<EventSchemas>): ProjectionD
       return fn({ ...event, data: parsed.data }, tx);
     };
   }
-  return { name, patterns: definition.patterns, handlers: wrapped, ...(definition.indexes ? { indexes: definition.indexes } : {}) };
+  return { name, patterns: definition.patterns, handlers: wrapped, ...(definition.indexes ? { indexes: definition.indexes } : {}), ...(definition.truncated === undefined ? {} : { truncated: definition.truncated }) };
 }

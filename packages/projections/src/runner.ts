@@ -87,6 +87,10 @@ export class ProjectionRunner {
       const v = options[k];
       if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) throw new InvalidArgumentError(`${k} must be an integer >= 1.`);
     }
+    const archive = (options as { archive?: unknown }).archive;
+    if (archive !== undefined && (archive === null || typeof archive !== 'object' || typeof (archive as { read?: unknown }).read !== 'function')) {
+      throw new InvalidArgumentError('archive must be an ArchiveReader: an object with read(stream, { from }) (e.g. s3Archive(...) from @strand/store-s3).');
+    }
     this.engineOptions = {
       concurrency: options.concurrency ?? 16,
       batchSize: options.batchSize ?? 1000,
@@ -95,6 +99,7 @@ export class ProjectionRunner {
       maxInFlight: options.maxInFlight ?? 10_000,
       logger: options.logger ?? consoleLogger,
       clock: options.clock ?? Date.now,
+      archive: options.archive,
     };
     this.meta = log.sublevel(`proj-${projection.name}`);
     this.engine = new Engine(log, projection, 0, this.engineOptions);

@@ -236,6 +236,7 @@ export class CommitPipeline {
             lastPosition: last.position,
             created: head?.created ?? now,
             truncatedBefore: head?.truncatedBefore ?? 1,
+            truncatedThrough: head === null ? 0 : head.truncatedThrough,
             deleted: false,
             lastId: last.id,
           };

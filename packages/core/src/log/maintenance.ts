@@ -16,6 +16,7 @@ import { assertCount, assertExpectedVersion } from '../validate.js';
 import { type VerifyReport, verifyStore } from '../verify.js';
 import { type LogContext, VALUE_OPTS, writeOptions } from './context.js';
 import { RangeCompactor } from './range-compactor.js';
+import { infoOf } from './reads.js';
 
 type Compactable = { compactRange?: (a: Uint8Array, b: Uint8Array, o: object) => Promise<void> };
 
@@ -56,7 +57,7 @@ export class Maintenance {
       if (typeof expected === 'number' ? h.version !== expected : expected === 'no_stream') throw new WrongExpectedVersionError(stream, expected, h.version);
       return { ...h, deleted: true };
     });
-    return { name: stream, version: head.version, lastPosition: head.lastPosition, created: head.created, truncatedBefore: head.truncatedBefore, deleted: true };
+    return infoOf(stream, head);
   }
 
   /** See {@link EventLog.truncateBefore}. */
@@ -64,13 +65,18 @@ export class Maintenance {
     assertStreamName(stream);
     assertCount('version', version, { min: 1, optional: false });
     let previous = 1;
+    // Where the newest removed event sits in global order, recorded with the new floor so readers
+    // of global order (projections) can tell whether they saw the history (docs/design/0007).
+    const newest = version > 1 ? ((await this.ctx.store.get(streamKey(streamPrefix(stream), version - 1), VALUE_OPTS)) as Uint8Array | undefined) : undefined;
+    const newestPosition = newest === undefined ? 0 : recordKey(newest, stream).position;
     // The new floor is recorded (and durable) before any event is removed: a crash midway never
     // exposes a partial history (0002, "Durability contract").
     const head = await this.pipeline.submitHead(stream, (h) => {
       if (h === null) throw new WrongExpectedVersionError(stream, 'stream_exists', -1);
       if (version > h.version + 1) throw new InvalidArgumentError(`Cannot truncate "${stream}" before version ${version}: it is at version ${h.version} (the most is ${h.version + 1}, which removes everything).`);
       previous = h.truncatedBefore;
-      return { ...h, truncatedBefore: Math.max(h.truncatedBefore, version) };
+      if (version <= h.truncatedBefore) return h;
+      return { ...h, truncatedBefore: version, truncatedThrough: Math.max(h.truncatedThrough ?? h.lastPosition, newestPosition) };
     });
     const removed = await this.removeRange(stream, 1, head.truncatedBefore - 1);
     this.ctx.logger.debug({ stream, truncatedBefore: head.truncatedBefore, previous, removed }, 'truncated');

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decodeHead } from '../codec.js';
+import { decodeHead, type StoredHead } from '../codec.js';
 import { describeValue, InvalidArgumentError, StreamDeletedError, StreamTruncatedError } from '../errors.js';
 import type { CachedHead } from '../head-cache.js';
 import { globalKey, headKey, streamKey, streamPrefix } from '../keys.js';
@@ -46,7 +46,7 @@ export class LogReads {
     assertStreamName(stream);
     const head = await this.readHead(stream);
     if (head === null) return undefined;
-    return { name: stream, version: head.version, lastPosition: head.lastPosition, created: head.created, truncatedBefore: head.truncatedBefore, deleted: head.deleted };
+    return infoOf(stream, head);
   }
 
   /** See {@link EventLog.readStream}. */
@@ -138,4 +138,17 @@ export class LogReads {
       close: () => source.close(),
     };
   }
+}
+
+/** A stream's public metadata from its head. */
+export function infoOf(stream: string, head: StoredHead): StreamInfo {
+  return {
+    name: stream,
+    version: head.version,
+    lastPosition: head.lastPosition,
+    created: head.created,
+    truncatedBefore: head.truncatedBefore,
+    truncatedThrough: head.truncatedThrough ?? head.lastPosition,
+    deleted: head.deleted,
+  };
 }
