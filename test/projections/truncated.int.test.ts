@@ -1,6 +1,7 @@
 import { type EventLog, openLog } from '@strand/core';
 import { defineProjection, ProjectionRunner } from '@strand/projections';
-import { InMemoryObjectStore, s3Archive } from '@strand/store-s3';
+import { s3Archive } from '@strand/store-s3';
+import { InMemoryObjectStore } from '@strand/store-s3/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 // Issue 21 item 2: a projection over streams whose history was truncated is never silently

@@ -141,9 +141,10 @@ export interface StreamInfo {
   /**
    * Global position of the newest event truncation removed (0 = none): a reader that has seen
    * every position up to here has seen the truncated history. For streams truncated before this
-   * was recorded, the stream's last position (an upper bound).
+   * was recorded, the stream's last position (an upper bound). Absent where the store does not
+   * report it (a remote store): readers then take the stream's last position.
    */
-  readonly truncatedThrough: number;
+  readonly truncatedThrough?: number;
   /** Soft-deleted. */
   readonly deleted: boolean;
 }
