@@ -80,7 +80,7 @@ describe('record format 2, properties', () => {
           assert.deepEqual({ ...decodeRecord(global, bytesCodec) }, want);
           assert.deepEqual({ ...decodeRecord(stream, bytesCodec, s) }, want);
           assert.deepEqual(stream, global.subarray(bodyOffset(global)));
-          assert.deepEqual(recordKey(global), { stream: s, version: r.version, position: r.position });
+          assert.deepEqual(recordKey(global), { stream: s, version: r.version, position: r.position, id: r.id });
           // A lowercase UUID is stored in 16 bytes; anything else keeps its spelling.
           assert.equal(global.length - stream.length, 3 + Buffer.byteLength(s));
           if (isUuid(r.id)) assert.equal(r.id, r.id.toLowerCase());
