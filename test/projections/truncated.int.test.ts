@@ -48,6 +48,49 @@ describe('projections over truncated streams (issue 21 item 2)', () => {
     await runner.stop();
   });
 
+  it('parks a stream truncated before the projection reached it, even when the checkpoint passed its positions first and across a restart', async () => {
+    // stock/A's whole history (positions 1..30) is truncated; other streams' events follow it.
+    for (let i = 0; i < 30; i++) await log.append('stock/A', [{ type: 'Received', data: { qty: 58 } }]);
+    for (let i = 0; i < 30; i++) await log.append(`other/${i}`, [{ type: 'Noted', data: {} }]);
+    await log.truncateBefore('stock/A', 31);
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const first = new ProjectionRunner(log, totals('late'), { logger: quiet });
+    await first.start();
+    await first.waitFor(log.position);
+    expect((await first.status()).position).toBe(60);
+    await first.stop();
+    // The checkpoint (60) is past the truncated positions; the stream's next event comes now.
+    await log.append('stock/A', [{ type: 'Received', data: { qty: 1 } }]);
+    const again = new ProjectionRunner(log, totals('late'), { logger: quiet });
+    await again.start();
+    await again.waitFor(log.position);
+    expect(await again.view().get('totals', 'stock/A')).toBeUndefined();
+    expect(again.parked()).toMatchObject([{ stream: 'stock/A', version: 31, code: 'STRAND_STREAM_TRUNCATED' }]);
+    // Nothing holds the history: a retry leaves it parked; a skip goes on from the parked event.
+    expect(await again.retry('stock/A')).toBe(false);
+    expect(again.parked()).toHaveLength(1);
+    expect(await again.skip('stock/A')).toBe(true);
+    expect(await again.view().get('totals', 'stock/A')).toEqual({ qty: 1 });
+    await again.stop();
+  });
+
+  it('a retry reads the archive given after the stream was parked', async () => {
+    const archive = s3Archive(new InMemoryObjectStore(), 'archive/');
+    await history(archive);
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const blind = new ProjectionRunner(log, totals('later'), { logger: quiet });
+    await blind.start();
+    await blind.waitFor(log.position);
+    expect(blind.parked()).toHaveLength(1);
+    await blind.stop();
+    const seeing = new ProjectionRunner(log, totals('later'), { archive });
+    await seeing.start();
+    expect(await seeing.retry('stock/A')).toBe(true);
+    await seeing.waitFor(log.position);
+    expect(await seeing.view().get('totals', 'stock/A')).toEqual({ qty: 2320 });
+    await seeing.stop();
+  });
+
   it('reads the truncated history through the archive: the totals are right', async () => {
     const archive = s3Archive(new InMemoryObjectStore(), 'archive/');
     await history(archive);
