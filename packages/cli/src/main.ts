@@ -46,11 +46,11 @@ const isS3 = (path: string) => path.startsWith('s3://');
  * Opens an s3:// log. Commands that only read open a follower (`readOnly=true`): opening a writer
  * would fence the application's writer.
  */
-async function openS3(url: string, readOnly: boolean): Promise<EventLog> {
+async function openS3(url: string, readOnly: boolean, pollIntervalMs?: number): Promise<EventLog> {
   if (!readOnly) return (await openS3Log(url)).log;
   const u = new URL(url);
   u.searchParams.set('readOnly', 'true');
-  return (await openS3Log(u.toString(), { createIfMissing: false })).log;
+  return (await openS3Log(u.toString(), { createIfMissing: false, ...(pollIntervalMs === undefined ? {} : { engine: { pollIntervalMs } }) })).log;
 }
 
 /** What to do when a running application holds a LevelDB log, for every command's lock error. */
@@ -227,7 +227,7 @@ program
 LevelDB lets one process open a log at a time, so tail polls: it opens the log, prints new events,
 closes it and waits, leaving the log to other short-lived writers (strand append...) in between.
 A long-running writer holds the log: follow it in that process (log.follow) or use the S3 backend,
-where tail opens one read-only follower and keeps following it.
+where tail opens one read-only follower and follows it (the follower polls every --interval ms).
 
 Examples:
   strand tail 'orders/>'
@@ -242,12 +242,16 @@ Examples:
     const intervalMs = intArg('--interval', opts.interval, 1) ?? 250;
     if (!isS3(path) && !existsSync(path)) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No log at ${path}. Create one with: strand init --path ${path}`);
     let stop = false;
+    const abort = new AbortController();
     process.once('SIGINT', () => {
       stop = true;
+      abort.abort();
     });
     await tail({
-      open: () => (isS3(path) ? openS3(path, true) : openLog({ path, createIfMissing: false })),
+      // On S3 the follower polls the bucket every --interval ms and the log follows its refreshes.
+      open: () => (isS3(path) ? openS3(path, true, intervalMs) : openLog({ path, createIfMissing: false })),
       reopen: !isS3(path),
+      signal: abort.signal,
       pattern,
       from: from === 'start' ? 1 : from,
       count,

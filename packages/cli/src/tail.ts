@@ -3,7 +3,8 @@
  *
  * On LevelDB one process opens a log at a time, so tail reopens the log for every poll and lets
  * go in between (short-lived writers such as `strand append` take turns). On S3 it opens one
- * read-only follower and keeps following it: reopening would LIST the bucket on every poll.
+ * read-only follower and follows it (`log.follow`): the follower polls the bucket and the event
+ * log moves along with each refresh, so nothing is reopened (reopening would LIST the bucket).
  *
  * @module
  */
@@ -15,6 +16,8 @@ export interface TailOptions {
   open: () => Promise<EventLog>;
   /** Reopen for every poll (LevelDB) instead of following one open log (S3). */
   reopen: boolean;
+  /** Ends the tail when aborted (Ctrl-C), also while it waits for events. */
+  signal?: AbortSignal;
   /** Stream pattern. */
   pattern: string;
   /** First position, or `'end'` for events committed from now on. */
@@ -39,38 +42,47 @@ export async function tail(o: TailOptions): Promise<number> {
   let next: number | undefined = o.from === 'end' ? undefined : o.from;
   let printed = 0;
   let warned = false;
-  let held: EventLog | undefined;
+  if (!o.reopen) return follow(o, max);
+  while (!o.stopped() && printed < max) {
+    let log: EventLog | undefined;
+    try {
+      log = await o.open();
+    } catch (error) {
+      if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
+      if (!warned) o.onLocked?.();
+      warned = true;
+    }
+    if (log !== undefined) {
+      try {
+        next ??= log.position + 1;
+        for await (const e of log.readAll({ from: next, pattern: o.pattern })) {
+          o.onEvent(e);
+          next = e.position + 1;
+          if (++printed >= max) break;
+        }
+        next = Math.max(next, log.position + 1);
+      } finally {
+        await log.close();
+      }
+    }
+    if (!o.stopped() && printed < max) await o.sleep(o.intervalMs);
+  }
+  return printed;
+}
+
+/** One open log, followed live: its position moves with the store's refreshes (an S3 follower). */
+async function follow(o: TailOptions, max: number): Promise<number> {
+  const log = await o.open();
+  let printed = 0;
   try {
-    while (!o.stopped() && printed < max) {
-      let log = held;
-      if (log === undefined) {
-        try {
-          log = await o.open();
-        } catch (error) {
-          if (!isStrandError(error, 'STRAND_LOG_LOCKED')) throw error;
-          if (!warned) o.onLocked?.();
-          warned = true;
-        }
-      }
-      if (log !== undefined) {
-        if (!o.reopen) held = log;
-        try {
-          next ??= log.position + 1;
-          // A follower's own head does not move with the writer's commits: read to whatever the store holds.
-          for await (const e of log.readAll({ from: next, to: Number.MAX_SAFE_INTEGER, pattern: o.pattern })) {
-            o.onEvent(e);
-            next = e.position + 1;
-            if (++printed >= max) break;
-          }
-          next = Math.max(next, log.position + 1);
-        } finally {
-          if (o.reopen) await log.close();
-        }
-      }
-      if (!o.stopped() && printed < max) await o.sleep(o.intervalMs);
+    if (o.stopped() || o.signal?.aborted) return 0;
+    const from = o.from === 'end' ? log.position + 1 : o.from;
+    for await (const e of log.follow(o.pattern, { from, ...(o.signal === undefined ? {} : { signal: o.signal }) })) {
+      o.onEvent(e);
+      if (++printed >= max || o.stopped()) break;
     }
   } finally {
-    await held?.close();
+    await log.close();
   }
   return printed;
 }
