@@ -439,8 +439,6 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     }
   }
 
-  /** Off the command path: cache the new state, snapshot when the policy says so. Never fails the command. */
-
   /** Prunes expired command ids in the background, at most every tenth of the retention window. */
   private maybePrune(): void {
     const now = this.options.clock();
@@ -475,7 +473,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     return removed;
   }
 
-  /** Off the command path: snapshot when the policy says so. Never fails the command. */
+  /** Off the command path: cache the new state, snapshot when the policy says so. Never fails the command. */
   private afterAppend(stream: string, loaded: Loaded<z.output<S>>, events: Message<E>[], appended: AppendResult): void {
     this.cacheAfterAppend(stream, loaded, events, appended);
     const every = this.options.snapshots?.every;

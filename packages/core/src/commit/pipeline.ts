@@ -352,7 +352,6 @@ export class CommitPipeline {
     }
   }
 
-  /** Fills `working` with the heads of the group's streams: speculative, cached, else one `getMany`. */
   /** The caller-given ids of a group that are already committed in their streams (one store read). */
   private async loadGivenIds(group: Request[]): Promise<Set<string>> {
     const names: string[] = [];
@@ -383,6 +382,7 @@ export class CommitPipeline {
     return used;
   }
 
+  /** Fills `working` with the heads of the group's streams: speculative, cached, else one `getMany`. */
   private async loadHeads(group: Request[], working: Map<string, CachedHead>): Promise<void> {
     const missing: string[] = [];
     for (const req of group) {
