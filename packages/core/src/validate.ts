@@ -59,13 +59,7 @@ function kindOf(v: unknown): string {
 
 const pathOf = (path: string, key: string | number) => (typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
 
-/**
- * Copies event data once, reading every property once (a getter answers once; one that throws is
- * a typed error): plain objects and arrays are copied, other values kept as they are for the
- * codec to judge. Refused, as no codec keeps them: functions and symbols (which JSON and msgpack
- * silently drop), holes and `undefined` in arrays, cycles, nesting deeper than 64. Properties
- * whose value is `undefined` are kept in the copy (JSON leaves them out when stored).
- */
+/** What {@link copyValue} refuses beyond what no codec keeps. */
 interface CopyRules {
   /** Refuse what JSON does not read back equal (non-finite numbers, BigInt, non-plain objects). */
   json: boolean;
@@ -77,6 +71,13 @@ const DATA_RULES: CopyRules = { json: false, wellFormed: false };
 const JSON_RULES: CopyRules = { json: true, wellFormed: false };
 const META_RULES: CopyRules = { json: true, wellFormed: true };
 
+/**
+ * Copies event data once, reading every property once (a getter answers once; one that throws is
+ * a typed error): plain objects and arrays are copied, other values kept as they are for the
+ * codec to judge. Refused, as no codec keeps them: functions and symbols (which JSON and msgpack
+ * silently drop), holes and `undefined` in arrays, cycles, nesting deeper than 64. Properties
+ * whose value is `undefined` are kept in the copy (JSON leaves them out when stored).
+ */
 function copyValue(v: unknown, path: string, depth: number, onPath: Set<object>, rules: CopyRules, index: number, type: string): unknown {
   const fail = (why: string): never => {
     throw new InvalidEventError(`${path} ${why}`, { index, type, path });
@@ -146,11 +147,6 @@ function read(o: Record<string | number, unknown>, key: string | number, path: s
   }
 }
 
-/** Copies one event's data (see {@link copyValue}); the codec then judges what is left. */
-export function copyEventData(data: unknown, index = 0, type = ''): unknown {
-  return copyValue(data, 'data', 0, new Set(), DATA_RULES, index, type);
-}
-
 /**
  * Copies metadata: a plain object of JSON values (strings without lone surrogates, finite
  * numbers, booleans, null, plain objects and arrays). Anything else is `STRAND_INVALID_EVENT`.
@@ -158,16 +154,6 @@ export function copyEventData(data: unknown, index = 0, type = ''): unknown {
 export function copyMetadata(metadata: unknown, index = 0, type = ''): Record<string, unknown> {
   if (!isPlainObject(metadata)) throw new InvalidEventError('metadata must be a plain object', { index, type });
   return copyValue(metadata, 'metadata', 0, new Set(), META_RULES, index, type) as Record<string, unknown>;
-}
-
-/**
- * Checks that data is plain JSON that reads back equal: refuses NaN and infinities (JSON makes
- * them null), non-plain objects such as Date, Map or class instances (JSON makes them strings or
- * `{}`), BigInt, functions, symbols, holes and `undefined` in arrays and cycles, naming the path.
- * Properties whose value is `undefined` are left out when stored, as JSON does. Used by the JSON codec.
- */
-export function assertJsonData(data: unknown, context: { type?: string } = {}): void {
-  copyValue(data, 'data', 0, new Set(), JSON_RULES, 0, context.type ?? '');
 }
 
 /** One event, checked field by field (each read once) and copied. */
@@ -221,8 +207,10 @@ function eventsArray(events: unknown, maxEvents: number): unknown[] {
 /**
  * Copies the events of an append once, at the boundary: a non-empty, dense array of well-formed
  * events with unique ids, each field read once, data and metadata copied (see
- * {@link copyEventData}, {@link copyMetadata}; with `json`, data must also be plain JSON that
- * reads back equal, see {@link assertJsonData}). Everything after works on the copy only.
+ * {@link copyMetadata}). With `json`, data must also be plain JSON that reads back equal: NaN and
+ * infinities (JSON makes them null), non-plain objects such as Date, Map or class instances (JSON
+ * makes them strings or `{}`) and BigInt are refused, naming the path. The copy is what the codec
+ * encodes (once) and what the append's result returns: nothing after reads the caller's objects.
  */
 export function copyEvents(events: unknown, maxEvents: number, json = false): EventInput[] {
   const ids = new Set<string>();
