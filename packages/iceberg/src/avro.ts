@@ -200,11 +200,35 @@ export const MANIFEST_FILE_SCHEMA = {
   ],
 } as const;
 
+/** Compiled Avro types by schema object (the manifest schemas are few and fixed). */
+const byObject = new WeakMap<object, avro.Type>();
+/** Compiled Avro types by schema JSON (a manifest's schema object is built per spec and table schema). */
+const byJson = new Map<string, avro.Type>();
+const TYPE_CACHE_MAX = 64;
+
+/**
+ * The compiled `avsc` type of a schema, from a cache: compiling one builds its reader and writer
+ * functions, which cost more than encoding a small manifest.
+ */
+export function avroType(schema: object): avro.Type {
+  const hit = byObject.get(schema);
+  if (hit) return hit;
+  const json = JSON.stringify(schema);
+  let type = byJson.get(json);
+  if (type === undefined) {
+    type = avro.Type.forSchema(schema as avro.Schema);
+    byJson.set(json, type);
+    if (byJson.size > TYPE_CACHE_MAX) byJson.delete(byJson.keys().next().value as string);
+  }
+  byObject.set(schema, type);
+  return type;
+}
+
 /** Writes records as an Avro object container file with key-value metadata; resolves with its bytes. */
 export function writeAvro(schema: object, records: readonly object[], metadata: Record<string, string>): Promise<Uint8Array> {
   const meta: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(metadata)) meta[k] = Buffer.from(v, 'utf8');
-  const encoder = new avro.streams.BlockEncoder(schema as avro.Schema, { metadata: meta, codec: 'null', writeHeader: true } as never);
+  const encoder = new avro.streams.BlockEncoder(avroType(schema), { metadata: meta, codec: 'null', writeHeader: true } as never);
   const chunks: Buffer[] = [];
   return new Promise((resolve, reject) => {
     encoder.on('data', (c: Buffer) => chunks.push(c));
@@ -217,7 +241,8 @@ export function writeAvro(schema: object, records: readonly object[], metadata: 
 
 /** Reads every record of an Avro object container file (with the writer's schema). */
 export async function readAvro<T>(bytes: Uint8Array): Promise<T[]> {
-  const decoder = new avro.streams.BlockDecoder();
+  // The writer's schema is in the file's header; compiling it is cached like the writers' types.
+  const decoder = new avro.streams.BlockDecoder({ parseHook: (schema: avro.Schema) => avroType(schema as object) } as never);
   const out: T[] = [];
   const done = new Promise<void>((resolve, reject) => {
     decoder.on('data', (r: T) => out.push(r));

@@ -26,6 +26,13 @@ export interface IcebergTableOptions {
   maxCommitRetries?: number;
   /** Clock (ms since the epoch) for snapshot and metadata times. */
   clock?: () => number;
+  /**
+   * Keep at most this many snapshots: each commit drops the oldest beyond it (and their manifest
+   * lists), so the metadata, and the time of a commit, stop growing with the table's age
+   * (default: keep every snapshot until `expireSnapshots`). Run `removeOrphanFiles` now and then
+   * to delete manifests and compacted data files only dropped snapshots referenced.
+   */
+  retainSnapshots?: number;
 }
 
 /** Options of {@link exportIceberg}. */
@@ -75,7 +82,7 @@ class Batcher {
   private constructor(
     readonly registry: SchemaRegistry,
     readonly table: IcebergTable,
-    private readonly o: Required<Pick<IcebergTableOptions, 'rowsPerFile' | 'maxCommitRetries' | 'clock'>> & { types: readonly string[] },
+    private readonly o: Required<Pick<IcebergTableOptions, 'rowsPerFile' | 'maxCommitRetries' | 'clock'>> & { types: readonly string[]; retainSnapshots: number | undefined },
   ) {
     this.position = exportedPosition(table.metadata);
     this.scanned = this.position;
@@ -89,7 +96,8 @@ class Batcher {
     if (!Array.isArray(types) || types.length === 0 || !types.every((t) => typeof t === 'string')) throw new InvalidArgumentError('exportIceberg needs at least one event type in types.');
     const rowsPerFile = options.rowsPerFile ?? 1_000_000;
     const maxCommitRetries = options.maxCommitRetries ?? 20;
-    for (const [k, v] of [['rowsPerFile', rowsPerFile], ['maxCommitRetries', maxCommitRetries]] as const) {
+    const retainSnapshots = options.retainSnapshots;
+    for (const [k, v] of [['rowsPerFile', rowsPerFile], ['maxCommitRetries', maxCommitRetries], ['retainSnapshots', retainSnapshots ?? 1]] as const) {
       if (!Number.isSafeInteger(v) || v < 1) throw new InvalidArgumentError(`${k} must be an integer >= 1; got ${String(v)}.`);
     }
     const io = typeof options.table === 'string' ? await openTableIO(options.table) : options.table;
@@ -101,7 +109,7 @@ class Batcher {
     const table = await IcebergTable.loadOrCreate(io, { schema, lastColumnId, spec: partitionSpecFor(sorted), properties: { 'strand.types': sorted.join(',') }, now: clock() });
     const held = table.metadata.properties['strand.types'];
     if (held !== sorted.join(',')) throw new IcebergTableMismatchError(io.location, `holds ${held === undefined ? 'no Strand export' : `the types ${held}`}, not ${sorted.join(',')}; export other types to another table`, { held, requested: sorted });
-    return new Batcher(registry, table, { types: sorted, rowsPerFile, maxCommitRetries, clock });
+    return new Batcher(registry, table, { types: sorted, rowsPerFile, maxCommitRetries, clock, retainSnapshots });
   }
 
   private static columnsOf(registry: SchemaRegistry, location: string, types: readonly string[]): PayloadColumn[] {
@@ -137,7 +145,7 @@ class Batcher {
     if (rows.length === 0) return undefined;
     this.rows = [];
     const columns = Batcher.columnsOf(this.registry, this.table.io.location, this.o.types);
-    const out = await appendBatch(this.table, rows, { columns, after: this.position, upTo, rowsPerFile: this.o.rowsPerFile, maxRetries: this.o.maxCommitRetries, now: this.o.clock });
+    const out = await appendBatch(this.table, rows, { columns, after: this.position, upTo, rowsPerFile: this.o.rowsPerFile, maxRetries: this.o.maxCommitRetries, now: this.o.clock, ...(this.o.retainSnapshots === undefined ? {} : { retainSnapshots: this.o.retainSnapshots }) });
     if (out.committed) this.position = out.position;
     else {
       // Superseded: everything up to the other exporter's position is in the table already, and

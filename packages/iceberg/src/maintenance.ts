@@ -13,7 +13,7 @@ import { encodeColumns, partitionPath, type WrittenDataFile } from './datafile.j
 import { IcebergCommitConflictError } from './errors.js';
 import { openTableIO, relativeOf, type TableIO, uriOf } from './io.js';
 import { readColumns, readManifest, type ResolvedEntry, rewriteTable } from './rewrite.js';
-import { IcebergTable, type Snapshot, type TableMetadata } from './table.js';
+import { IcebergTable, type Snapshot, withoutSnapshots } from './table.js';
 
 export async function openTable(table: string | TableIO | IcebergTable): Promise<IcebergTable> {
   if (table instanceof IcebergTable) {
@@ -67,14 +67,8 @@ export async function expireSnapshots(location: string | TableIO | IcebergTable,
     for (const s of base.snapshots) if (s['timestamp-ms'] >= cutoff) keep.add(s['snapshot-id']);
     const expired = base.snapshots.filter((s) => !keep.has(s['snapshot-id']));
     if (expired.length === 0) return { expired: 0, kept: base.snapshots.length, deletedFiles: 0 };
-    const kept = base.snapshots.filter((s) => keep.has(s['snapshot-id']));
-    // The spec: entries of the snapshot log before an expired snapshot go with it.
-    const log = base['snapshot-log'];
-    let lastExpired = -1;
-    log.forEach((e, i) => {
-      if (!keep.has(e['snapshot-id'])) lastExpired = i;
-    });
-    const next: TableMetadata = { ...base, snapshots: kept, 'snapshot-log': log.slice(lastExpired + 1) };
+    const next = withoutSnapshots(base, keep);
+    const kept = next.snapshots;
     if (!(await table.tryCommit(next, now()))) {
       await table.refresh();
       continue;

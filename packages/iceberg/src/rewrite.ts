@@ -7,30 +7,15 @@
  * @module
  */
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
-import { fieldSummaries, writeManifest, writeManifestList } from './append.js';
-import { type DataFile, type ManifestEntry, type ManifestFile, type PartitionSpec, readAvro } from './avro.js';
+import { fieldSummaries, readManifest, type ResolvedEntry, writeManifest, writeManifestList } from './append.js';
+import type { DataFile, ManifestEntry, ManifestFile, PartitionSpec } from './avro.js';
 import type { WrittenDataFile } from './datafile.js';
 import { IcebergCommitConflictError, IcebergTableMismatchError } from './errors.js';
 import { relativeOf, uriOf } from './io.js';
 import { type IcebergSchema, parquetName } from './schema.js';
 import { currentSchema, currentSnapshot, type IcebergTable, newSnapshotId, SUMMARY_POSITION, type Snapshot, type TableMetadata } from './table.js';
 
-/** A manifest entry with its sequence numbers resolved (inherited from the manifest list when null). */
-export interface ResolvedEntry extends ManifestEntry {
-  sequence_number: number;
-  file_sequence_number: number;
-}
-
-/** Reads a manifest and resolves inherited sequence numbers and snapshot ids. */
-export async function readManifest(table: IcebergTable, mf: ManifestFile): Promise<ResolvedEntry[]> {
-  const entries = await readAvro<ManifestEntry>(await table.read(mf.manifest_path));
-  return entries.map((e) => ({
-    ...e,
-    snapshot_id: e.snapshot_id ?? mf.added_snapshot_id,
-    sequence_number: e.sequence_number ?? mf.sequence_number,
-    file_sequence_number: e.file_sequence_number ?? mf.sequence_number,
-  }));
-}
+export { readManifest, type ResolvedEntry } from './append.js';
 
 /** Live data files of a snapshot (entries with status EXISTING or ADDED). */
 export async function liveFiles(table: IcebergTable, snapshot: Snapshot | undefined): Promise<ResolvedEntry[]> {

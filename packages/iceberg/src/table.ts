@@ -91,6 +91,30 @@ export function exportedPosition(m: TableMetadata): number {
   return p === undefined ? 0 : Number(p);
 }
 
+/**
+ * The metadata without the snapshots not in `keep`, and without the snapshot-log entries up to the
+ * last dropped one (the spec: log entries before an expired snapshot go with it).
+ */
+export function withoutSnapshots(m: TableMetadata, keep: ReadonlySet<number>): TableMetadata {
+  const log = m['snapshot-log'];
+  let lastExpired = -1;
+  log.forEach((e, i) => {
+    if (!keep.has(e['snapshot-id'])) lastExpired = i;
+  });
+  return { ...m, snapshots: m.snapshots.filter((s) => keep.has(s['snapshot-id'])), 'snapshot-log': log.slice(lastExpired + 1) };
+}
+
+/**
+ * The snapshots to drop so that at most `retain` remain: the oldest by sequence number, never
+ * the current one or one a ref points at.
+ */
+export function snapshotsOverRetention(m: TableMetadata, retain: number): Snapshot[] {
+  if (m.snapshots.length <= retain) return [];
+  const pinned = new Set([...(m['current-snapshot-id'] === undefined ? [] : [m['current-snapshot-id']]), ...Object.values(m.refs).map((r) => r['snapshot-id'])]);
+  const oldest = [...m.snapshots].sort((a, b) => a['sequence-number'] - b['sequence-number']).filter((s) => !pinned.has(s['snapshot-id']));
+  return oldest.slice(0, Math.max(0, m.snapshots.length - Math.max(retain, pinned.size)));
+}
+
 /** A table handle: the metadata version it last read, and the commit primitive. */
 export class IcebergTable {
   private readonly manifestLists = new Map<string, ManifestFile[]>();
