@@ -701,6 +701,9 @@ program
   .option('--request-timeout <ms>', 'deadline of a call (default 30000)')
   .option('--heartbeat <ms>', 'subscription heartbeat interval (default 15000)')
   .option('--stall-timeout <ms>', 'end a subscriber that holds events back this long (default 30000)')
+  .option('--group-session-timeout <ms>', 'consumer groups the server hosts: expire a member after this long without a heartbeat (default 10000)')
+  .option('--group-max-attempts <n>', 'consumer groups the server hosts: deliveries of an event before its stream parks (default 5)')
+  .option('--group-backoff <ms>', 'consumer groups the server hosts: first retry delay after a nack (default 100)')
   .addHelpText(
     'after',
     `

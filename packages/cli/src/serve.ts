@@ -9,7 +9,7 @@ import { serveConsole } from '@strand/console';
 import { startDemo } from './demo.js';
 import { type EventLog, InvalidArgumentError } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
-import { createServer, type ServerLimits, type StrandServer } from '@strand/server';
+import { createServer, type HostedGroupOptions, type ServerLimits, type StrandServer } from '@strand/server';
 import { ClassicLevel } from 'classic-level';
 
 /** Options of `strand serve`, as commander parses them. */
@@ -29,6 +29,9 @@ export interface ServeOptions {
   requestTimeout?: string;
   heartbeat?: string;
   stallTimeout?: string;
+  groupSessionTimeout?: string;
+  groupMaxAttempts?: string;
+  groupBackoff?: string;
 }
 
 function integer(name: string, v: string | undefined): number | undefined {
@@ -56,6 +59,13 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
   set('requestTimeoutMs', 'request-timeout', opts.requestTimeout);
   set('heartbeatMs', 'heartbeat', opts.heartbeat);
   set('subscriberStallMs', 'stall-timeout', opts.stallTimeout);
+  const groups: HostedGroupOptions = {};
+  const sessionTimeoutMs = integer('group-session-timeout', opts.groupSessionTimeout);
+  const maxAttempts = integer('group-max-attempts', opts.groupMaxAttempts);
+  const backoffMs = integer('group-backoff', opts.groupBackoff);
+  if (sessionTimeoutMs !== undefined) groups.sessionTimeoutMs = sessionTimeoutMs;
+  if (maxAttempts !== undefined) groups.maxAttempts = maxAttempts;
+  if (backoffMs !== undefined) groups.backoffMs = backoffMs;
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError(`--port must be 0..65535; got ${JSON.stringify(opts.port)}.`);
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new InvalidArgumentError('--tls-cert and --tls-key go together.');
@@ -72,7 +82,7 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
     if (path.startsWith('s3://')) throw new InvalidArgumentError('strand serve --tenants works on a LevelDB path.');
     if (opts.demo) throw new InvalidArgumentError('strand serve --demo seeds one log; it does not go with --tenants.');
     const tenants = await TenantManager.open({ store: new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
-    server = createServer({ tenants, limits, routes, ...(tls ? { tls } : {}), ...(adminKey ? { adminKey } : {}) });
+    server = createServer({ tenants, limits, routes, groups, ...(tls ? { tls } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => tenants.close();
   } else {
     const log = await openLog();
@@ -80,7 +90,7 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
       stopDemo = await startDemo(log);
       demoRefused = stopDemo === undefined;
     }
-    server = createServer({ log, limits, routes, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
+    server = createServer({ log, limits, routes, groups, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => log.close();
   }
   const url = await server.listen({ port, host: opts.host });

@@ -40,8 +40,10 @@ import {
   fromWireInfo,
   toWireExpected,
   toWireInput,
+  groupsWire,
   wire,
 } from '@strand/protocol';
+import { type JoinGroupOptions, joinRemoteGroup, type RemoteGroupHandler, type RemoteGroupMember } from './group.js';
 import { MemoryLevel } from 'memory-level';
 import { Observable } from 'rxjs';
 
@@ -81,6 +83,7 @@ export interface ClientOptions {
 }
 
 type Rpc = Client<typeof wire.EventStoreService>;
+type GroupRpc = Client<typeof groupsWire.ConsumerGroupService>;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -101,6 +104,7 @@ function retryable(e: StrandError): boolean {
 /** A remote Strand server as an {@link EventStore}. Create with {@link connect}. */
 export class StrandClient implements EventStore {
   private readonly rpc: Rpc;
+  private readonly groupRpc: GroupRpc;
   private readonly sessions: Http2SessionManager;
   private readonly options: Required<Pick<ClientOptions, 'subscriptionWindow' | 'heartbeatMs' | 'callRetries'>> & { reconnect: Required<ReconnectOptions> };
   private readonly state: AnyLevel;
@@ -137,6 +141,7 @@ export class StrandClient implements EventStore {
     const transportOptions = { baseUrl, httpVersion: '2' as const, sessionManager: this.sessions, interceptors: [auth], readMaxBytes: 64 * 1024 * 1024 };
     const transport = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport({ ...transportOptions, useBinaryFormat: true });
     this.rpc = createClient(wire.EventStoreService, transport);
+    this.groupRpc = createClient(groupsWire.ConsumerGroupService, transport);
     this.ownsState = options.state === undefined;
     this.state = options.state ?? (new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }) as unknown as AnyLevel);
   }
@@ -394,6 +399,39 @@ export class StrandClient implements EventStore {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /**
+   * Joins a consumer group the server hosts (opened on first use with `pattern`): `handler` runs
+   * on each leased delivery, in stream order; returning acks it (returning `{ appends }` commits
+   * them with the ack, exactly once), throwing nacks it (retried with backoff, parked after the
+   * group's attempts). Resolves once joined.
+   *
+   * @example
+   * ```ts
+   * const member = await client.joinGroup('billing', async (d) => bill(d.events), { pattern: 'orders/>' });
+   * await member.leave();
+   * ```
+   */
+  joinGroup(group: string, handler: RemoteGroupHandler, options: JoinGroupOptions): Promise<RemoteGroupMember> {
+    this.assertOpen();
+    return joinRemoteGroup({ rpc: this.groupRpc, backoff: (n) => this.backoff(n), isClosed: () => this.closed, aborts: this.aborts }, group, handler, options);
+  }
+
+  /** Parked streams of a group the server hosts. */
+  async parkedStreams(group: string): Promise<Array<{ stream: string; version: number; position: number; error: string; attempts: number }>> {
+    const res = await this.call(() => this.groupRpc.listParked({ group }), true);
+    return res.streams.map((p) => ({ stream: p.stream, version: Number(p.version), position: Number(p.position), error: p.error, attempts: p.attempts }));
+  }
+
+  /** Delivers a parked stream of a hosted group again from its failed event; false if it was not parked. */
+  async retryParked(group: string, stream: string): Promise<boolean> {
+    return (await this.call(() => this.groupRpc.retryParked({ group, stream }), true)).wasParked;
+  }
+
+  /** Skips the failed event of a parked stream of a hosted group; false if it was not parked. */
+  async skipParked(group: string, stream: string): Promise<boolean> {
+    return (await this.call(() => this.groupRpc.skipParked({ group, stream }), false)).wasParked;
   }
 
   /** Ends subscriptions and closes the connection (and the default local state store). */

@@ -31,3 +31,4 @@ export type { ServerLimit } from './errors.js';
 export { StrandErrorDetailSchema } from './gen/strand/v1/errors_pb.js';
 export type { StrandErrorDetail } from './gen/strand/v1/errors_pb.js';
 export * as wire from './gen/strand/v1/store_pb.js';
+export * as groupsWire from './gen/strand/v1/groups_pb.js';

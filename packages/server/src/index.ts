@@ -7,5 +7,6 @@
 export { createServer, StrandServer } from './server.js';
 export type { HttpRequest, HttpResponse, ListenOptions, ServerOptions } from './server.js';
 export type { ServerLimits } from './limits.js';
+export type { HostedGroupOptions } from './groups.js';
 export type { WaitForProjections } from './service.js';
 export { LimitExceededError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';

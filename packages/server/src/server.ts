@@ -17,6 +17,7 @@ import type { TenantManager } from '@strand/core/tenancy';
 import { type Authenticator, bearer, newServerKey, SingleLogAuthenticator, TenantAuthenticator } from './auth.js';
 import { type ConnectionId, Connections } from './connections.js';
 import { type Limits, resolveLimits, type ServerLimits } from './limits.js';
+import { GroupHost, type HostedGroupOptions, registerGroupService } from './groups.js';
 import { ServerMetrics } from './metrics.js';
 import { callInfoKey, registerEventStoreService, type WaitForProjections } from './service.js';
 import { Subscriptions } from './subscriptions.js';
@@ -51,6 +52,11 @@ export interface ServerOptions {
   routes?: Record<string, (req: HttpRequest, res: HttpResponse) => void>;
   /** Read-your-writes for appends that name server-hosted projections (`waitFor`). */
   waitForProjections?: WaitForProjections;
+  /**
+   * Consumer groups the server hosts for remote members (`strand.v1.ConsumerGroupService`):
+   * settings every group it opens gets (session timeout, retries, backoff...).
+   */
+  groups?: HostedGroupOptions;
   /** Close the log or tenant registry when the server closes. Default false. */
   ownsStore?: boolean;
 }
@@ -86,6 +92,7 @@ export class StrandServer {
   private readonly auth: Authenticator;
   private readonly connections: Connections;
   private readonly subscriptions = new Subscriptions();
+  private readonly groupHost: GroupHost;
   private readonly shutdownController = new AbortController();
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
@@ -117,8 +124,9 @@ export class StrandServer {
       if (!/^\/[A-Za-z0-9_-]+$/.test(prefix)) throw new InvalidArgumentError(`A route prefix is "/" and a name, e.g. "/ui"; got ${JSON.stringify(prefix)}.`);
     }
 
+    this.groupHost = new GroupHost(options.groups);
     const rpc = connectNodeAdapter({
-      routes: (router) =>
+      routes: (router) => {
         registerEventStoreService(router, {
           auth: this.auth,
           connections: this.connections,
@@ -126,7 +134,9 @@ export class StrandServer {
           limits: this.limits,
           shutdown: this.shutdownController.signal,
           waitFor: options.waitForProjections,
-        }),
+        });
+        registerGroupService(router, { host: this.groupHost, auth: this.auth, connections: this.connections, limits: this.limits });
+      },
       readMaxBytes: this.limits.requestBytes,
       shutdownSignal: this.shutdownController.signal,
       interceptors: [this.metrics.interceptor()],
@@ -270,6 +280,8 @@ export class StrandServer {
     this.closing ??= (async () => {
       this.listener.close();
       this.shutdownController.abort();
+      // Hosted groups write their checkpoints; their members' calls end.
+      await this.groupHost.close();
       await this.connections.drained();
       for (const s of this.sessions) s.close();
       // Idle HTTP/1.1 keep-alive connections and sessions that did not go away.
