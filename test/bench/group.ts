@@ -33,6 +33,11 @@ async function members(path: string, group: string, n: number, delayMs: number, 
   return procs;
 }
 
+/** Resolves once `check` holds (polled: the group has no event for it). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 /** One event on each of `streams` streams (`prefix/i`), in batches of 1,000. */
 async function fill(log: EventLog, prefix: string, streams: number, perStream = 1): Promise<void> {
   for (let v = 0; v < perStream; v++) {
@@ -49,18 +54,21 @@ async function scaleout(ctx: BenchContext): Promise<Figure> {
   const rate = async (n: number, run: number): Promise<number> => {
     const dir = await ctx.tmpdir(`group-scale-${n}-${run}`);
     const log = await openLog({ path: dir, durability: 'buffered' });
+    // The work is in the log before the members come: the figure is the members' consumption,
+    // not the writing of 10,000 new streams (the same for 1 and 4 members, it would compress the ratio).
+    await fill(log, 'w', streams);
     const group = await ConsumerGroup.open(log, { name: 'scale', pattern: 'w/>' });
+    await until(() => group.status().watermark >= log.position);
     const server = await serveGroup([group], { path: join(dir, 'g.sock') });
     const procs = await members(join(dir, 'g.sock'), 'scale', n, delayMs, credits);
-    const ms = await timeMs(async () => {
-      await fill(log, 'w', streams);
-      await group.drained();
-    });
+    // Timed from the moment every member has joined; what earlier joiners did before is left out.
+    const before = streams - group.status().activeStreams;
+    const ms = await timeMs(() => group.drained());
     for (const p of procs) p.kill('SIGKILL');
     await server.close();
     await group.close();
     await log.close();
-    return (streams / ms) * 1000;
+    return ((streams - before) / ms) * 1000;
   };
   const one: number[] = [];
   const four: number[] = [];
@@ -74,7 +82,7 @@ async function scaleout(ctx: BenchContext): Promise<Figure> {
     value: round(ratio),
     unit: 'x',
     reference: { name: 'ideal: 4 members x the same credit window', value: 4 },
-    note: `${streams} streams, handler waits ${delayMs} ms, ${credits} credits per member process over a Unix socket: 1 member ${Math.round(median(one))}/s, 4 members ${Math.round(median(four))}/s (target >= 3.5x)`,
+    note: `${streams} streams, handler waits ${delayMs} ms, ${credits} credits per member process over a Unix socket, the log written before the members join: 1 member ${Math.round(median(one))}/s, 4 members ${Math.round(median(four))}/s (target >= 3.5x)`,
   };
 }
 

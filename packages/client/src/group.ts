@@ -9,7 +9,7 @@
  */
 import type { Client } from '@connectrpc/connect';
 import { InvalidArgumentError, type RecordedEvent, type StreamAppend } from '@strand/core';
-import { fromConnectError, fromWireEvent, groupsWire, toWireExpected, toWireInput } from '@strand/protocol';
+import { fromConnectError, fromWireEvent, type groupsWire, toWireExpected, toWireInput } from '@strand/protocol';
 
 /** A leased delivery: events of one stream, in order, under a lease epoch. */
 export interface RemoteDelivery {
@@ -87,7 +87,7 @@ export async function joinRemoteGroup(ctx: GroupClientContext, group: string, ha
   let memberId = '';
   let leaving = false;
   let inflight = 0;
-  let idleWaiters: Array<() => void> = [];
+  const idleWaiters: Array<() => void> = [];
   const idle = () => (inflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
   let session: AbortController | undefined;
   let firstJoin: { resolve: () => void; reject: (e: unknown) => void } | undefined;

@@ -95,6 +95,8 @@ interface SavedState {
   pattern: string;
   watermark: number;
   incarnation: number;
+  /** Written by `close`: no member of this incarnation can still hold a lease. */
+  clean?: boolean;
 }
 
 /** A consumer group: per-stream leases over any number of members, in order, with per-stream parking. */
@@ -119,6 +121,11 @@ export class ConsumerGroup {
   private drainWaiters: Array<{ position: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private closed = false;
   private lastPersistedWatermark = -1;
+  /** Deliveries wait until then after a coordinator that did not close (failover). */
+  private holdUntil = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** Closed with no delivery in flight: a successor need not wait for leases to run out. */
+  private cleanClose = false;
 
   private constructor(
     private readonly log: EventLog,
@@ -208,6 +215,11 @@ export class ConsumerGroup {
     await meta.put('state', { format: FORMAT, pattern, watermark, incarnation } satisfies SavedState);
     await log.sublevel(GROUP_CATALOG).put(name, { name, pattern });
     const group = new ConsumerGroup(log, name, pattern, meta, incarnation, { watermark, streams }, tuning, interval, options.clock ?? Date.now, options.logger ?? silentLogger);
+    // Failover: the previous coordinator died, and its members may still be finishing deliveries
+    // it leased (a member whose coordinator is gone keeps a lease until sessionTimeoutMs after its
+    // last heartbeat). Nothing is delivered until those leases have run out, so no stream runs
+    // on an old member and a new one at once.
+    if (saved !== undefined && saved.clean !== true) group.holdUntil = group.clock() + tuning.sessionTimeoutMs;
     for (const [s, vs] of xKeys) group.xKeys.set(s, vs);
     group.lastPersistedWatermark = watermark;
     group.feeder = group.follow().catch((error: unknown) => group.fail(error));
@@ -252,6 +264,14 @@ export class ConsumerGroup {
   private pumpNow(): void {
     if (this.closed) return;
     const now = this.clock();
+    if (now < this.holdUntil) {
+      this.holdTimer ??= setTimeout(() => {
+        this.holdTimer = undefined;
+        this.kick();
+      }, this.holdUntil - now);
+      if (this.state.hasRoom && this.roomWaiters.length > 0) for (const w of this.roomWaiters.splice(0)) w();
+      return;
+    }
     for (const { member, delivery } of this.state.pump(now)) {
       const send = this.sessions.get(member);
       if (send === undefined) continue;
@@ -305,7 +325,7 @@ export class ConsumerGroup {
       const plan = this.state.plan();
       const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown }> = [];
       const cleared: Array<[string, number[]]> = [];
-      ops.push({ type: 'put', key: 'state', value: { format: FORMAT, pattern: this.pattern, watermark: plan.watermark, incarnation: this.incarnation } satisfies SavedState });
+      ops.push({ type: 'put', key: 'state', value: { format: FORMAT, pattern: this.pattern, watermark: plan.watermark, incarnation: this.incarnation, ...(this.cleanClose ? { clean: true } : {}) } satisfies SavedState });
       for (const [stream, entry] of plan.puts) {
         ops.push({ type: 'put', key: `s:${stream}`, value: entry });
         cleared.push([stream, this.clearX(stream, entry.acked, ops)]);
@@ -562,8 +582,10 @@ export class ConsumerGroup {
   /** Stops following and writes the checkpoint. Members get `STRAND_GROUP_CLOSED`. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.cleanClose = this.state.memberIds().every((id) => this.state.inflightOf(id) === 0);
     this.closed = true;
     clearInterval(this.ticker);
+    clearTimeout(this.holdTimer);
     if (this.persistTimer !== undefined) clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
     this.abort.abort();

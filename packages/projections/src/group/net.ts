@@ -42,7 +42,14 @@ type ServerMessage =
   | { t: 'acked'; id: number; error?: { code: string; message: string } }
   | { t: 'error'; error: { code: string; message: string } };
 
-const send = (socket: Socket, msg: ServerMessage | ClientMessage) => socket.write(`${JSON.stringify(msg)}\n`);
+/** Writes a message; the messages of one tick (a pump's deliveries, acks of timers that fired together) leave in one write. */
+const send = (socket: Socket, msg: ServerMessage | ClientMessage) => {
+  if (socket.writableCorked === 0) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  return socket.write(`${JSON.stringify(msg)}\n`);
+};
 const describeError = (error: unknown) => ({ code: isStrandError(error) ? error.code : 'STRAND_INTERNAL', message: String((error as Error)?.message ?? error) });
 
 /**
