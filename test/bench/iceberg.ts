@@ -37,32 +37,41 @@ async function exportRates(ctx: BenchContext, total: number): Promise<{ iceberg:
 }
 
 /**
- * Milliseconds of single-event commits on a table that already has had `snapshots` commits (all
- * kept, or the newest `retain` with `retainSnapshots`). Manifests merge past 100 per snapshot.
+ * Milliseconds of single-event commits (median) on three tables side by side: one that has had
+ * `snapshots` commits (all kept), one with a single snapshot, and one that has had `snapshots`
+ * commits with `retainSnapshots: 100`. The commits alternate between the tables, so a busy
+ * machine slows all three alike. Manifests merge past 100 per list on every table.
  */
-async function commitMs(ctx: BenchContext, snapshots: number, measured: number, retain?: number): Promise<number> {
-  const keep = retain === undefined ? {} : { retainSnapshots: retain };
+async function commitMs(ctx: BenchContext, snapshots: number, measured: number): Promise<{ kept: number; single: number; retained: number }> {
   const log = await openLog({ memory: true });
   const registry = await SchemaRegistry.open(log);
   await registry.register('OrderPlaced', 1, Order);
   for (let i = 0; i < snapshots + measured; i++) await log.append(`orders/o-${i % 100}`, [{ type: 'OrderPlaced', data: order(i) }]);
-  const io = new ObjectStoreTableIO(new InMemoryObjectStore(), 'bench', `t-${snapshots}`);
-  await exportIceberg(registry, { types: ['OrderPlaced'], table: io, commitEvery: 1, to: snapshots, ...keep });
-  const times: number[] = [];
-  for (let i = 1; i <= measured; i++) times.push(await timeMs(() => exportIceberg(registry, { types: ['OrderPlaced'], table: io, to: snapshots + i, ...keep })));
+  const store = new InMemoryObjectStore();
+  const tables = [
+    { name: 'kept', io: new ObjectStoreTableIO(store, 'bench', 'kept'), history: snapshots, keep: {}, times: [] as number[] },
+    { name: 'single', io: new ObjectStoreTableIO(store, 'bench', 'single'), history: 1, keep: {}, times: [] as number[] },
+    { name: 'retained', io: new ObjectStoreTableIO(store, 'bench', 'retained'), history: snapshots, keep: { retainSnapshots: 100 }, times: [] as number[] },
+  ];
+  // Events 1..history as one snapshot each; the measured commits then export the same later events.
+  for (const t of tables) {
+    if (t.history === 1) await exportIceberg(registry, { types: ['OrderPlaced'], table: t.io, to: snapshots });
+    else await exportIceberg(registry, { types: ['OrderPlaced'], table: t.io, commitEvery: 1, to: snapshots, ...t.keep });
+  }
+  for (let i = 1; i <= measured; i++) {
+    for (const t of tables) t.times.push(await timeMs(() => exportIceberg(registry, { types: ['OrderPlaced'], table: t.io, to: snapshots + i, ...t.keep })));
+  }
   await log.close();
-  ctx.log(`commit on a table after ${snapshots} commits${retain === undefined ? '' : ` (newest ${retain} kept)`}: ${median(times).toFixed(2)} ms`);
-  return median(times);
+  for (const t of tables) ctx.log(`commit on the ${t.name} table (${t.history} commits before): median ${median(t.times).toFixed(2)} ms of ${t.times.map((x) => x.toFixed(1)).join(' ')}`);
+  return { kept: median(tables[0]!.times), single: median(tables[1]!.times), retained: median(tables[2]!.times) };
 }
 
 async function run(ctx: BenchContext): Promise<Figure[]> {
   const total = Math.max(20_000, Math.round(1_000_000 * ctx.scale / 1000) * 1000);
   const rates = await exportRates(ctx, total);
   const snapshots = Math.max(100, Math.round(1000 * ctx.scale));
-  const measured = Math.max(5, ctx.runs * 4);
-  const big = await commitMs(ctx, snapshots, measured);
-  const small = await commitMs(ctx, 1, measured);
-  const retained = await commitMs(ctx, snapshots, measured, 100);
+  const measured = Math.max(9, ctx.runs * 6);
+  const { kept: big, single: small, retained } = await commitMs(ctx, snapshots, measured);
   return [
     { id: 'iceberg.export.events_per_s', value: rates.iceberg, unit: 'events/s', reference: { name: 'Parquet export of the same events (exportParquet)', value: rates.parquet }, note: `${total} events of one type into a new table (200,000-row files, a snapshot per file), LevelDB log, local directory` },
     { id: 'iceberg.commit.ms', value: big, unit: 'ms', reference: { name: 'same commit on a table with 1 snapshot', value: small }, note: `one-event append commit (open, data file, manifest, manifest list, metadata) on a table with ${snapshots} snapshots, all kept (the metadata JSON grows with them; manifests merge past 100 per list), in-memory object store` },
