@@ -7,12 +7,23 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consoleAssetsDir } from '@strand/console';
 import { type Browser, chromium } from 'playwright-core';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository's root: the first directory above this module with scripts/browser (from src or from test/dist). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'scripts', 'browser', 'ensure-chromium.sh'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('repoRoot: scripts/browser/ensure-chromium.sh not found above this module');
+    dir = up;
+  }
+  return dir;
+}
+
+const root = repoRoot();
 
 let path: string | undefined;
 
