@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CorruptionError } from './errors.js';
+import { CorruptionError } from '@strand/core';
 
 /**
  * Lexicographic byte order, the order of every key in the store. Keys are short (the event log's

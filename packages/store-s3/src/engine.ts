@@ -8,7 +8,7 @@
  */
 import { BlockCache } from './block-cache.js';
 import type { Clock, Random } from './clock.js';
-import { CorruptionError } from './errors.js';
+import { CorruptionError } from '@strand/core';
 import type { GcResult } from './gc.js';
 import type { Manifest, TableMeta } from './manifest/format.js';
 import { emptyManifest } from './manifest/format.js';
@@ -53,15 +53,6 @@ export interface EngineConfig {
   onBackgroundError: (err: unknown) => void;
   /** Follower: called after a refresh that saw new data. */
   onRefresh?: () => void;
-}
-
-/** Thrown by writes on a read-only instance; abstract-level's code. */
-export class ReadOnlyError extends Error {
-  readonly code = 'LEVEL_READONLY' as const;
-  constructor() {
-    super('This S3Level is read-only (a follower); open it without readOnly to write');
-    this.name = 'ReadOnlyError';
-  }
 }
 
 /** Counters besides requests, for tests and the benchmark. */

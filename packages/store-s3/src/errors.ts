@@ -1,6 +1,8 @@
 /**
  * Errors store-s3 throws on purpose: `StrandError`s like core's, each with a stable `code` and a
  * `kind` that says what to do, so `isStrandError(err, 'STRAND_FENCED')` works across packages.
+ * Stored data that fails a checksum or does not decode throws core's `CorruptionError`
+ * (`STRAND_CORRUPTION`), as the LevelDB-backed log does.
  *
  * @module
  */
@@ -34,22 +36,30 @@ export class ManifestInvariantError extends StrandError {
 }
 
 /**
- * Stored data failed a checksum or could not be decoded. `code` is abstract-level's
- * `LEVEL_CORRUPTION` so level tooling recognises it.
+ * A write (put, del, batch, flush, compaction or GC) on a read-only `S3Level`, a follower opened
+ * with `readOnly: true` (or `?readOnly=true` in an `s3://` URL). `code` is `LEVEL_READONLY`, the
+ * Level ecosystem's code for it, so level tooling recognises it; retrying fails the same way.
  */
-export class CorruptionError extends StrandError {
-  declare readonly code: 'LEVEL_CORRUPTION';
+export class ReadOnlyError extends StrandError {
+  declare readonly code: 'LEVEL_READONLY';
 
-  constructor(message: string) {
-    super('LEVEL_CORRUPTION', 'data', message);
+  constructor(operation: string) {
+    super(
+      'LEVEL_READONLY',
+      'invalid',
+      `Cannot ${operation}: this S3Level is a read-only follower. Write through the store's single writer (open it without readOnly: that fences the current writer, so do it only to take over).`,
+      { details: { operation } },
+    );
   }
 }
 
 /**
  * The writer gave up on the object store after its retries (or a write outcome stayed unknown).
- * The instance refuses further writes; reopen it, which replays what was stored.
+ * The instance refuses further writes; reopen it, which replays what was stored. Not to be
+ * confused with core's `StorageUnavailableError` (`STRAND_STORAGE_UNAVAILABLE`), which the event
+ * log throws when any store's write fails.
  */
-export class StoreUnavailableError extends StrandError {
+export class S3UnavailableError extends StrandError {
   declare readonly code: 'STRAND_S3_UNAVAILABLE';
 
   constructor(message: string, cause?: unknown) {

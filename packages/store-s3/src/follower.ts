@@ -7,7 +7,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { BackgroundTask } from './background.js';
-import { Engine, ReadOnlyError } from './engine.js';
+import { Engine } from './engine.js';
+import { ReadOnlyError } from './errors.js';
 import type { EngineConfig } from './engine.js';
 import type { GcResult } from './gc.js';
 import type { Manifest } from './manifest/format.js';
@@ -50,19 +51,19 @@ export class Follower extends Engine {
   }
 
   write(): never {
-    throw new ReadOnlyError();
+    throw new ReadOnlyError('write');
   }
 
   async flushMemtable(): Promise<void> {
-    throw new ReadOnlyError();
+    throw new ReadOnlyError('flush');
   }
 
   async compactNow(): Promise<void> {
-    throw new ReadOnlyError();
+    throw new ReadOnlyError('compact');
   }
 
   async runGc(): Promise<GcResult> {
-    throw new ReadOnlyError();
+    throw new ReadOnlyError('run GC');
   }
 
   /**

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Manifest } from './manifest/format.js';
-import { CorruptionError } from './errors.js';
+import { CorruptionError } from '@strand/core';
 import { decodeManifest, manifestVersionOf } from './manifest/format.js';
 import type { ObjectInfo, ObjectStore } from './object-store/types.js';
 import { sstIdOf } from './tables.js';

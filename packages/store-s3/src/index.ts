@@ -7,9 +7,10 @@
  */
 export { S3Level } from './s3-level.js';
 export type { Durability, S3LevelOptions } from './s3-level.js';
-export { FencedError, ManifestInvariantError, CorruptionError, StoreUnavailableError } from './errors.js';
+export { FencedError, ManifestInvariantError, ReadOnlyError, S3UnavailableError } from './errors.js';
+/** Stored data that fails a checksum or does not decode: core's `CorruptionError` (`STRAND_CORRUPTION`), re-exported. */
+export { CorruptionError } from '@strand/core';
 export type { S3ErrorKind } from './errors.js';
-export { ReadOnlyError } from './engine.js';
 export type { EngineStats } from './engine.js';
 export type { GcResult } from './gc.js';
 export type { Manifest, TableMeta } from './manifest/format.js';

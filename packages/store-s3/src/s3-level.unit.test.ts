@@ -2,7 +2,7 @@ import { isStrandError } from '@strand/core';
 import { MemoryLevel } from 'memory-level';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from './clock.js';
-import { FencedError } from './errors.js';
+import { FencedError, ReadOnlyError } from './errors.js';
 import { InMemoryObjectStore } from './object-store/memory.js';
 import { S3Level } from './s3-level.js';
 import type { S3LevelOptions } from './s3-level.js';
@@ -255,7 +255,14 @@ describe('follower (read-only instance)', () => {
     expect(await follower.get('k299')).toBe('x'.repeat(20));
     expect((await follower.keys().all()).length).toBe(300);
     expect(follower.epoch).toBe(0);
-    await expect(follower.put('no', 'no')).rejects.toMatchObject({ code: 'LEVEL_READONLY' });
+    const refused = await follower.put('no', 'no').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isStrandError(refused, 'LEVEL_READONLY')).toBe(true);
+    expect(refused).toBeInstanceOf(ReadOnlyError);
+    expect(refused).toMatchObject({ kind: 'invalid', details: { operation: 'write' } });
+    await expect(follower.compact()).rejects.toMatchObject({ code: 'LEVEL_READONLY', details: { operation: 'compact' } });
     await follower.close();
     await writer.close();
   });

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import { checkShape } from './invariants.js';
 
 /** The manifest format this code writes. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptionError, ManifestInvariantError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
+import { ManifestInvariantError } from '../errors.js';
 import type { Manifest } from './format.js';
 import { decodeManifest, emptyManifest, encodeManifest, manifestKey, manifestVersionOf } from './format.js';
 import { checkManifestTransition } from './invariants.js';

@@ -16,7 +16,7 @@
  */
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ByteReader, ByteWriter } from '../bytes.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import type { KeyRange } from '../range.js';
 
 /** The last 8 bytes of every SST. */

@@ -6,7 +6,7 @@
  */
 import type { BlockCache } from '../block-cache.js';
 import { compareBytes } from '../bytes.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import type { KeyRange } from '../range.js';
 import { BloomFilter } from './bloom.js';
 import type { BlockHandle, DecodedBlock, Footer } from './format.js';

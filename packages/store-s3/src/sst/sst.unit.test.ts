@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BlockCache } from '../block-cache.js';
 import { seededRandom } from '../clock.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import type { KeyRange } from '../range.js';
 import { BloomFilter } from './bloom.js';
 import { SstBuilder } from './builder.js';

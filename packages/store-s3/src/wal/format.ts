@@ -25,7 +25,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { ByteReader, ByteWriter } from '../bytes.js';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import type { KeyRange } from '../range.js';
 import { readRange, writeRange } from '../sst/format.js';
 

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { CorruptionError, FencedError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
+import { FencedError } from '../errors.js';
 import type { ObjectStore } from '../object-store/types.js';
 import { PreconditionFailedError } from '../object-store/types.js';
 import type { WalBatch, WalObject } from './format.js';

@@ -15,7 +15,7 @@
  * @module
  */
 import { crc32 } from 'node:zlib';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 
 /** First bytes of every WAL segment. */
 const SEGMENT_MAGIC = Buffer.from('SWSG', 'latin1');

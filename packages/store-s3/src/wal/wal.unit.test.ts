@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import type { WalBatch } from './format.js';
 import { UnsupportedWalFormatError, WAL_MAGIC, decodeWal, encodeWal, walIdOf, walKey } from './format.js';
 import { encodeLegacyWal, legacyBatches } from './legacy.fixture.js';

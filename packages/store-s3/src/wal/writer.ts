@@ -8,7 +8,7 @@
 import { equalBytes } from '../bytes.js';
 import type { Clock } from '../clock.js';
 import { CommitUnknownError } from '@strand/core';
-import { FencedError, StoreUnavailableError } from '../errors.js';
+import { FencedError, S3UnavailableError } from '../errors.js';
 import type { Memtable } from '../memtable.js';
 import type { ObjectStore } from '../object-store/types.js';
 import { ObjectStoreError, PreconditionFailedError } from '../object-store/types.js';
@@ -89,7 +89,7 @@ export class WalWriter {
   private timerGen = 0;
   private flushDue = false;
   private fenced: FencedError | undefined;
-  private failed: StoreUnavailableError | undefined;
+  private failed: S3UnavailableError | undefined;
   /** Acknowledged WAL objects of consecutive slots from `segmentFirst`, not in a segment yet. */
   private segmentObjects: Buffer[] = [];
   private segmentBytes = 0;
@@ -104,7 +104,7 @@ export class WalWriter {
   }
 
   /** Why this writer stopped writing, if it did (fencing wins over other failures). */
-  get error(): FencedError | StoreUnavailableError | undefined {
+  get error(): FencedError | S3UnavailableError | undefined {
     return this.fenced ?? this.failed;
   }
 
@@ -185,9 +185,9 @@ export class WalWriter {
     if (err instanceof FencedError) this.fenced ??= err;
     else if (!this.fenced) {
       this.failed ??=
-        err instanceof StoreUnavailableError
+        err instanceof S3UnavailableError
           ? err
-          : new StoreUnavailableError(
+          : new S3UnavailableError(
               err instanceof CommitUnknownError
                 ? 'This writer stopped writing after a write whose outcome is unknown; reopen the store (it replays what was stored)'
                 : `Write failed, this instance stopped writing: ${(err as Error)?.message}`,
@@ -318,7 +318,7 @@ export class WalWriter {
    * timeout, retries used up) has an unknown outcome. The slot is then settled, not guessed: a
    * create-only PUT of a void object either finds our object there (412, same bytes: stored, so
    * acknowledged) or takes the slot, so our PUT can never land later and nothing of it is
-   * committed (`StoreUnavailableError`). When even that cannot be done (the store is still
+   * committed (`S3UnavailableError`). When even that cannot be done (the store is still
    * unreachable) the write fails with `CommitUnknownError` (docs/errors.md, "What a failed write
    * left behind").
    */
@@ -333,12 +333,12 @@ export class WalWriter {
           return;
         }
         await this.o.store.put(key, VOID_WAL_OBJECT, { ifNoneMatch: '*' });
-        throw new StoreUnavailableError(
+        throw new S3UnavailableError(
           `WAL slot ${slot} could not be written (${describe(unknown)}); the slot was voided, so nothing of this write was committed. This writer stopped writing: reopen the store`,
           unknown,
         );
       } catch (err) {
-        if (err instanceof StoreUnavailableError) throw err;
+        if (err instanceof S3UnavailableError) throw err;
         if (!(err instanceof PreconditionFailedError)) {
           if (unknown !== undefined) throw new CommitUnknownError('a WAL write', unknown, { walSlot: slot });
           if (!mayHaveBeenApplied(err)) throw err;
@@ -357,7 +357,7 @@ export class WalWriter {
       if (equalBytes(bytes, body)) return;
       const obj = this.o.reader.tryDecode(bytes, slot);
       if (obj === undefined || obj.epoch <= this.o.epoch) {
-        throw new StoreUnavailableError(
+        throw new S3UnavailableError(
           `WAL slot ${slot} was stored damaged (a torn upload); this writer stopped writing: reopen the store, which replays what was stored`,
         );
       }
