@@ -8,7 +8,7 @@ export { defineAggregate, ensure, foldRecorded } from './define.js';
 export type { Aggregate, AggregateDefinition, CommandOf, CommandsOf, DecideContext, EventOf, EventsOf, EvolveContext, Message, SchemaMap, StateOf, StateSchemaOf } from './define.js';
 export { CommandIdReusedError, ConcurrencyRetriesExhaustedError, DomainError, InvalidCommandError, StoredEventInvalidError, InvalidDecisionError, StateUnrecoverableError } from './errors.js';
 export { AggregateRepository } from './repository.js';
-export type { CommandResult, HandleOptions, Loaded, RepositoryOf, RepositoryOptions, RepositoryStats } from './repository.js';
+export type { CommandResult, HandleOptions, Loaded, LoadSource, RepositoryOf, RepositoryOptions, RepositoryStats } from './repository.js';
 export { registerAggregate } from './schemas.js';
 export type { RegisterAggregateOptions, RegisteredType } from './schemas.js';
 export { SnapshotStore } from './snapshots.js';

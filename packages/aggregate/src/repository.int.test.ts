@@ -88,14 +88,14 @@ describe('AggregateRepository on LevelDB', () => {
     await accounts.handle('hot', { type: 'Open', data: { owner: 'hal' } });
     for (let i = 0; i < 5; i++) await accounts.handle('hot', { type: 'Deposit', data: { amount: 2 } });
     let loaded = await accounts.load('hot');
-    expect([loaded.version, loaded.replayed, loaded.state.balance]).toEqual([6, 0, 10]);
+    expect([loaded.source, loaded.version, loaded.replayed, loaded.state.balance]).toEqual(['cache', 6, 0, 10]);
     // A write the repository did not make (another process, a plain append): only it is read.
     await log.append('accounts/hot', [{ type: 'Deposited', data: { amount: 5 } }], { expectedVersion: 6 });
     loaded = await accounts.load('hot');
-    expect([loaded.version, loaded.replayed, loaded.state.balance]).toEqual([7, 1, 15]);
+    expect([loaded.source, loaded.version, loaded.replayed, loaded.state.balance]).toEqual(['cache', 7, 1, 15]);
     // Without the cache, the same state from a full fold.
     const cold = await repo({ stateCacheSize: 0 }).load('hot');
-    expect([cold.version, cold.replayed, cold.state]).toEqual([7, 7, loaded.state]);
+    expect([cold.source, cold.version, cold.replayed, cold.state]).toEqual(['events', 7, 7, loaded.state]);
     // History truncated past the cached version: the cache cannot bridge it and is not used.
     await accounts.handle('hot', { type: 'Deposit', data: { amount: 1 } });
     await log.append('accounts/hot', [{ type: 'Deposited', data: { amount: 1 } }, { type: 'Deposited', data: { amount: 1 } }]);
@@ -189,27 +189,41 @@ describe('AggregateRepository on LevelDB', () => {
   });
 
   it('snapshots every N events and then loads only the events after the snapshot', async () => {
-    // These snapshot tests load through the snapshot path: without the folded-state cache.
-    const accounts = repo({ snapshots: { every: 10 }, stateCacheSize: 0 });
+    const accounts = repo({ snapshots: { every: 10 } });
     await accounts.handle('s', { type: 'Open', data: { owner: 'di' } });
     for (let i = 0; i < 24; i++) await accounts.handle('s', { type: 'Deposit', data: { amount: 1 } });
     await accounts.flush();
     expect((await accounts.storedSnapshot('s'))?.version).toBe(20);
-    const loaded = await accounts.load('s');
-    expect([loaded.snapshotVersion, loaded.replayed, loaded.version, loaded.state.balance]).toEqual([20, 5, 25, 24]);
     expect(accounts.stats.snapshotsWritten).toBe(2);
+    // The repository that handled the commands answers from its folded state...
+    const warm = await accounts.load('s');
+    expect([warm.source, warm.replayed, warm.version, warm.state.balance]).toEqual(['cache', 0, 25, 24]);
+    // ...one that has not seen the stream (a restarted process) starts from the snapshot.
+    const loaded = await repo().load('s');
+    expect([loaded.source, loaded.snapshotVersion, loaded.replayed, loaded.version, loaded.state]).toEqual(['snapshot', 20, 5, 25, warm.state]);
     await accounts.close();
   });
 
   it('snapshots when a load had to replay too much', async () => {
-    const accounts = repo({ snapshots: { whenReplayOver: 5 }, stateCacheSize: 0 });
-    await accounts.handle('r', { type: 'Open', data: { owner: 'ed' } });
-    for (let i = 0; i < 8; i++) await accounts.handle('r', { type: 'Deposit', data: { amount: 2 } });
+    const writer = repo();
+    await writer.handle('r', { type: 'Open', data: { owner: 'ed' } });
+    for (let i = 0; i < 8; i++) await writer.handle('r', { type: 'Deposit', data: { amount: 2 } });
+    // A repository with the folded state cached replays nothing; a cold one replays the stream.
+    const accounts = repo({ snapshots: { whenReplayOver: 5 } });
+    const cold = await accounts.load('r');
+    expect([cold.source, cold.replayed]).toEqual(['events', 9]);
     await accounts.flush();
-    const snap = await accounts.storedSnapshot('r');
-    expect(snap?.version).toBeGreaterThanOrEqual(6);
-    expect((await accounts.load('r')).replayed).toBeLessThanOrEqual(9 - snap!.version);
-    await accounts.close();
+    expect((await accounts.storedSnapshot('r'))?.version).toBe(9);
+    const next = await repo().load('r');
+    expect([next.source, next.snapshotVersion, next.replayed, next.state]).toEqual(['snapshot', 9, 0, cold.state]);
+    // Under the threshold, no snapshot: a load that replays 5 events is within the policy.
+    const few = repo({ snapshots: { whenReplayOver: 5 } });
+    await writer.handle('q', { type: 'Open', data: { owner: 'flo' } });
+    for (let i = 0; i < 4; i++) await writer.handle('q', { type: 'Deposit', data: { amount: 2 } });
+    expect((await few.load('q')).replayed).toBe(5);
+    await few.flush();
+    expect(await few.storedSnapshot('q')).toBeUndefined();
+    await Promise.all([writer.close(), accounts.close(), few.close()]);
   });
 
   it('ignores snapshots of an older state version (and rebuilds them), or migrates them', async () => {
@@ -218,13 +232,14 @@ describe('AggregateRepository on LevelDB', () => {
     for (let i = 0; i < 6; i++) await v1.handle('m', { type: 'Deposit', data: { amount: 3 } });
     await v1.close();
     const AccountV2 = defineAggregate({ ...Account.definition, stateVersion: 2 });
-    const v2 = new AggregateRepository(log, AccountV2, { snapshots: { every: 5 }, stateCacheSize: 0 });
+    const v2 = new AggregateRepository(log, AccountV2, { snapshots: { every: 5 } });
     const loaded = await v2.load('m');
-    expect([loaded.snapshotVersion, loaded.replayed, loaded.state.balance]).toEqual([0, 7, 18]);
+    expect([loaded.source, loaded.snapshotVersion, loaded.replayed, loaded.state.balance]).toEqual(['events', 0, 7, 18]);
     expect(v2.stats.snapshotsIgnored).toBe(1);
     await v2.snapshot('m');
     expect((await v2.storedSnapshot('m'))?.stateVersion).toBe(2);
-    expect((await v2.load('m')).snapshotVersion).toBe(7);
+    const again = await new AggregateRepository(log, AccountV2).load('m');
+    expect([again.source, again.snapshotVersion, again.replayed]).toEqual(['snapshot', 7, 0]);
     await v2.close();
   });
 
@@ -232,7 +247,6 @@ describe('AggregateRepository on LevelDB', () => {
     const archived: RecordedEvent[] = [];
     const accounts = repo({
       snapshots: { every: 10 },
-      stateCacheSize: 0,
       retention: { mode: 'truncate', keepLast: 2, archive: async (_s, events) => void archived.push(...events) },
     });
     await accounts.handle('t', { type: 'Open', data: { owner: 'gus' } });
@@ -242,8 +256,8 @@ describe('AggregateRepository on LevelDB', () => {
     expect(archived.map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(accounts.stats.eventsTruncated).toBe(8);
     expect(await codeOf(collect(log.readStream('accounts/t')))).toBe('STRAND_STREAM_TRUNCATED');
-    const loaded = await accounts.load('t');
-    expect([loaded.state.balance, loaded.version, loaded.replayed]).toEqual([14, 15, 5]);
+    const loaded = await repo().load('t');
+    expect([loaded.source, loaded.state.balance, loaded.version, loaded.snapshotVersion, loaded.replayed]).toEqual(['snapshot', 14, 15, 10, 5]);
 
     // A state change after truncation cannot rebuild from events: it says so, unless migrated.
     const AccountV2 = defineAggregate({ ...Account.definition, stateVersion: 2 });

@@ -19,6 +19,7 @@ import {
 import type { z } from 'zod';
 import { type Aggregate, type CommandsOf, type EventsOf, foldRecorded, type StateSchemaOf, type Message, type SchemaMap } from './define.js';
 import { CommandIdReusedError, ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
+import { StateCache } from './state-cache.js';
 import { assertPolicies, type RetentionPolicy, type SnapshotPolicy, type SnapshotRecord, SnapshotStore } from './snapshots.js';
 
 /** The repository type of an aggregate: `RepositoryOf<typeof Account>`. */
@@ -106,7 +107,16 @@ export interface Loaded<S> {
   readonly snapshotVersion: number;
   /** Events replayed on top of the snapshot. */
   readonly replayed: number;
+  /**
+   * Where the load started: `cache`, the repository's folded state (`stateCacheSize`), with
+   * `replayed` events read after it; `snapshot`, the stored snapshot at `snapshotVersion` plus
+   * `replayed` events; `events`, a fold of the whole stream (no cached state, no usable snapshot).
+   */
+  readonly source: LoadSource;
 }
+
+/** Where {@link AggregateRepository.load} started from: the cached fold, a snapshot, or the first event. */
+export type LoadSource = 'cache' | 'snapshot' | 'events';
 
 /** Counters of the snapshot and retention work (for metrics and tests): what really happened. */
 export interface RepositoryStats {
@@ -299,7 +309,8 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     const snap = fromCache || info === undefined ? undefined : await this.usableSnapshot(stream, info.version);
     let state = fromCache ? cached.state : (snap?.state ?? this.aggregate.definition.initialState());
     let version = fromCache ? cached.version : (snap?.version ?? 0);
-    if (fromCache && version === info!.version) return { state, version, snapshotVersion: 0, replayed: 0 };
+    const source: LoadSource = fromCache ? 'cache' : snap ? 'snapshot' : 'events';
+    if (fromCache && version === info!.version) return { state, version, snapshotVersion: 0, replayed: 0, source };
     if (version + 1 < floor) {
       throw new StateUnrecoverableError(stream, floor, snap ? `its snapshot (version ${snap.version}) is older than the truncation` : 'it has no usable snapshot');
     }
@@ -312,7 +323,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     const policy = this.options.snapshots;
     if (policy?.whenReplayOver !== undefined && replayed > policy.whenReplayOver) this.schedule(stream, state, version);
     if (version > 0) this.states.set(stream, state, version);
-    return { state, version, snapshotVersion: snap?.version ?? 0, replayed };
+    return { state, version, snapshotVersion: snap?.version ?? 0, replayed, source };
   }
 
   private async usableSnapshot(stream: string, streamVersion: number): Promise<{ state: z.output<S>; version: number } | undefined> {
@@ -579,38 +590,5 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   /** The stored snapshot of an aggregate, if any (for tools and tests). */
   async storedSnapshot(id: string): Promise<SnapshotRecord | undefined> {
     return this.snapshots.get(this.aggregate.streamOf(id));
-  }
-}
-
-/** A bounded LRU of folded states, each with the stream version it folds up to. */
-class StateCache<T> {
-  private readonly map = new Map<string, { state: T; version: number }>();
-
-  constructor(private readonly capacity: number) {}
-
-  get enabled(): boolean {
-    return this.capacity > 0;
-  }
-
-  get(stream: string): { state: T; version: number } | undefined {
-    const v = this.map.get(stream);
-    if (v === undefined) return undefined;
-    this.map.delete(stream);
-    this.map.set(stream, v);
-    return v;
-  }
-
-  set(stream: string, state: T, version: number): void {
-    if (this.capacity <= 0) return;
-    const current = this.map.get(stream);
-    // Never step back: a slower load must not replace a newer fold.
-    if (current !== undefined && current.version > version) return;
-    this.map.delete(stream);
-    this.map.set(stream, { state, version });
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
-  }
-
-  delete(stream: string): void {
-    this.map.delete(stream);
   }
 }
