@@ -11,6 +11,8 @@ export { AggregateRepository } from './repository.js';
 export type { CommandResult, HandleOptions, Loaded, LoadSource, RepositoryOf, RepositoryOptions, RepositoryStats } from './repository.js';
 export { registerAggregate } from './schemas.js';
 export type { RegisterAggregateOptions, RegisteredType } from './schemas.js';
+export { backOff, backoffDelay, resolveBackoff } from './retry.js';
+export type { Backoff, RetryOptions } from './retry.js';
 export { SnapshotStore } from './snapshots.js';
 export type { ArchiveHook, RetentionPolicy, SnapshotPolicy, SnapshotRecord } from './snapshots.js';
 export { UnitOfWork } from './uow.js';

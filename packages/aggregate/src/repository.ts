@@ -19,6 +19,7 @@ import {
 import type { z } from 'zod';
 import { type Aggregate, type CommandsOf, type EventsOf, foldRecorded, type StateSchemaOf, type Message, type SchemaMap } from './define.js';
 import { CommandIdReusedError, ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
+import { type Backoff, backOff, resolveBackoff } from './retry.js';
 import { StateCache } from './state-cache.js';
 import { assertPolicies, type RetentionPolicy, type SnapshotPolicy, type SnapshotRecord, SnapshotStore } from './snapshots.js';
 
@@ -187,8 +188,6 @@ export interface RepositoryInternals {
 /** Key of {@link RepositoryInternals} on a repository. */
 export const internals = Symbol('strand.aggregate.repository.internals');
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Loads, decides and appends for one aggregate type on one log.
  *
@@ -208,6 +207,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
   /** Folded state per stream at a version (docs/design/0010-cpu-per-event.md, "Aggregates"). */
   private readonly states: StateCache<z.output<S>>;
+  private readonly backoff: Backoff;
   private background: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<string>();
   private readonly waiting = new Map<string, { state: z.output<S>; version: number }>();
@@ -240,6 +240,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       retention: options.retention ?? { mode: 'keep-all' },
       stateCacheSize: options.stateCacheSize ?? 1000,
     };
+    this.backoff = resolveBackoff({ backoffMs: this.options.backoffMs, random: this.options.random }, { backoffMs: 2, maxBackoffMs: 200 });
     this.states = new StateCache(this.options.stateCacheSize);
     this.snapshots = new SnapshotStore(log);
     this.commands = log.sublevel(`commands-${aggregate.name}`);
@@ -398,10 +399,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
           if (prior) return prior;
         }
         if (expectedVersion !== undefined) throw error;
-        if (attempt < this.options.maxRetries) {
-          const cap = Math.min(200, this.options.backoffMs * 2 ** attempt);
-          await sleep(cap * (0.5 + this.options.random() / 2));
-        }
+        if (attempt < this.options.maxRetries) await backOff(attempt, this.backoff);
         continue;
       }
       if (commandId !== undefined && this.log.addCommitHook === undefined && !appended.idempotent) {

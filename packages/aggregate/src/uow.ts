@@ -23,21 +23,17 @@ import type { z } from 'zod';
 import type { Message, SchemaMap } from './define.js';
 import { ConcurrencyRetriesExhaustedError } from './errors.js';
 import { type AggregateRepository, DuplicateCommand, internals, type Loaded } from './repository.js';
+import { type Backoff, backOff, resolveBackoff, type RetryOptions } from './retry.js';
 
-/** Options of a {@link UnitOfWork}. */
-export interface UnitOfWorkOptions {
+/**
+ * Options of a {@link UnitOfWork}. The conflict backoff ({@link RetryOptions}) starts at
+ * `backoffMs` 2 and is capped at `maxBackoffMs` 100 by default.
+ */
+export interface UnitOfWorkOptions extends RetryOptions {
   /** Conflict retries before giving up (default 30: a unit of work often meets hot streams). */
   maxRetries?: number;
-  /** First backoff in ms (default 2); doubles per attempt, jittered, capped at `maxBackoffMs`. */
-  backoffMs?: number;
-  /** Backoff cap in ms (default 100). */
-  maxBackoffMs?: number;
   /** Clock for `decide`'s context (default `Date.now`). */
   clock?: () => number;
-  /** Randomness for the backoff jitter (default `Math.random`). */
-  random?: () => number;
-  /** Waits between attempts (default a timer); injectable so tests run without real time. */
-  sleep?: (ms: number) => Promise<void>;
   /** Structured logger (pino-compatible). */
   logger?: Logger;
 }
@@ -211,8 +207,6 @@ interface Touched {
   metadata: Array<Record<string, unknown>>;
 }
 
-const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Runs decisions across several aggregates as one atomic commit.
  *
@@ -226,7 +220,8 @@ const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(res
  * ```
  */
 export class UnitOfWork {
-  private readonly options: Required<Omit<UnitOfWorkOptions, 'logger'>> & { logger: Logger };
+  private readonly options: { maxRetries: number; clock: () => number; logger: Logger };
+  private readonly backoff: Backoff;
   private readonly records: Sublevel;
   private readonly locks: StreamLocks;
   private closed = false;
@@ -237,20 +232,13 @@ export class UnitOfWork {
   ) {
     if (log === null || typeof log !== 'object' || typeof log.appendMulti !== 'function') throw new InvalidArgumentError('UnitOfWork needs an open EventLog.');
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('UnitOfWork options must be an object.');
-    for (const k of ['maxRetries', 'backoffMs', 'maxBackoffMs'] as const) {
-      const v = options[k];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError(`${k} must be an integer >= 0.`);
-    }
-    for (const k of ['clock', 'random', 'sleep'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'function') throw new InvalidArgumentError(`${k} must be a function.`);
-    }
+    const v = options.maxRetries;
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError('maxRetries must be an integer >= 0.');
+    if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidArgumentError('clock must be a function.');
+    this.backoff = resolveBackoff(options, { backoffMs: 2, maxBackoffMs: 100 });
     this.options = {
       maxRetries: options.maxRetries ?? 30,
-      backoffMs: options.backoffMs ?? 2,
-      maxBackoffMs: options.maxBackoffMs ?? 100,
       clock: options.clock ?? Date.now,
-      random: options.random ?? Math.random,
-      sleep: options.sleep ?? timerSleep,
       logger: options.logger ?? silentLogger,
     };
     const shared = acquireHook(log);
@@ -310,10 +298,7 @@ export class UnitOfWork {
       }
       // Locks are released before afterCommit, which may wait for read models.
       if (done !== undefined) return finish(done);
-      if (attempt < this.options.maxRetries) {
-        const cap = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** attempt);
-        await this.options.sleep(cap * (0.5 + this.options.random() / 2));
-      }
+      if (attempt < this.options.maxRetries) await backOff(attempt, this.backoff);
     }
     throw new ConcurrencyRetriesExhaustedError(lastConflict, this.options.maxRetries + 1);
   }

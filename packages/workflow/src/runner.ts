@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { AggregateRepository, type SchemaMap, type SnapshotPolicy, UnitOfWork } from '@strand/aggregate';
+import { AggregateRepository, type Backoff, backOff, resolveBackoff, type RetryOptions, type SchemaMap, type SnapshotPolicy, UnitOfWork } from '@strand/aggregate';
 import { type EventLog, InvalidArgumentError, isStrandError, type Logger, type RecordedEvent, type Sublevel, silentLogger, TimeoutError } from '@strand/core';
 import type { z } from 'zod';
 import type { InputSource, Rejection, Workflow, WorkflowInput } from './define.js';
@@ -19,26 +19,24 @@ import { type InstanceAggregate, type InstanceRecord, type InstanceState, instan
 // biome-ignore lint/suspicious/noExplicitAny: repositories of different aggregates are mixed in one list; sends are checked at run time.
 export type AnyRepository = AggregateRepository<any, any, any>;
 
-/** Options of a {@link WorkflowRunner}. */
-export interface WorkflowRunnerOptions {
+/**
+ * Options of a {@link WorkflowRunner}. The retry backoff of a failing step ({@link RetryOptions},
+ * as the unit of work's) starts at `backoffMs` 20 and is capped at `maxBackoffMs` 1,000 by
+ * default; `random` and `sleep` serve the steps' conflict retries too.
+ */
+export interface WorkflowRunnerOptions extends RetryOptions {
   /** Repositories of the aggregates the workflow sends commands to (their snapshot policies and hooks apply). */
   repositories: readonly AnyRepository[];
   /** Instances processed at once (default 16). */
   concurrency?: number;
   /** Attempts of a failing step before its instance is parked (default 3). */
   attempts?: number;
-  /** First retry delay of a failing step in ms, doubling (default 20). */
-  backoffMs?: number;
   /** Snapshot policy of instance streams (default every 50 records). */
   snapshots?: SnapshotPolicy;
   /** Conflict retries of one step (default 200: steps on hot aggregates must not give up early). */
   maxConflictRetries?: number;
   /** Clock for decisions and deadlines (default `Date.now`). */
   clock?: () => number;
-  /** Randomness for backoff jitter (default `Math.random`). */
-  random?: () => number;
-  /** Waits between attempts (default a timer). */
-  sleep?: (ms: number) => Promise<void>;
   /** Fire deadlines on timers (default true); false leaves it to {@link WorkflowRunner.fireDue}, for tests with a fake clock. */
   timers?: boolean;
   /** Structured logger. */
@@ -96,7 +94,6 @@ interface Slot {
   done: boolean;
 }
 
-const timerSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(16, '0');
 
 /**
@@ -119,7 +116,8 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   private readonly meta: Sublevel;
   private readonly deadlines: Sublevel;
   private readonly removeHook: () => void;
-  private readonly options: Required<Omit<WorkflowRunnerOptions, 'repositories' | 'snapshots'>>;
+  private readonly options: Required<Omit<WorkflowRunnerOptions, 'repositories' | 'snapshots' | keyof RetryOptions>>;
+  private readonly backoff: Backoff;
   private readonly chains = new Map<string, Promise<void>>();
   private readonly parkedMap = new Map<string, ParkedInstance>();
   private readonly firing = new Set<string>();
@@ -151,10 +149,9 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
       const v = options[k];
       if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) throw new InvalidArgumentError(`${k} must be an integer >= 1.`);
     }
-    for (const k of ['backoffMs', 'maxConflictRetries'] as const) {
-      const v = options[k];
-      if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError(`${k} must be an integer >= 0.`);
-    }
+    const v = options.maxConflictRetries;
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) throw new InvalidArgumentError('maxConflictRetries must be an integer >= 0.');
+    this.backoff = resolveBackoff(options, { backoffMs: 20, maxBackoffMs: 1000 });
     for (const r of options.repositories) {
       if (!(r instanceof AggregateRepository)) throw new InvalidArgumentError('repositories must be AggregateRepository instances.');
       if (r.eventLog !== log) throw new InvalidArgumentError(`The repository of ${r.definition.name} works on another log.`);
@@ -163,11 +160,8 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     this.options = {
       concurrency: options.concurrency ?? 16,
       attempts: options.attempts ?? 3,
-      backoffMs: options.backoffMs ?? 20,
       maxConflictRetries: options.maxConflictRetries ?? 200,
       clock: options.clock ?? Date.now,
-      random: options.random ?? Math.random,
-      sleep: options.sleep ?? timerSleep,
       timers: options.timers ?? true,
       logger: options.logger ?? silentLogger,
     };
@@ -178,10 +172,10 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
       backoffMs: 1,
       maxBackoffMs: 25,
       clock: this.options.clock,
-      random: this.options.random,
+      random: this.backoff.random,
       sleep: async (ms) => {
         this.stats.conflicts++;
-        await this.options.sleep(ms);
+        await this.backoff.sleep(ms);
       },
     });
     this.meta = log.sublevel(`wf-${workflow.name}`);
@@ -365,7 +359,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
           await this.park(instance, input, error, attempt);
           return;
         }
-        await this.options.sleep(this.options.backoffMs * 2 ** (attempt - 1));
+        await backOff(attempt - 1, this.backoff);
       }
     }
   }
