@@ -24,6 +24,7 @@ import {
   type ListChildrenOptions,
   LogClosedError,
   type MultiAppendResult,
+  observeIterator,
   type ReadAllOptions,
   type ReadStreamOptions,
   type RecordedEvent,
@@ -45,7 +46,7 @@ import {
 } from '@strand/protocol';
 import { type JoinGroupOptions, joinRemoteGroup, type RemoteGroupHandler, type RemoteGroupMember } from './group.js';
 import { MemoryLevel } from 'memory-level';
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 
 /** Reconnection of subscriptions (and retries of calls that failed to reach the server). */
 export interface ReconnectOptions {
@@ -327,31 +328,9 @@ export class StrandClient implements EventStore {
   }
 
   subscribe(pattern: string, options: SubscribeOptions = {}): Observable<RecordedEvent> {
-    const outer = options?.signal;
+    // The stream's own signal: stopping the subscription (or the caller's signal) ends the RPC.
     const abort = new AbortController();
-    const iterable = this.follow(pattern, { ...options, signal: abort.signal });
-    return new Observable<RecordedEvent>((subscriber) => {
-      const onOuter = () => abort.abort();
-      outer?.addEventListener('abort', onOuter, { once: true });
-      const iterator = iterable[Symbol.asyncIterator]();
-      (async () => {
-        try {
-          for (;;) {
-            const r = await iterator.next();
-            if (r.done || abort.signal.aborted) break;
-            subscriber.next(r.value);
-          }
-          subscriber.complete();
-        } catch (error) {
-          subscriber.error(error);
-        }
-      })();
-      return () => {
-        abort.abort();
-        outer?.removeEventListener('abort', onOuter);
-        void iterator.return?.(undefined);
-      };
-    });
+    return observeIterator(this.follow(pattern, { ...options, signal: abort.signal }), { signal: options?.signal, onStop: () => abort.abort() });
   }
 
   async listChildren(prefix: string, options: ListChildrenOptions = {}): Promise<HierarchyPage> {

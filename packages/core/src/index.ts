@@ -37,6 +37,8 @@ export type { VerifyReport } from './verify.js';
 export { assertStreamName, compilePattern, isValidStreamName, MAX_SEGMENTS, MAX_SEGMENT_BYTES, MAX_STREAM_NAME_BYTES } from './names.js';
 export { assertCount } from './validate.js';
 export type { StreamPattern } from './names.js';
+export { observeIterator } from './observe.js';
+export type { ObserveIteratorOptions } from './observe.js';
 export { builtInCodecs, jsonCodec, msgpackCodec } from './codec.js';
 export type { CodecContext, PayloadCodec } from './codec.js';
 export { consoleLogger, createConsoleLogger, silentLogger } from './plugins.js';

@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { InvalidArgumentError, TimeoutError } from '../errors.js';
 import { globalKey } from '../keys.js';
+import { observeIterator } from '../observe.js';
 import { compilePattern } from '../names.js';
 import { type PageSource, paged } from '../paged.js';
 import type { RecordedEvent, SubscribeOptions } from '../types.js';
@@ -103,34 +104,8 @@ export class Followers {
 
   /** See {@link EventLog.subscribe}. */
   subscribe(pattern: string, options: SubscribeOptions): Observable<RecordedEvent> {
-    const iterable = this.follow(pattern, options);
-    return new Observable<RecordedEvent>((subscriber) => {
-      const abort = new AbortController();
-      const outer = options.signal;
-      const onOuter = () => abort.abort();
-      outer?.addEventListener('abort', onOuter, { once: true });
-      const iterator = iterable[Symbol.asyncIterator]();
-      (async () => {
-        try {
-          for (;;) {
-            if (abort.signal.aborted) break;
-            const r = await iterator.next();
-            if (r.done || abort.signal.aborted) break;
-            subscriber.next(r.value);
-          }
-          subscriber.complete();
-        } catch (error) {
-          subscriber.error(error);
-        }
-      })();
-      return () => {
-        abort.abort();
-        outer?.removeEventListener('abort', onOuter);
-        void iterator.return?.(undefined);
-        // Wake the follower if it is waiting for a commit.
-        this.wake();
-      };
-    });
+    // Stopping wakes the follower if it is waiting for a commit.
+    return observeIterator(this.follow(pattern, options), { signal: options.signal, onStop: () => this.wake() });
   }
 
   /**
