@@ -267,13 +267,14 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
       }
       const { instance } = routed;
       if (this.parkedMap.has(instance)) {
-        // Held durably before the checkpoint can move past it; replayed by retry(instance).
-        await this.meta.put(`held:${instance}\u0000${pad(event.position)}`, event.position);
+        await this.hold(instance, event.position);
         this.done(slot);
         continue;
       }
       const input = { kind: 'event', type: event.type, data: routed.data, source: sourceOf(event) } as AnyInput;
-      this.enqueue(instance, () => this.step(instance, input, correlationOf(event)), slot);
+      // The instance may park while this input waits its turn (an earlier input kept failing):
+      // then it is held as well, not run out of order.
+      this.enqueue(instance, () => (this.parkedMap.has(instance) ? this.hold(instance, event.position) : this.step(instance, input, correlationOf(event))), slot);
     }
   }
 
@@ -364,6 +365,11 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     }
   }
 
+  /** Holds an input of a parked instance, durably before the checkpoint can move past it; retry(instance) replays it. */
+  private async hold(instance: string, position: number): Promise<void> {
+    await this.meta.put(`held:${instance}\u0000${pad(position)}`, position);
+  }
+
   private async park(instance: string, input: AnyInput, error: unknown, attempts: number): Promise<void> {
     const p: ParkedInstance = {
       instance,
@@ -374,7 +380,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     };
     this.parkedMap.set(instance, p);
     // The failed input is held like later ones, so retry() replays it first.
-    if (input.kind === 'event') await this.meta.put(`held:${instance}\u0000${pad(input.source.position)}`, input.source.position);
+    if (input.kind === 'event') await this.hold(instance, input.source.position);
     await this.meta.put(`parked:${instance}`, p, { sync: true } as never);
     this.options.logger.warn({ workflow: this.workflow.name, instance, input: p.input, err: error }, 'workflow instance parked');
   }
