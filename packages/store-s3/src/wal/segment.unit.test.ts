@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptionError } from '../errors.js';
+import { CorruptionError } from '@strand/core';
 import { encodeWal } from './format.js';
 import { SEGMENT_MAX_OBJECTS, decodeSegment, encodeSegment, segmentKey, segmentListStart, segmentRangeOf } from './segment.js';
 
