@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Compatibility, InvalidArgumentError, type SchemaRegistry, type Upcaster } from '@strand/core';
+import { type Compatibility, InvalidArgumentError, type SchemaStore, type Upcaster } from '@strand/core';
 import { z } from 'zod';
 import type { Aggregate, SchemaMap } from './define.js';
 
@@ -50,12 +50,12 @@ function jsonOf(schema: z.ZodType): string {
  *
  * @example
  * ```ts
- * const registry = await SchemaRegistry.open(log);
+ * const registry = await SchemaRegistry.open(log);   // or, remote: await client.schemas()
  * await registerAggregate(registry, Account);   // Opened v1, Deposited v1... bound to accounts/>
  * ```
  */
 export async function registerAggregate<C extends SchemaMap, E extends SchemaMap, S extends z.ZodType>(
-  registry: SchemaRegistry,
+  registry: SchemaStore,
   aggregate: Aggregate<C, E, S>,
   options: RegisterAggregateOptions = {},
 ): Promise<RegisteredType[]> {

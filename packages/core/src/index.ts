@@ -65,7 +65,7 @@ export type { Compatibility, JsonSchema } from './schema/compat.js';
 export { IncompatibleSchemaError, SchemaConflictError, SchemaValidationError, UnknownEventTypeError } from './schema/errors.js';
 export type { SchemaIssue } from './schema/errors.js';
 export { SchemaRegistry } from './schema/registry.js';
-export type { EventData, EventType, RegisterOptions, RegistryOptions, Upcaster } from './schema/registry.js';
+export type { EventData, EventType, RegisterOptions, RegistryOptions, SchemaStore, Upcaster } from './schema/registry.js';
 export { Encryption, isEncryptedPayload, isRedactedPayload } from './plugins/encryption.js';
 export type { EncryptedPayload, EncryptionOptions, RedactedPayload } from './plugins/encryption.js';
 export { KeyDestroyedError, LevelKeyProvider, MemoryKeyProvider } from './plugins/key-provider.js';

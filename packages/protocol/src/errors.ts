@@ -167,20 +167,24 @@ export function connectCodeOf(code: string, kind: ErrorKind): Code {
  */
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
-  if (!(error instanceof StrandError)) {
-    return new ConnectError('Internal server error.', Code.Internal, undefined, [
-      { desc: StrandErrorDetailSchema, value: { code: 'STRAND_INTERNAL', kind: 'internal', details: '{}' } },
-    ]);
-  }
+  const { message, ...detail } = toErrorDetail(error);
+  return new ConnectError(message, connectCodeOf(detail.code, detail.kind as ErrorKind), undefined, [{ desc: StrandErrorDetailSchema, value: detail }]);
+}
+
+/**
+ * Server side: any error as the fields of a StrandErrorDetail, message included (for errors that
+ * travel inside a response, e.g. one append's outcome in a batch). Not a `StrandError`: a bug,
+ * `STRAND_INTERNAL` with a fixed message.
+ */
+export function toErrorDetail(error: unknown): { code: string; kind: string; details: string; message: string } {
+  if (!(error instanceof StrandError)) return { code: 'STRAND_INTERNAL', kind: 'internal', details: '{}', message: 'Internal server error.' };
   let details = '{}';
   try {
     details = JSON.stringify(error.details) ?? '{}';
   } catch {
     // Details that do not serialise are dropped; code and message still travel.
   }
-  return new ConnectError(error.message, connectCodeOf(error.code, error.kind), undefined, [
-    { desc: StrandErrorDetailSchema, value: { code: error.code, kind: error.kind, details } },
-  ]);
+  return { code: error.code, kind: error.kind, details, message: error.message };
 }
 
 const KINDS: readonly string[] = ['conflict', 'invalid', 'denied', 'limited', 'closed', 'unavailable', 'data', 'internal'];
@@ -211,6 +215,14 @@ export function fromConnectError(error: unknown): StrandError {
         return new ServerUnavailableError(ce.rawMessage || Code[ce.code] || 'connection failed', error);
     }
   }
+  return fromErrorDetail(detail, ce.rawMessage);
+}
+
+/**
+ * Client side: the `StrandError` a StrandErrorDetail stands for, of the class the server threw
+ * (`instanceof` holds), with its code, kind, message (`message`, else the detail's own) and details.
+ */
+export function fromErrorDetail(detail: { code: string; kind: string; details: string; message?: string }, message = detail.message ?? ''): StrandError {
   let details: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(detail.details || '{}');
@@ -222,7 +234,7 @@ export function fromConnectError(error: unknown): StrandError {
   const cls = classes[detail.code] ?? StrandError;
   // The server's message and details, in an instance of the class the server threw (its
   // constructor's own arguments are not on the wire, so StrandError's constructor builds it).
-  const e = Reflect.construct(StrandError, [detail.code, kind, ce.rawMessage, { details }], cls) as StrandError;
+  const e = Reflect.construct(StrandError, [detail.code, kind, message, { details }], cls) as StrandError;
   for (const f of fields[detail.code] ?? []) if (f in details) (e as unknown as Record<string, unknown>)[f] = details[f];
   return e;
 }

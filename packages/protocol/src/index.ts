@@ -21,10 +21,12 @@ export {
 export {
   connectCodeOf,
   fromConnectError,
+  fromErrorDetail,
   LimitExceededError,
   ServerUnavailableError,
   SubscriptionEndedError,
   toConnectError,
+  toErrorDetail,
   UnauthenticatedError,
 } from './errors.js';
 export type { ServerLimit } from './errors.js';
@@ -32,3 +34,4 @@ export { StrandErrorDetailSchema } from './gen/strand/v1/errors_pb.js';
 export type { StrandErrorDetail } from './gen/strand/v1/errors_pb.js';
 export * as wire from './gen/strand/v1/store_pb.js';
 export * as groupsWire from './gen/strand/v1/groups_pb.js';
+export * as schemaWire from './gen/strand/v1/schemas_pb.js';

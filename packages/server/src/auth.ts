@@ -5,7 +5,7 @@
  * @module
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type EventLog, type EventStore, isStrandError } from '@strand/core';
+import { type EventLog, type EventStore, isStrandError, SchemaRegistry } from '@strand/core';
 import { AccessDeniedError, allows, type Grant, type Permission, type TenantClient, type TenantManager } from '@strand/core/tenancy';
 import { UnauthenticatedError } from '@strand/protocol';
 
@@ -20,6 +20,8 @@ export interface Scope {
   readonly principal: string;
   /** The tenant's log, for the operations the scope checks itself. */
   log(): Promise<EventLog>;
+  /** The tenant's schema registry (the one enforced on its appends). */
+  schemas(): Promise<SchemaRegistry>;
   /** Access-checked data operations. */
   readonly store: ScopedStore;
   /** Throws `STRAND_ACCESS_DENIED` unless the principal holds `permission` on `stream`. */
@@ -60,6 +62,15 @@ export function bearer(header: string | null | undefined): string | undefined {
   return m?.[1];
 }
 
+const registries = new WeakMap<EventLog, Promise<SchemaRegistry>>();
+
+/** The schema registry of a log, opened once per log by this server. */
+function registryOf(log: EventLog): Promise<SchemaRegistry> {
+  let r = registries.get(log);
+  if (r === undefined) registries.set(log, (r = SchemaRegistry.open(log)));
+  return r;
+}
+
 /** A single log behind one or more API keys, each with every permission (the `default` tenant). */
 export class SingleLogAuthenticator implements Authenticator {
   private readonly keys: Buffer[];
@@ -73,6 +84,7 @@ export class SingleLogAuthenticator implements Authenticator {
       tenant: 'default',
       principal: 'default',
       log: async () => log,
+      schemas: () => registryOf(log),
       store: log,
       check: () => {},
       checkHolds: () => {},
@@ -127,6 +139,7 @@ export class TenantAuthenticator implements Authenticator {
       tenant: client.tenant,
       principal: client.principalId,
       log: async () => (await this.tenants.tenant(client.tenant)).log,
+      schemas: async () => (await this.tenants.tenant(client.tenant)).schemas,
       store: client as unknown as ScopedStore,
       check: (permission, stream) => {
         if (!allows(grants(), permission, stream)) throw new AccessDeniedError();

@@ -19,7 +19,9 @@ import { type ConnectionId, Connections } from './connections.js';
 import { type Limits, resolveLimits, type ServerLimits } from './limits.js';
 import { GroupHost, type HostedGroupOptions, registerGroupService } from './groups.js';
 import { ServerMetrics } from './metrics.js';
-import { callInfoKey, registerEventStoreService, type WaitForProjections } from './service.js';
+import { callInfoKey } from './calls.js';
+import { registerSchemaService } from './schemas.js';
+import { registerEventStoreService, type WaitForProjections } from './service.js';
 import { Subscriptions } from './subscriptions.js';
 import { sendError, serveTail } from './tail.js';
 
@@ -136,6 +138,7 @@ export class StrandServer {
           waitFor: options.waitForProjections,
         });
         registerGroupService(router, { host: this.groupHost, auth: this.auth, connections: this.connections, limits: this.limits });
+        registerSchemaService(router, { auth: this.auth, connections: this.connections, limits: this.limits });
       },
       readMaxBytes: this.limits.requestBytes,
       shutdownSignal: this.shutdownController.signal,

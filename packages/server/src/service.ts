@@ -5,33 +5,24 @@
  * @module
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { type ConnectRouter, createContextKey, type HandlerContext } from '@connectrpc/connect';
-import { type EventInput, InvalidArgumentError, type RecordedEvent, TimeoutError } from '@strand/core';
+import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
+import { type EventInput, InvalidArgumentError, type RecordedEvent } from '@strand/core';
 import {
   fromWireExpected,
   fromWireInput,
   LimitExceededError,
   toConnectError,
+  toErrorDetail,
   toWireAppendResult,
   toWireEvent,
   toWireInfo,
   wire,
 } from '@strand/protocol';
-import { type Authenticator, bearer, type Scope } from './auth.js';
-import type { ConnectionId, Connections } from './connections.js';
+import type { Authenticator, Scope } from './auth.js';
+import { callInfo, callPlumbing } from './calls.js';
+import type { Connections } from './connections.js';
 import type { Limits } from './limits.js';
 import type { Subscriptions, SubscriptionContext } from './subscriptions.js';
-
-/** Per-call facts the HTTP layer hands to the handlers. */
-export interface CallInfo {
-  /** The client connection. */
-  readonly connection: ConnectionId;
-  /** Ends the call's transport stream. */
-  readonly kill: () => void;
-}
-
-/** Context key under which the HTTP layer puts the {@link CallInfo}. */
-export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { description: 'strand call info' });
 
 /** Read-your-writes: waits until named server-hosted projections have applied a position. */
 export type WaitForProjections = (names: readonly string[], position: number, timeoutMs: number) => Promise<void>;
@@ -46,21 +37,6 @@ export interface ServiceDeps {
   readonly waitFor: WaitForProjections | undefined;
 }
 
-const NO_CONNECTION = {};
-
-function callInfo(ctx: HandlerContext): CallInfo {
-  return ctx.values.get(callInfoKey) ?? { connection: NO_CONNECTION, kill: () => {} };
-}
-
-/** Races `p` against the call's deadline: `STRAND_TIMEOUT` when it passes (the work itself may still finish). */
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError('the request to finish', ms)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
-
 function count(n: bigint | number, what: string): number {
   const v = Number(n);
   if (!Number.isSafeInteger(v)) throw new InvalidArgumentError(`${what} is out of range.`);
@@ -69,30 +45,9 @@ function count(n: bigint | number, what: string): number {
 
 /** Registers the service's handlers on a Connect router. */
 export function registerEventStoreService(router: ConnectRouter, deps: ServiceDeps): void {
-  const { auth, connections, limits } = deps;
+  const { connections, limits } = deps;
 
-  const begin = (ctx: HandlerContext): { scope: Scope; end: () => void } => {
-    const scope = auth.authenticate(bearer(ctx.requestHeader.get('authorization')));
-    const end = connections.enter(scope.tenant, callInfo(ctx).connection);
-    return { scope, end };
-  };
-
-  function unary<I, O>(fn: (req: I, scope: Scope, ctx: HandlerContext) => Promise<O>): (req: I, ctx: HandlerContext) => Promise<O> {
-    return async (req, ctx) => {
-      let end: (() => void) | undefined;
-      try {
-        const call = begin(ctx);
-        end = call.end;
-        const client = ctx.timeoutMs();
-        const ms = client === undefined ? limits.requestTimeoutMs : Math.min(client, limits.requestTimeoutMs);
-        return await withDeadline(fn(req, call.scope, ctx), ms);
-      } catch (error) {
-        throw toConnectError(error);
-      } finally {
-        end?.();
-      }
-    };
-  }
+  const { begin, unary } = callPlumbing(deps);
 
   const inputs = (events: readonly wire.EventInput[]): EventInput[] => events.map(fromWireInput);
 
@@ -108,6 +63,25 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
       const r = await scope.store.append(req.stream, inputs(req.events), { expectedVersion: fromWireExpected(req.expectedVersion), recreate: req.recreate });
       await awaitProjections(req.waitFor, r.position, req.waitTimeoutMs);
       return { result: toWireAppendResult(r) };
+    }),
+
+    appendBatch: unary(async (req: wire.AppendBatchRequest, scope): Promise<MessageInitShape<typeof wire.AppendBatchResponseSchema>> => {
+      const total = req.appends.reduce((n, a) => n + a.events.length, 0);
+      if (total > limits.eventsPerAppend) throw new LimitExceededError('eventsPerAppend', limits.eventsPerAppend);
+      // Every append starts now, in the order given (the log orders appends to one stream as they
+      // are called), so the batch shares one group commit as concurrent appends in process do.
+      const outcomes = await Promise.allSettled(
+        req.appends.map(async (a) => {
+          const r = await scope.store.append(a.stream, inputs(a.events), { expectedVersion: fromWireExpected(a.expectedVersion), recreate: a.recreate });
+          await awaitProjections(a.waitFor, r.position, a.waitTimeoutMs);
+          return r;
+        }),
+      );
+      return {
+        outcomes: outcomes.map((o) =>
+          o.status === 'fulfilled' ? { outcome: { case: 'result' as const, value: toWireAppendResult(o.value) } } : { outcome: { case: 'error' as const, value: toErrorDetail(o.reason) } },
+        ),
+      };
     }),
 
     appendMulti: unary(async (req: wire.AppendMultiRequest, scope): Promise<MessageInitShape<typeof wire.AppendMultiResponseSchema>> => {

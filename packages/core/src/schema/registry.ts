@@ -58,6 +58,14 @@ interface Loaded {
   upcasters: Map<number, Upcaster>;
 }
 
+/**
+ * The schema registry as an application uses it: register versions, bind patterns, and look up
+ * what is registered. The embedded {@link SchemaRegistry} and the network client's registry
+ * (`client.schemas()` in `@strand/client`) both implement it, so code that registers its event
+ * types (e.g. `registerAggregate`) runs unchanged against either.
+ */
+export type SchemaStore = Pick<SchemaRegistry, 'register' | 'bind' | 'latest' | 'list' | 'jsonSchema'>;
+
 /** Options of {@link SchemaRegistry.open}. */
 export interface RegistryOptions {
   /** Reject appends of types that are not registered, on every stream (default false). */
@@ -142,6 +150,36 @@ export class SchemaRegistry {
       throw new InvalidArgumentError(`The schema of ${type} v${version} cannot be stored as JSON Schema (${String((cause as Error).message)}); use JSON-representable types (dates as ISO strings).`);
     }
     delete jsonSchema.$schema;
+    return this.store(type, version, jsonSchema, schema, mode, options.upcast);
+  }
+
+  /**
+   * Registers version `version` of an event type given as JSON Schema (what a remote client sends:
+   * the JSON Schema of its zod schema, stored as given, so registering the same schema again is
+   * recognised). Appends are validated with `z.fromJSONSchema` of it. Same rules as
+   * {@link SchemaRegistry.register}; an incompatible change cannot bring an upcaster from afar
+   * (upcasters are code in the process that opens the log) and fails with
+   * `STRAND_INCOMPATIBLE_SCHEMA` unless the compatibility mode is `none`.
+   */
+  async registerJsonSchema(type: string, version: number, jsonSchema: JsonSchema, options: { compatibility?: Compatibility } = {}): Promise<EventType<string, unknown>> {
+    if (typeof type !== 'string' || !/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/.test(type)) throw new InvalidArgumentError(`An event type is 1-128 letters, digits, '_', '.', '-' starting with a letter; got ${String(type)}.`);
+    if (!Number.isSafeInteger(version) || version < 1) throw new InvalidArgumentError(`A schema version is an integer >= 1; got ${String(version)}.`);
+    if (jsonSchema === null || typeof jsonSchema !== 'object' || Array.isArray(jsonSchema)) throw new InvalidArgumentError(`The schema of ${type} must be a JSON Schema object.`);
+    const mode = options?.compatibility ?? this.types.get(type)?.stored.compatibility ?? 'backward';
+    if (!['backward', 'forward', 'full', 'none'].includes(mode)) throw new InvalidArgumentError(`compatibility must be backward, forward, full or none; got ${String(mode)}.`);
+    const copy = JSON.parse(JSON.stringify(jsonSchema)) as JsonSchema;
+    delete copy.$schema;
+    let validator: z.ZodType;
+    try {
+      validator = z.fromJSONSchema(copy as never) as z.ZodType;
+    } catch (cause) {
+      throw new InvalidArgumentError(`The JSON Schema of ${type} v${version} is not one the registry can validate with (${String((cause as Error).message)}).`);
+    }
+    return this.store(type, version, copy, validator, mode, undefined, true);
+  }
+
+  private async store<T extends string, D>(type: T, version: number, jsonSchema: JsonSchema, schema: z.ZodType, mode: Compatibility, upcast: Upcaster | undefined, fromJson = false): Promise<EventType<T, D>> {
+    const options = { upcast };
     const current = this.types.get(type);
     const latest = current?.stored.versions.at(-1)?.version ?? 0;
     if (version <= latest) {
@@ -149,7 +187,8 @@ export class SchemaRegistry {
       if (!sameJson(existing.jsonSchema, jsonSchema)) {
         throw new SchemaConflictError(`${type} v${version} is already registered with another schema. Register the change as v${latest + 1}.`, { type, version });
       }
-      current!.validators.set(version, schema);
+      // A remote re-registration keeps the zod schema this process registered, if any.
+      if (!fromJson || !current!.validators.has(version)) current!.validators.set(version, schema);
       if (options.upcast && version > 1) current!.upcasters.set(version - 1, options.upcast);
       return this.handle(type, latest);
     }

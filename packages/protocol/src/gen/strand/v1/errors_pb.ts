@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strand/v1/errors.proto.
  */
 export const file_strand_v1_errors: GenFile = /*@__PURE__*/
-  fileDesc("ChZzdHJhbmQvdjEvZXJyb3JzLnByb3RvEglzdHJhbmQudjEiQAoRU3RyYW5kRXJyb3JEZXRhaWwSDAoEY29kZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB2RldGFpbHMYAyABKAliBnByb3RvMw");
+  fileDesc("ChZzdHJhbmQvdjEvZXJyb3JzLnByb3RvEglzdHJhbmQudjEiUQoRU3RyYW5kRXJyb3JEZXRhaWwSDAoEY29kZRgBIAEoCRIMCgRraW5kGAIgASgJEg8KB2RldGFpbHMYAyABKAkSDwoHbWVzc2FnZRgEIAEoCWIGcHJvdG8z");
 
 /**
  * A StrandError as it crossed the wire: the client rethrows the same class and code.
@@ -40,6 +40,14 @@ export type StrandErrorDetail = Message<"strand.v1.StrandErrorDetail"> & {
    * @generated from field: string details = 3;
    */
   details: string;
+
+  /**
+   * The error's message where the detail travels outside a Connect error (batch outcomes);
+   * empty in a Connect error's details, whose own message is the error's.
+   *
+   * @generated from field: string message = 4;
+   */
+  message: string;
 };
 
 /**

@@ -1,0 +1,80 @@
+/**
+ * The plumbing every unary handler shares: authenticate the bearer key, count the call against
+ * its tenant and connection, bound it by the request deadline, and map any error to a Connect
+ * error carrying its Strand code. Design: docs/design/0013-server.md.
+ *
+ * @module
+ */
+import { createContextKey, type HandlerContext } from '@connectrpc/connect';
+import { TimeoutError } from '@strand/core';
+import { toConnectError } from '@strand/protocol';
+import { type Authenticator, bearer, type Scope } from './auth.js';
+import type { ConnectionId, Connections } from './connections.js';
+import type { Limits } from './limits.js';
+
+/** Per-call facts the HTTP layer hands to the handlers. */
+export interface CallInfo {
+  /** The client connection. */
+  readonly connection: ConnectionId;
+  /** Ends the call's transport stream. */
+  readonly kill: () => void;
+}
+
+/** Context key under which the HTTP layer puts the {@link CallInfo}. */
+export const callInfoKey = createContextKey<CallInfo | undefined>(undefined, { description: 'strand call info' });
+
+const NO_CONNECTION = {};
+
+/** The {@link CallInfo} of a call (a stand-in when the HTTP layer gave none). */
+export function callInfo(ctx: HandlerContext): CallInfo {
+  return ctx.values.get(callInfoKey) ?? { connection: NO_CONNECTION, kill: () => {} };
+}
+
+/** Races `p` against the call's deadline: `STRAND_TIMEOUT` when it passes (the work itself may still finish). */
+export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError('the request to finish', ms)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** What the call plumbing needs from the server. */
+export interface CallDeps {
+  readonly auth: Authenticator;
+  readonly connections: Connections;
+  readonly limits: Limits;
+}
+
+/** A unary handler of a tenant's principal, given its {@link Scope}. */
+export type ScopedHandler<I, O> = (req: I, scope: Scope, ctx: HandlerContext) => Promise<O>;
+
+/** Makes `begin` (authenticate and count a call) and `unary` (wrap a scoped handler) for a service. */
+export function callPlumbing(deps: CallDeps): {
+  begin: (ctx: HandlerContext) => { scope: Scope; end: () => void };
+  unary: <I, O>(fn: ScopedHandler<I, O>) => (req: I, ctx: HandlerContext) => Promise<O>;
+} {
+  const { auth, connections, limits } = deps;
+  const begin = (ctx: HandlerContext): { scope: Scope; end: () => void } => {
+    const scope = auth.authenticate(bearer(ctx.requestHeader.get('authorization')));
+    const end = connections.enter(scope.tenant, callInfo(ctx).connection);
+    return { scope, end };
+  };
+  function unary<I, O>(fn: ScopedHandler<I, O>): (req: I, ctx: HandlerContext) => Promise<O> {
+    return async (req, ctx) => {
+      let end: (() => void) | undefined;
+      try {
+        const call = begin(ctx);
+        end = call.end;
+        const client = ctx.timeoutMs();
+        const ms = client === undefined ? limits.requestTimeoutMs : Math.min(client, limits.requestTimeoutMs);
+        return await withDeadline(fn(req, call.scope, ctx), ms);
+      } catch (error) {
+        throw toConnectError(error);
+      } finally {
+        end?.();
+      }
+    };
+  }
+  return { begin, unary };
+}
