@@ -18,7 +18,7 @@ import {
   toWireInfo,
   wire,
 } from '@strand/protocol';
-import type { Authenticator, Scope } from './auth.js';
+import type { Authenticator } from './auth.js';
 import { callInfo, callPlumbing } from './calls.js';
 import type { Connections } from './connections.js';
 import type { Limits } from './limits.js';
