@@ -43,6 +43,7 @@ import {
   fromWireInfo,
   ServerUnavailableError,
   toWireExpected,
+  projectionWire,
   schemaWire,
   toWireInput,
   groupsWire,
@@ -51,6 +52,8 @@ import {
 import { type JoinGroupOptions, joinRemoteGroup, type RemoteGroupHandler, type RemoteGroupMember } from './group.js';
 import { MemoryLevel } from 'memory-level';
 import type { Observable } from 'rxjs';
+import { StrandAdmin } from './admin.js';
+import { RemoteProjections } from './projections.js';
 import { RemoteSchemaRegistry } from './schemas.js';
 
 /** Reconnection of subscriptions (and retries of calls that failed to reach the server). */
@@ -126,11 +129,24 @@ function retryable(e: StrandError): boolean {
   return e.code === 'STRAND_SERVER_UNAVAILABLE' || e.code === 'STRAND_SUBSCRIPTION_ENDED' || (e.code === 'STRAND_LOG_CLOSED' && e.kind === 'closed');
 }
 
+/** Options of {@link StrandClient.append}: the embedded log's, plus read-your-writes. */
+export interface RemoteAppendOptions extends AppendOptions {
+  /**
+   * Names of projections the server hosts: the append resolves only once each has applied it
+   * (read-your-writes across the network). Fails with the projection's typed error when one
+   * parks the stream or does not catch up within `waitTimeoutMs` (the append itself is committed).
+   */
+  waitFor?: readonly string[];
+  /** How long to wait for `waitFor`, ms. Default 5,000. */
+  waitTimeoutMs?: number;
+}
+
 /** A remote Strand server as an {@link EventStore}. Create with {@link connect}. */
 export class StrandClient implements EventStore {
   private readonly rpc: Rpc;
   private readonly groupRpc: GroupRpc;
   private readonly schemaRpc: Client<typeof schemaWire.SchemaRegistryService>;
+  private readonly projectionRpc: Client<typeof projectionWire.ProjectionService>;
   private readonly sessions: Http2SessionManager;
   private readonly options: Required<Pick<ClientOptions, 'subscriptionWindow' | 'heartbeatMs' | 'callRetries'>> & { reconnect: Required<ReconnectOptions> };
   private readonly state: AnyLevel;
@@ -144,13 +160,7 @@ export class StrandClient implements EventStore {
   constructor(options: ClientOptions) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('connect needs { url, apiKey }.');
     const { url, apiKey } = options;
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new InvalidArgumentError(`connect needs a server URL such as http://127.0.0.1:7070; got ${JSON.stringify(url)}.`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidArgumentError(`The server URL must be http: or https:; got ${parsed.protocol}.`);
+    const parsed = parseServerUrl(url);
     if (typeof apiKey !== 'string' || apiKey.length === 0 || !/^[\x21-\x7e]+$/.test(apiKey)) throw new InvalidArgumentError('connect needs { apiKey }: the key the server printed or the one your tenant admin gave you.');
     const r = options.reconnect ?? {};
     this.options = {
@@ -173,6 +183,7 @@ export class StrandClient implements EventStore {
     this.rpc = createClient(wire.EventStoreService, transport);
     this.groupRpc = createClient(groupsWire.ConsumerGroupService, transport);
     this.schemaRpc = createClient(schemaWire.SchemaRegistryService, transport);
+    this.projectionRpc = createClient(projectionWire.ProjectionService, transport);
     this.ownsState = options.state === undefined;
     this.state = options.state ?? (new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }) as unknown as AnyLevel);
   }
@@ -212,11 +223,15 @@ export class StrandClient implements EventStore {
    * keeps its own expected version, result and error), so many appends in flight cost the server
    * one request and one group commit, as they do in process. A lone append is a plain `Append`.
    */
-  append(stream: string, events: readonly EventInput[], options: AppendOptions = {}): Promise<AppendResult> {
+  append(stream: string, events: readonly EventInput[], options: RemoteAppendOptions = {}): Promise<AppendResult> {
     try {
       this.assertOpen();
       const wireEvents = StrandClient.withIds(events);
-      const req = { stream, events: wireEvents, expectedVersion: toWireExpected(options?.expectedVersion), recreate: options?.recreate === true };
+      const waitFor = options?.waitFor ?? [];
+      if (!Array.isArray(waitFor) || waitFor.some((n) => typeof n !== 'string')) throw new InvalidArgumentError('waitFor is an array of projection names.');
+      const waitTimeoutMs = options?.waitTimeoutMs ?? 0;
+      if (!Number.isSafeInteger(waitTimeoutMs) || waitTimeoutMs < 0 || waitTimeoutMs > 0xffffffff) throw new InvalidArgumentError(`waitTimeoutMs must be an integer >= 0; got ${String(waitTimeoutMs)}.`);
+      const req = { stream, events: wireEvents, expectedVersion: toWireExpected(options?.expectedVersion), recreate: options?.recreate === true, waitFor: [...waitFor], waitTimeoutMs };
       let bytes = stream.length;
       for (const e of wireEvents) bytes += e.data.length + e.metadata.length + e.type.length + e.id.length + 16;
       return new Promise<AppendResult>((resolve, reject) => {
@@ -482,6 +497,12 @@ export class StrandClient implements EventStore {
     return registry;
   }
 
+  /** The projections the server hosts for this key's tenant: status, lag, parked streams, retry, skip, rebuild. */
+  projections(): RemoteProjections {
+    this.assertOpen();
+    return new RemoteProjections(this.projectionRpc, (fn, retry) => this.call(fn, retry));
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -527,6 +548,52 @@ export class StrandClient implements EventStore {
     this.sessions.abort();
     if (this.ownsState) await this.state.close();
   }
+}
+
+/** Options of {@link connectAdmin}. */
+export interface AdminClientOptions {
+  /** The server's URL. */
+  url: string;
+  /** The server's admin credential (not a tenant's key). */
+  adminKey: string;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Buffer;
+}
+
+/**
+ * Connects to a server's tenant administration with its admin credential.
+ *
+ * @example
+ * ```ts
+ * const admin = connectAdmin({ url: 'http://127.0.0.1:7070', adminKey: process.env.STRAND_ADMIN_KEY! });
+ * await admin.createTenant('acme', { quotas: { streams: 100_000 } });
+ * const { apiKey } = await admin.createPrincipal('acme', [{ permission: 'append', pattern: 'orders/>' }]);
+ * ```
+ */
+export function connectAdmin(options: AdminClientOptions): StrandAdmin {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('connectAdmin needs { url, adminKey }.');
+  const { origin } = parseServerUrl(options.url);
+  const key = options.adminKey;
+  if (typeof key !== 'string' || key.length === 0 || !/^[\x21-\x7e]+$/.test(key)) throw new InvalidArgumentError('connectAdmin needs { adminKey }: the admin key strand serve printed or was given.');
+  const sessions = new Http2SessionManager(origin, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 60_000 }, options.ca === undefined ? {} : { ca: options.ca });
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set('authorization', `Bearer ${key}`);
+    return next(req);
+  };
+  const transport = createConnectTransport({ baseUrl: origin, httpVersion: '2', sessionManager: sessions, interceptors: [auth], useBinaryFormat: true, acceptCompression: [] });
+  return new StrandAdmin(transport, () => sessions.abort());
+}
+
+/** A server URL, checked: `http:` or `https:`. */
+function parseServerUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(`connect needs a server URL such as http://127.0.0.1:7070; got ${JSON.stringify(url)}.`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidArgumentError(`The server URL must be http: or https:; got ${parsed.protocol}.`);
+  return parsed;
 }
 
 /**

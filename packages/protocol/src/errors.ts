@@ -89,6 +89,26 @@ export class SubscriptionEndedError extends StrandError {
   }
 }
 
+/**
+ * Tenant administration on a server that serves one log (no tenant registry). Code
+ * `STRAND_NO_TENANTS` (gRPC `FAILED_PRECONDITION`).
+ */
+export class NoTenantsError extends StrandError {
+  constructor() {
+    super('STRAND_NO_TENANTS', 'invalid', 'This server serves one log, not a tenant registry: start it with { tenants } (strand serve --tenants) to administer tenants.');
+  }
+}
+
+/**
+ * The server hosts no projection of that name (for the caller's tenant). Code
+ * `STRAND_PROJECTION_NOT_FOUND` (gRPC `NOT_FOUND`); `details.name` is the name asked for.
+ */
+export class ProjectionNotFoundError extends StrandError {
+  constructor(name: string) {
+    super('STRAND_PROJECTION_NOT_FOUND', 'invalid', `This server hosts no projection named ${JSON.stringify(name)}; ListProjections shows the ones it hosts.`, { details: { name } });
+  }
+}
+
 // Classes the client rebuilds by code. Anything else comes back as a plain StrandError with the
 // same code, kind, message and details.
 const classes: Record<string, new (...args: never[]) => StrandError> = {
@@ -120,6 +140,8 @@ const classes: Record<string, new (...args: never[]) => StrandError> = {
   STRAND_LIMIT_EXCEEDED: LimitExceededError,
   STRAND_SERVER_UNAVAILABLE: ServerUnavailableError,
   STRAND_SUBSCRIPTION_ENDED: SubscriptionEndedError,
+  STRAND_NO_TENANTS: NoTenantsError,
+  STRAND_PROJECTION_NOT_FOUND: ProjectionNotFoundError,
 };
 
 // Fields some classes carry beside `details` (copied back from the details on the client).
@@ -142,6 +164,8 @@ const byCode: Record<string, Code> = {
   STRAND_TIMEOUT: Code.DeadlineExceeded,
   STRAND_CORRUPTION: Code.DataLoss,
   STRAND_KEY_DESTROYED: Code.FailedPrecondition,
+  STRAND_NO_TENANTS: Code.FailedPrecondition,
+  STRAND_PROJECTION_NOT_FOUND: Code.NotFound,
 };
 
 const byKind: Record<ErrorKind, Code> = {

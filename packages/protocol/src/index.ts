@@ -23,6 +23,8 @@ export {
   fromConnectError,
   fromErrorDetail,
   LimitExceededError,
+  NoTenantsError,
+  ProjectionNotFoundError,
   ServerUnavailableError,
   SubscriptionEndedError,
   toConnectError,
@@ -35,3 +37,5 @@ export type { StrandErrorDetail } from './gen/strand/v1/errors_pb.js';
 export * as wire from './gen/strand/v1/store_pb.js';
 export * as groupsWire from './gen/strand/v1/groups_pb.js';
 export * as schemaWire from './gen/strand/v1/schemas_pb.js';
+export * as projectionWire from './gen/strand/v1/projections_pb.js';
+export * as adminWire from './gen/strand/v1/admin_pb.js';

@@ -9,4 +9,5 @@ export type { HttpRequest, HttpResponse, ListenOptions, ServerOptions } from './
 export type { ServerLimits } from './limits.js';
 export type { HostedGroupOptions } from './groups.js';
 export type { WaitForProjections } from './service.js';
-export { LimitExceededError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';
+export type { HostedParkedStream, HostedProjection, HostedProjections, HostedProjectionStatus } from './projections.js';
+export { LimitExceededError, NoTenantsError, ProjectionNotFoundError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';

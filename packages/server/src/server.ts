@@ -19,7 +19,9 @@ import { type ConnectionId, Connections } from './connections.js';
 import { type Limits, resolveLimits, type ServerLimits } from './limits.js';
 import { GroupHost, type HostedGroupOptions, registerGroupService } from './groups.js';
 import { ServerMetrics } from './metrics.js';
+import { registerAdminService } from './admin.js';
 import { callInfoKey } from './calls.js';
+import { type HostedProjections, registerProjectionService, waitForHosted } from './projections.js';
 import { registerSchemaService } from './schemas.js';
 import { registerEventStoreService, type WaitForProjections } from './service.js';
 import { Subscriptions } from './subscriptions.js';
@@ -52,7 +54,17 @@ export interface ServerOptions {
    * for the web console. A handler owns the request and its response.
    */
   routes?: Record<string, (req: HttpRequest, res: HttpResponse) => void>;
-  /** Read-your-writes for appends that name server-hosted projections (`waitFor`). */
+  /**
+   * Projections the server hosts (started `ProjectionRunner`s of `@strand/projections`): one list
+   * for a single log, or a function from tenant name to its list. Clients see their status, lag
+   * and parked streams, retry, skip and rebuild them (`client.projections()`), and appends may
+   * wait for them (`waitFor`).
+   */
+  projections?: HostedProjections;
+  /**
+   * Read-your-writes for appends that name projections (`waitFor`). Default: the hosted
+   * `projections`' own `waitFor`.
+   */
   waitForProjections?: WaitForProjections;
   /**
    * Consumer groups the server hosts for remote members (`strand.v1.ConsumerGroupService`):
@@ -135,10 +147,16 @@ export class StrandServer {
           subscriptions: this.subscriptions,
           limits: this.limits,
           shutdown: this.shutdownController.signal,
-          waitFor: options.waitForProjections,
+          waitFor:
+            options.waitForProjections ??
+            (options.projections === undefined ? undefined : (names, position, timeoutMs, tenant, streams) => waitForHosted(options.projections, tenant, names, position, timeoutMs, streams)),
         });
         registerGroupService(router, { host: this.groupHost, auth: this.auth, connections: this.connections, limits: this.limits });
         registerSchemaService(router, { auth: this.auth, connections: this.connections, limits: this.limits });
+        const calls = { auth: this.auth, connections: this.connections, limits: this.limits };
+        registerSchemaService(router, calls);
+        registerProjectionService(router, { ...calls, hosted: options.projections });
+        registerAdminService(router, { auth: this.auth, tenants: options.tenants, limits: this.limits });
       },
       readMaxBytes: this.limits.requestBytes,
       shutdownSignal: this.shutdownController.signal,

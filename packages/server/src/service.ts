@@ -18,14 +18,17 @@ import {
   toWireInfo,
   wire,
 } from '@strand/protocol';
-import type { Authenticator } from './auth.js';
+import type { Authenticator, Scope } from './auth.js';
 import { callInfo, callPlumbing } from './calls.js';
 import type { Connections } from './connections.js';
 import type { Limits } from './limits.js';
 import type { Subscriptions, SubscriptionContext } from './subscriptions.js';
 
-/** Read-your-writes: waits until named server-hosted projections have applied a position. */
-export type WaitForProjections = (names: readonly string[], position: number, timeoutMs: number) => Promise<void>;
+/**
+ * Read-your-writes: waits until named server-hosted projections (of `tenant`, `default` for a
+ * single log) have applied a position, and the append's `streams` in particular.
+ */
+export type WaitForProjections = (names: readonly string[], position: number, timeoutMs: number, tenant: string, streams: readonly string[]) => Promise<void>;
 
 /** What the service needs from the server. */
 export interface ServiceDeps {
@@ -51,17 +54,17 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
 
   const inputs = (events: readonly wire.EventInput[]): EventInput[] => events.map(fromWireInput);
 
-  const awaitProjections = async (names: readonly string[], position: number, timeoutMs: number) => {
+  const awaitProjections = async (scope: Scope, names: readonly string[], position: number, timeoutMs: number, streams: readonly string[]) => {
     if (names.length === 0) return;
     if (deps.waitFor === undefined) throw new InvalidArgumentError('This server hosts no projections to wait for.');
-    await deps.waitFor(names, position, timeoutMs === 0 ? 5000 : timeoutMs);
+    await deps.waitFor(names, position, timeoutMs === 0 ? 5000 : timeoutMs, scope.tenant, streams);
   };
 
   router.service(wire.EventStoreService, {
     append: unary(async (req: wire.AppendRequest, scope): Promise<MessageInitShape<typeof wire.AppendResponseSchema>> => {
       if (req.events.length > limits.eventsPerAppend) throw new LimitExceededError('eventsPerAppend', limits.eventsPerAppend);
       const r = await scope.store.append(req.stream, inputs(req.events), { expectedVersion: fromWireExpected(req.expectedVersion), recreate: req.recreate });
-      await awaitProjections(req.waitFor, r.position, req.waitTimeoutMs);
+      await awaitProjections(scope, req.waitFor, r.position, req.waitTimeoutMs, [req.stream]);
       return { result: toWireAppendResult(r) };
     }),
 
@@ -73,7 +76,7 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
       const outcomes = await Promise.allSettled(
         req.appends.map(async (a) => {
           const r = await scope.store.append(a.stream, inputs(a.events), { expectedVersion: fromWireExpected(a.expectedVersion), recreate: a.recreate });
-          await awaitProjections(a.waitFor, r.position, a.waitTimeoutMs);
+          await awaitProjections(scope, a.waitFor, r.position, a.waitTimeoutMs, [a.stream]);
           return r;
         }),
       );
@@ -90,7 +93,7 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
       const r = await scope.store.appendMulti(
         req.parts.map((p) => ({ stream: p.stream, events: inputs(p.events), expectedVersion: fromWireExpected(p.expectedVersion), recreate: p.recreate })),
       );
-      await awaitProjections(req.waitFor, r.position, req.waitTimeoutMs);
+      await awaitProjections(scope, req.waitFor, r.position, req.waitTimeoutMs, [...new Set(req.parts.map((p) => p.stream))]);
       return { results: r.results.map(toWireAppendResult), position: BigInt(r.position) };
     }),
 

@@ -1,0 +1,109 @@
+/**
+ * `strand --server URL ...`: the data commands (append, read, tail, streams, info, projections)
+ * against a running `strand serve` through `@strand/client`, with the API key from
+ * `STRAND_API_KEY`. Output and exit codes are the same as against a local log. Design:
+ * docs/design/0013-server.md, "The CLI against a server".
+ *
+ * @module
+ */
+import { connect, type StrandClient } from '@strand/client';
+import { compilePattern, type ExpectedVersion, type RecordedEvent } from '@strand/core';
+import { ExitCode, type Output } from './output.js';
+
+/** Runs `fn` with a client of `server` (key from `STRAND_API_KEY`), then closes it. */
+export async function withServer<T>(server: string, out: Output, fn: (client: StrandClient) => Promise<T>): Promise<T> {
+  const apiKey = process.env.STRAND_API_KEY;
+  if (apiKey === undefined || apiKey === '') {
+    out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', 'strand --server needs the API key in STRAND_API_KEY (the key strand serve printed, or one your tenant admin gave you).');
+  }
+  const client = connect({ url: server, apiKey, reconnect: { maxAttempts: 3 }, callRetries: 2 });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** `strand append` against a server. */
+export async function remoteAppend(client: StrandClient, out: Output, stream: string, opts: { type: string; data: string; expect: string; id?: string }): Promise<void> {
+  let data: unknown;
+  try {
+    data = JSON.parse(opts.data);
+  } catch {
+    out.fail(ExitCode.usage, 'STRAND_INVALID_EVENT', `--data is not valid JSON: ${opts.data}`);
+  }
+  const expectedVersion: ExpectedVersion = /^\d+$/.test(opts.expect) ? Number(opts.expect) : (opts.expect as ExpectedVersion);
+  const r = await client.append(stream, [{ type: opts.type, data, ...(opts.id ? { id: opts.id } : {}) }], { expectedVersion });
+  out.object({ stream: r.stream, version: r.version, position: r.position, id: r.events[0]?.id, idempotent: r.idempotent });
+}
+
+/** `strand read` against a server. */
+export async function remoteRead(client: StrandClient, out: Output, stream: string, opts: { from?: string; backwards: boolean; limit?: string }): Promise<void> {
+  const info = await client.streamInfo(stream);
+  if (info === undefined) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No stream "${stream}". List streams with: strand --server ... streams`);
+  const events: RecordedEvent[] = [];
+  for await (const e of client.readStream(stream, {
+    ...(opts.from === undefined ? {} : { from: Number(opts.from) }),
+    ...(opts.limit === undefined ? {} : { limit: Number(opts.limit) }),
+    direction: opts.backwards ? 'backwards' : 'forwards',
+    ifTruncated: 'skip',
+  })) {
+    events.push(e);
+  }
+  out.events(events);
+}
+
+/** `strand tail` against a server: a live subscription (no polling), until `--count` or Ctrl-C. */
+export async function remoteTail(client: StrandClient, out: Output, pattern: string, opts: { from?: string; count?: string }): Promise<void> {
+  compilePattern(pattern);
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  const max = opts.count === undefined ? Number.POSITIVE_INFINITY : Number(opts.count);
+  const from = opts.from === 'start' ? 1 : opts.from === undefined || opts.from === 'end' ? ('end' as const) : Number(opts.from);
+  let printed = 0;
+  try {
+    if (max <= 0) return;
+    for await (const e of client.follow(pattern, { from, signal: abort.signal })) {
+      out.event(e);
+      if (++printed >= max) break;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/** `strand streams` against a server (`below` is not counted remotely: `yes` when there are streams below). */
+export async function remoteStreams(client: StrandClient, out: Output, prefix: string | undefined, opts: { after?: string; limit: string }): Promise<void> {
+  const page = await client.listChildren(prefix ?? '', { ...(opts.after === undefined ? {} : { after: opts.after }), limit: Number(opts.limit) });
+  const rows = [];
+  for (const e of page.entries) {
+    const info = e.isStream ? await client.streamInfo(e.name) : undefined;
+    rows.push({ name: e.name, stream: e.isStream, version: info?.version ?? '', below: e.hasChildren ? 'yes' : '' });
+  }
+  out.table(rows, ['name', 'stream', 'version', 'below'], page.next === undefined ? undefined : `more: strand --server ... streams ${prefix ?? ''} --after ${page.next}`);
+}
+
+/** `strand info` against a server. */
+export async function remoteInfo(client: StrandClient, out: Output, server: string): Promise<void> {
+  out.object({ server, position: await client.headPosition() });
+}
+
+/** `strand projections` against a server: its hosted projections. */
+export async function remoteProjections(client: StrandClient, out: Output, opts: { parked?: boolean }): Promise<void> {
+  const rows: Array<Record<string, unknown>> = [];
+  const parkedRows: Array<Record<string, unknown>> = [];
+  for (const p of await client.projections().list()) {
+    for (const x of p.parked) parkedRows.push({ projection: p.name, stream: x.stream, version: x.version, attempts: x.attempts, error: x.error });
+    rows.push({ name: p.name, generation: p.generation, position: p.position, head: p.head, lag: p.lagEvents, lagMs: p.lagMs, parked: p.parked.length });
+  }
+  if (opts.parked) out.table(parkedRows, ['projection', 'stream', 'version', 'attempts', 'error']);
+  else out.table(rows, ['name', 'generation', 'position', 'head', 'lag', 'lagMs', 'parked']);
+}
+
+/** `strand projections retry|skip <name> <stream>` against a server. */
+export async function remoteResume(client: StrandClient, out: Output, mode: 'retry' | 'skip', name: string, stream: string): Promise<void> {
+  const ok = mode === 'retry' ? await client.projections().retry(name, stream) : await client.projections().skip(name, stream);
+  if (!ok) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `Stream ${stream} is not parked in projection ${name}. List parked streams with: strand --server ... projections --parked`);
+  out.object({ projection: name, stream, [mode === 'retry' ? 'retried' : 'skipped']: true });
+}

@@ -1,0 +1,93 @@
+/**
+ * The server's hosted projections seen from a client: status, lag, parked streams, retry, skip and
+ * rebuild (`client.projections()`). Design: docs/design/0013-server.md, "Hosted projections".
+ *
+ * @module
+ */
+import type { Client } from '@connectrpc/connect';
+import { fromConnectError, type projectionWire } from '@strand/protocol';
+
+/** A parked stream of a hosted projection. */
+export interface RemoteParkedStream {
+  readonly stream: string;
+  readonly version: number;
+  readonly position: number;
+  readonly error: string;
+  readonly attempts: number;
+}
+
+/** A hosted projection's status, as `ProjectionRunner.status()` reports it in the server. */
+export interface RemoteProjectionStatus {
+  readonly name: string;
+  readonly generation: number;
+  readonly position: number;
+  readonly head: number;
+  readonly lagEvents: number;
+  readonly lagMs: number;
+  readonly parked: readonly RemoteParkedStream[];
+  readonly rebuilding: { generation: number; position: number } | undefined;
+}
+
+type Rpc = Client<typeof projectionWire.ProjectionService>;
+
+function fromWire(s: projectionWire.ProjectionStatus | undefined): RemoteProjectionStatus {
+  if (s === undefined) throw new Error('the server sent no projection status');
+  return {
+    name: s.name,
+    generation: s.generation,
+    position: Number(s.position),
+    head: Number(s.head),
+    lagEvents: Number(s.lagEvents),
+    lagMs: Number(s.lagMs),
+    parked: s.parked.map((p) => ({ stream: p.stream, version: Number(p.version), position: Number(p.position), error: p.error, attempts: p.attempts })),
+    rebuilding: s.rebuildingGeneration === 0 ? undefined : { generation: s.rebuildingGeneration, position: Number(s.rebuildingPosition) },
+  };
+}
+
+/** The projections a server hosts for this key's tenant. Reading needs `read`; changing needs `admin`. */
+export class RemoteProjections {
+  /** @internal */
+  constructor(
+    private readonly rpc: Rpc,
+    private readonly call: <T>(fn: () => Promise<T>, retry: boolean) => Promise<T>,
+  ) {}
+
+  /** Every hosted projection's status. */
+  async list(): Promise<RemoteProjectionStatus[]> {
+    const res = await this.call(() => this.rpc.listProjections({}), true);
+    return res.projections.map(fromWire);
+  }
+
+  /** One projection's status; `STRAND_PROJECTION_NOT_FOUND` when the server hosts none of that name. */
+  async status(name: string): Promise<RemoteProjectionStatus> {
+    return fromWire((await this.call(() => this.rpc.getProjection({ name }), true)).status);
+  }
+
+  /** Delivers a parked stream again from its failed event; false when it was not parked. */
+  async retry(name: string, stream: string): Promise<boolean> {
+    return (await this.call(() => this.rpc.retryParked({ name, stream }), false)).retried;
+  }
+
+  /** Skips the failed event of a parked stream and delivers the rest; false when it was not parked. */
+  async skip(name: string, stream: string): Promise<boolean> {
+    return (await this.call(() => this.rpc.skipParked({ name, stream }), false)).skipped;
+  }
+
+  /**
+   * Rebuilds a projection blue/green on the server (the old generation serves until the new one
+   * has caught up); resolves with the status after the swap.
+   */
+  async rebuild(name: string, onProgress: (p: { position: number; head: number }) => void = () => {}): Promise<RemoteProjectionStatus> {
+    return this.call(async () => {
+      try {
+        for await (const m of this.rpc.rebuildProjection({ name })) {
+          if (m.done) return fromWire(m.status);
+          onProgress({ position: Number(m.position), head: Number(m.head) });
+        }
+      } catch (error) {
+        throw fromConnectError(error);
+      }
+      throw fromConnectError(new Error('the rebuild stream ended without its result'));
+    }, false);
+  }
+}
