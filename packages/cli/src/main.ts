@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SnapshotStore } from '@strand/aggregate';
+import type { StrandClient } from '@strand/client';
 import { compilePattern, type EventLog, type ExpectedVersion, isStrandError, openLog, SchemaRegistry, StrandError } from '@strand/core';
 import { exportParquet } from '@strand/core/export';
 import { type TenantInfo, TenantManager, type TenantQuotas } from '@strand/core/tenancy';
@@ -21,6 +22,7 @@ import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
 import { Command, Option } from 'commander';
 import { exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
+import { remoteAppend, remoteInfo, remoteProjections, remoteRead, remoteResume, remoteStreams, remoteTail, withServer } from './remote.js';
 import { type ServeOptions, serve } from './serve.js';
 import { tail } from './tail.js';
 
@@ -36,6 +38,7 @@ interface GlobalOptions {
   path: string;
   json: boolean;
   lockTimeout: string;
+  server?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -88,6 +91,7 @@ const program = new Command('strand')
   .addOption(new Option('-p, --path <dir|url>', 'log directory (LevelDB), or s3://bucket/prefix/?endpoint=... (S3)').env('STRAND_PATH').default('./data'))
   .option('--json', 'machine-readable JSON output', false)
   .option('--lock-timeout <ms>', 'wait this long for a log another process holds', '3000')
+  .addOption(new Option('--server <url>', 'talk to a running strand serve instead of a local log (API key in STRAND_API_KEY); append, read, tail, streams, info and projections').env('STRAND_SERVER'))
   .addHelpText(
     'after',
     `
@@ -120,6 +124,15 @@ function intOption<W extends string = never>(name: string, raw: string | undefin
 
 /** {@link intOption} without words. */
 const intArg = (name: string, raw: string | undefined, min = 0): number | undefined => intOption(name, raw, min) as number | undefined;
+
+
+/** With `--server URL`: runs `fn` against the server through the client, else returns undefined. */
+function remote(fn: (client: StrandClient, out: Output, server: string) => Promise<void>): Promise<void> | undefined {
+  const { server, json } = globals();
+  if (server === undefined) return undefined;
+  const out = output(json);
+  return withServer(server, out, (client) => fn(client, out, server));
+}
 
 /** {@link withLog} for commands that only read. */
 function readLog<T>(fn: (log: EventLog, out: Output) => Promise<T>): Promise<T> {
@@ -159,6 +172,7 @@ program
   .description('size on disk, stream count, head position, backend and settings')
   .addHelpText('after', '\nExamples:\n  strand info\n  strand info --json | jq .streams')
   .action(() =>
+    remote((c, out, server) => remoteInfo(c, out, server)) ??
     readLog(async (log, out) => {
       const path = globals().path;
       out.object({
@@ -180,6 +194,7 @@ program
   .option('--limit <n>', 'entries per page', '50')
   .addHelpText('after', '\nExamples:\n  strand streams\n  strand streams orders/eu --limit 20')
   .action((prefix: string | undefined, opts: { after?: string; limit: string }) =>
+    remote((c, out) => remoteStreams(c, out, prefix, opts)) ??
     readLog(async (log, out) => {
       const page = await log.listChildren(prefix ?? '', { after: opts.after, limit: intArg('--limit', opts.limit, 1) });
       const rows = [];
@@ -199,6 +214,7 @@ program
   .option('--limit <n>', 'at most this many events')
   .addHelpText('after', '\nExamples:\n  strand read orders/eu/order-42\n  strand read orders/eu/order-42 --backwards --limit 1 --json')
   .action((stream: string, opts: { from?: string; backwards: boolean; limit?: string }) =>
+    remote((c, out) => remoteRead(c, out, stream, opts)) ??
     readLog(async (log, out) => {
       const info = await log.streamInfo(stream);
       if (info === undefined) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `No stream "${stream}". List streams with: strand streams`);
@@ -234,6 +250,8 @@ Examples:
   strand tail 'orders/*/order-42' --from start --count 10 --json`,
   )
   .action(async (pattern: string, opts: { from?: string; count?: string; interval: string }) => {
+    const viaServer = remote((c, out) => remoteTail(c, out, pattern, opts));
+    if (viaServer !== undefined) return viaServer;
     const { path, json } = globals();
     const out = output(json);
     compilePattern(pattern);
@@ -272,6 +290,7 @@ program
   .option('--id <id>', 'event id (makes a retry idempotent)')
   .addHelpText('after', `\nExamples:\n  strand append orders/eu/order-42 --type OrderPlaced --data '{"total":42}' --expect no_stream`)
   .action((stream: string, opts: { type: string; data: string; expect: string; id?: string }) =>
+    remote((c, out) => remoteAppend(c, out, stream, opts)) ??
     withLog(
       async (log, out) => {
         let data: unknown;
@@ -482,6 +501,7 @@ Examples:
   strand projections --parked --json
   strand projections rebuild balances --module ./dist/read-models.js`)
   .action((opts: { parked?: boolean }) =>
+    remote((c, out) => remoteProjections(c, out, opts)) ??
     readLog(async (log, out) => {
       const rows: Array<Record<string, unknown>> = [];
       const parkedRows: Array<Record<string, unknown>> = [];
@@ -563,6 +583,23 @@ Examples:
       };
       if (opts.connect !== undefined) return done((await adminGroup(groupAddress(opts.connect), group, mode, stream)) as boolean);
       return withLog(async (log) => done(await resumeParkedAtRest(log, group, stream, mode)));
+    });
+}
+
+for (const mode of ['retry', 'skip'] as const) {
+  projections
+    .command(`${mode} <name> <stream>`)
+    .description(mode === 'retry' ? 'deliver a parked stream again from its failed event (needs --server)' : 'skip the failed event of a parked stream (needs --server)')
+    .addHelpText('after', `
+Retry and skip act on a running projection: the one a strand server hosts (--server). In your own
+process, call ProjectionRunner.${mode}(stream).
+
+Examples:
+  STRAND_API_KEY=... strand --server http://127.0.0.1:7070 projections ${mode} balances accounts/eu/a-1`)
+    .action((name: string, stream: string) => {
+      const viaServer = remote((c, out) => remoteResume(c, out, mode, name, stream));
+      if (viaServer !== undefined) return viaServer;
+      output(globals().json).fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', `strand projections ${mode} needs --server URL (a running projection); in your own process call ProjectionRunner.${mode}(stream).`);
     });
 }
 
@@ -694,6 +731,7 @@ program
   .option('--demo', 'seed an empty log with a small shop domain and keep appending orders (to try the console)', false)
   .option('--tls-cert <file>', 'PEM certificate: serve TLS (HTTP/2 and HTTP/1.1)')
   .option('--tls-key <file>', 'PEM private key for --tls-cert')
+  .option('--projections <module>', 'host the projections this JavaScript module exports: clients see status and parked streams, retry, skip, rebuild and waitFor them')
   .option('--max-request-bytes <n>', 'largest request body (default 4 MiB)')
   .option('--max-events-per-append <n>', 'most events in one append (default 10000)')
   .option('--max-streams-per-connection <n>', 'most subscriptions on one connection (default 1000)')

@@ -23,6 +23,7 @@ export function exitCodeOf(error: StrandError): number {
   if (error.code.endsWith('_NOT_FOUND')) return ExitCode.notFound;
   switch (error.kind) {
     case 'invalid':
+    case 'denied':
       return ExitCode.usage;
     case 'conflict':
       return ExitCode.conflict;

@@ -7,9 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { serveConsole } from '@strand/console';
 import { startDemo } from './demo.js';
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type EventLog, InvalidArgumentError } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
 import { createServer, type HostedGroupOptions, type ServerLimits, type StrandServer } from '@strand/server';
+import { type CompiledProjection, ProjectionRunner } from '@strand/projections';
+import { createServer, type ServerLimits, type StrandServer } from '@strand/server';
 import { ClassicLevel } from 'classic-level';
 
 /** Options of `strand serve`, as commander parses them. */
@@ -32,6 +36,7 @@ export interface ServeOptions {
   groupSessionTimeout?: string;
   groupMaxAttempts?: string;
   groupBackoff?: string;
+  projections?: string;
 }
 
 function integer(name: string, v: string | undefined): number | undefined {
@@ -39,6 +44,19 @@ function integer(name: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`--${name} must be an integer >= 1; got ${JSON.stringify(v)}.`);
   return n;
+}
+
+/** Every projection a module exports (results of `defineProjection`). */
+async function projectionsIn(file: string): Promise<CompiledProjection[]> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolvePath(file)).href)) as Record<string, unknown>;
+  } catch (cause) {
+    throw new InvalidArgumentError(`Cannot load --projections ${file}: ${(cause as Error).message}. Give the built JavaScript file that exports the projections.`);
+  }
+  const found = Object.values(mod).filter((v): v is CompiledProjection => v !== null && typeof v === 'object' && typeof (v as { name?: unknown }).name === 'string' && 'handlers' in v);
+  if (found.length === 0) throw new InvalidArgumentError(`${file} exports no projection (a defineProjection result).`);
+  return found;
 }
 
 /**
@@ -79,6 +97,7 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
   let stopDemo: (() => void) | undefined;
   let demoRefused = false;
   if (opts.tenants) {
+    if (opts.projections !== undefined) throw new InvalidArgumentError('--projections hosts projections of one log; with --tenants, embed the server (createServer({ tenants, projections })).');
     if (path.startsWith('s3://')) throw new InvalidArgumentError('strand serve --tenants works on a LevelDB path.');
     if (opts.demo) throw new InvalidArgumentError('strand serve --demo seeds one log; it does not go with --tenants.');
     const tenants = await TenantManager.open({ store: new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
@@ -92,6 +111,15 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
     }
     server = createServer({ log, limits, routes, groups, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = () => log.close();
+    // Hosted projections: clients see their status and parked streams, retry, skip, rebuild and
+    // wait for them (read-your-writes).
+    const runners = opts.projections === undefined ? [] : (await projectionsIn(opts.projections)).map((p) => new ProjectionRunner(log, p));
+    for (const r of runners) await r.start();
+    server = createServer({ log, limits, routes, projections: runners, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
+    closeStore = async () => {
+      for (const r of runners) await r.stop();
+      await log.close();
+    };
   }
   const url = await server.listen({ port, host: opts.host });
   const generated = { apiKey: opts.tenants || apiKey ? undefined : server.apiKey, adminKey: adminKey ? undefined : server.adminKey };

@@ -21,6 +21,7 @@ import { GroupHost, type HostedGroupOptions, registerGroupService } from './grou
 import { ServerMetrics } from './metrics.js';
 import { registerAdminService } from './admin.js';
 import { callInfoKey } from './calls.js';
+import { invalidArgumentOnMalformedBody } from './malformed.js';
 import { type HostedProjections, registerProjectionService, waitForHosted } from './projections.js';
 import { registerSchemaService } from './schemas.js';
 import { registerEventStoreService, type WaitForProjections } from './service.js';
@@ -157,6 +158,7 @@ export class StrandServer {
         registerSchemaService(router, calls);
         registerProjectionService(router, { ...calls, hosted: options.projections });
         registerAdminService(router, { auth: this.auth, tenants: options.tenants, limits: this.limits });
+        invalidArgumentOnMalformedBody(router.handlers);
       },
       readMaxBytes: this.limits.requestBytes,
       shutdownSignal: this.shutdownController.signal,
