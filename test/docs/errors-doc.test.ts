@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 // codes) must be documented in docs/errors.md, and the docs must not list codes that no longer exist.
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** Environment variables share the prefix; they are not error codes. */
-const ENV_VARS = new Set(['STRAND_PATH']);
+const ENV_VARS = new Set(['STRAND_PATH', 'STRAND_SERVER', 'STRAND_API_KEY']);
 
 async function sourceFiles(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -95,6 +95,33 @@ describe('strand serve (child process)', () => {
     }
   });
 
+  it('shuts down on SIGTERM with 1,000 idle subscriptions open', async () => {
+    const s = await serve(join(tempDir(), 'log'));
+    // Two connections (the per-connection limit is 1,000 streams), 500 idle subscriptions each.
+    const clients = [0, 1].map(() => connect({ url: s.url, apiKey: API_KEY }));
+    const abort = new AbortController();
+    const pending = Array.from({ length: 1000 }, (_, i) =>
+      clients[i % 2]!.follow(`idle/s-${i}`, { from: 'end', signal: abort.signal })[Symbol.asyncIterator]()
+        .next()
+        .then(
+          (r) => (r.done ? 'done' : 'event'),
+          (e: unknown) => (e as { code?: string }).code ?? 'error',
+        ),
+    );
+    const open = async () => {
+      const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      return Number(/strand_server_subscriptions_open (\d+)/.exec(await res.text())?.[1] ?? 0);
+    };
+    while ((await open()) < 1000) await new Promise((r) => setTimeout(r, 200));
+    s.child.kill('SIGTERM');
+    // The server ends every subscription (with a resume cursor), finishes and exits by itself.
+    expect(await s.exited).toEqual({ code: 0, signal: null });
+    // The clients keep trying to resume until told to stop; then every follow ends.
+    abort.abort();
+    expect(new Set(await Promise.all(pending))).toEqual(new Set(['done']));
+    for (const c of clients) await c.close();
+  });
+
   it('loses no acknowledged append and resumes subscriptions without gap or duplicate across SIGKILL', async () => {
     const path = join(tempDir(), 'log');
     let s = await serve(path);
