@@ -255,9 +255,15 @@ async function idle(ctx: BenchContext): Promise<Figure[]> {
     pending.push(it.next());
   }
   // Every subscription is open once the server counts it.
+  // A busy client can leave its keep-alive connection idle past the server's keep-alive timeout
+  // (the request then meets a closing socket): ask again.
   const metrics = async () => {
-    const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
-    return Number(/strand_server_subscriptions_open (\d+)/.exec(await res.text())?.[1] ?? 0);
+    try {
+      const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+      return Number(/strand_server_subscriptions_open (\d+)/.exec(await res.text())?.[1] ?? 0);
+    } catch {
+      return 0;
+    }
   };
   const deadline = Date.now() + 120_000;
   while ((await metrics()) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
