@@ -13,7 +13,6 @@ import { type EventLog, InvalidArgumentError } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
 import { createServer, type HostedGroupOptions, type ServerLimits, type StrandServer } from '@strand/server';
 import { type CompiledProjection, ProjectionRunner } from '@strand/projections';
-import { createServer, type ServerLimits, type StrandServer } from '@strand/server';
 import { ClassicLevel } from 'classic-level';
 
 /** Options of `strand serve`, as commander parses them. */
@@ -109,13 +108,11 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
       stopDemo = await startDemo(log);
       demoRefused = stopDemo === undefined;
     }
-    server = createServer({ log, limits, routes, groups, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
-    closeStore = () => log.close();
     // Hosted projections: clients see their status and parked streams, retry, skip, rebuild and
     // wait for them (read-your-writes).
     const runners = opts.projections === undefined ? [] : (await projectionsIn(opts.projections)).map((p) => new ProjectionRunner(log, p));
     for (const r of runners) await r.start();
-    server = createServer({ log, limits, routes, projections: runners, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
+    server = createServer({ log, limits, routes, groups, projections: runners, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = async () => {
       for (const r of runners) await r.stop();
       await log.close();

@@ -3,10 +3,7 @@
  *
  * @packageDocumentation
  */
-export { connect, StrandClient } from './client.js';
-export type { ClientOptions, ReconnectOptions } from './client.js';
 export type { JoinGroupOptions, RemoteDelivery, RemoteGroupHandler, RemoteGroupMember } from './group.js';
-export { LimitExceededError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';
 export { connect, connectAdmin, StrandClient } from './client.js';
 export type { AdminClientOptions, ClientOptions, ReconnectOptions, RemoteAppendOptions } from './client.js';
 export { StrandAdmin } from './admin.js';

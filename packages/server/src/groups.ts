@@ -16,7 +16,7 @@ import { fromWireExpected, fromWireInput, groupsWire, toConnectError, toWireEven
 import { type Authenticator, bearer, type Scope } from './auth.js';
 import type { Connections } from './connections.js';
 import type { Limits } from './limits.js';
-import { type CallInfo, callInfoKey } from './service.js';
+import { type CallInfo, callInfoKey } from './calls.js';
 
 type JoinResponse = MessageInitShape<typeof groupsWire.JoinGroupResponseSchema>;
 

@@ -153,7 +153,6 @@ export class StrandServer {
             (options.projections === undefined ? undefined : (names, position, timeoutMs, tenant, streams) => waitForHosted(options.projections, tenant, names, position, timeoutMs, streams)),
         });
         registerGroupService(router, { host: this.groupHost, auth: this.auth, connections: this.connections, limits: this.limits });
-        registerSchemaService(router, { auth: this.auth, connections: this.connections, limits: this.limits });
         const calls = { auth: this.auth, connections: this.connections, limits: this.limits };
         registerSchemaService(router, calls);
         registerProjectionService(router, { ...calls, hosted: options.projections });
