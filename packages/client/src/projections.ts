@@ -65,12 +65,12 @@ export class RemoteProjections {
 
   /** Delivers a parked stream again from its failed event; false when it was not parked. */
   async retry(name: string, stream: string): Promise<boolean> {
-    return (await this.call(() => this.rpc.retryParked({ name, stream }), false)).retried;
+    return (await this.call(() => this.rpc.retryProjectionParked({ name, stream }), false)).retried;
   }
 
   /** Skips the failed event of a parked stream and delivers the rest; false when it was not parked. */
   async skip(name: string, stream: string): Promise<boolean> {
-    return (await this.call(() => this.rpc.skipParked({ name, stream }), false)).skipped;
+    return (await this.call(() => this.rpc.skipProjectionParked({ name, stream }), false)).skipped;
   }
 
   /**

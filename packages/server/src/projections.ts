@@ -115,12 +115,12 @@ export function registerProjectionService(router: ConnectRouter, deps: Projectio
       return { status: toWireStatus(await find(scope, req.name).status()) };
     }),
 
-    retryParked: unary(async (req: projectionWire.RetryParkedRequest, scope) => {
+    retryProjectionParked: unary(async (req: projectionWire.RetryProjectionParkedRequest, scope) => {
       scope.checkHolds('admin');
       return { retried: await find(scope, req.name).retry(req.stream) };
     }),
 
-    skipParked: unary(async (req: projectionWire.SkipParkedRequest, scope) => {
+    skipProjectionParked: unary(async (req: projectionWire.SkipProjectionParkedRequest, scope) => {
       scope.checkHolds('admin');
       return { skipped: await find(scope, req.name).skip(req.stream) };
     }),

@@ -14,14 +14,14 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strand/v1/projections.proto.
  */
 export const file_strand_v1_projections: GenFile = /*@__PURE__*/
-  fileDesc("ChtzdHJhbmQvdjEvcHJvamVjdGlvbnMucHJvdG8SCXN0cmFuZC52MSJiCgxQYXJrZWRTdHJlYW0SDgoGc3RyZWFtGAEgASgJEg8KB3ZlcnNpb24YAiABKAQSEAoIcG9zaXRpb24YAyABKAQSDQoFZXJyb3IYBCABKAkSEAoIYXR0ZW1wdHMYBSABKA0i3QEKEFByb2plY3Rpb25TdGF0dXMSDAoEbmFtZRgBIAEoCRISCgpnZW5lcmF0aW9uGAIgASgNEhAKCHBvc2l0aW9uGAMgASgEEgwKBGhlYWQYBCABKAQSEgoKbGFnX2V2ZW50cxgFIAEoBBIOCgZsYWdfbXMYBiABKAQSJwoGcGFya2VkGAcgAygLMhcuc3RyYW5kLnYxLlBhcmtlZFN0cmVhbRIdChVyZWJ1aWxkaW5nX2dlbmVyYXRpb24YCCABKA0SGwoTcmVidWlsZGluZ19wb3NpdGlvbhgJIAEoBCIYChZMaXN0UHJvamVjdGlvbnNSZXF1ZXN0IksKF0xpc3RQcm9qZWN0aW9uc1Jlc3BvbnNlEjAKC3Byb2plY3Rpb25zGAEgAygLMhsuc3RyYW5kLnYxLlByb2plY3Rpb25TdGF0dXMiJAoUR2V0UHJvamVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJEChVHZXRQcm9qZWN0aW9uUmVzcG9uc2USKwoGc3RhdHVzGAEgASgLMhsuc3RyYW5kLnYxLlByb2plY3Rpb25TdGF0dXMiMgoSUmV0cnlQYXJrZWRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDgoGc3RyZWFtGAIgASgJIiYKE1JldHJ5UGFya2VkUmVzcG9uc2USDwoHcmV0cmllZBgBIAEoCCIxChFTa2lwUGFya2VkUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnN0cmVhbRgCIAEoCSIlChJTa2lwUGFya2VkUmVzcG9uc2USDwoHc2tpcHBlZBgBIAEoCCIoChhSZWJ1aWxkUHJvamVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJ2ChlSZWJ1aWxkUHJvamVjdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgEEgwKBGhlYWQYAiABKAQSDAoEZG9uZRgDIAEoCBIrCgZzdGF0dXMYBCABKAsyGy5zdHJhbmQudjEuUHJvamVjdGlvblN0YXR1czK8AwoRUHJvamVjdGlvblNlcnZpY2USWAoPTGlzdFByb2plY3Rpb25zEiEuc3RyYW5kLnYxLkxpc3RQcm9qZWN0aW9uc1JlcXVlc3QaIi5zdHJhbmQudjEuTGlzdFByb2plY3Rpb25zUmVzcG9uc2USUgoNR2V0UHJvamVjdGlvbhIfLnN0cmFuZC52MS5HZXRQcm9qZWN0aW9uUmVxdWVzdBogLnN0cmFuZC52MS5HZXRQcm9qZWN0aW9uUmVzcG9uc2USTAoLUmV0cnlQYXJrZWQSHS5zdHJhbmQudjEuUmV0cnlQYXJrZWRSZXF1ZXN0Gh4uc3RyYW5kLnYxLlJldHJ5UGFya2VkUmVzcG9uc2USSQoKU2tpcFBhcmtlZBIcLnN0cmFuZC52MS5Ta2lwUGFya2VkUmVxdWVzdBodLnN0cmFuZC52MS5Ta2lwUGFya2VkUmVzcG9uc2USYAoRUmVidWlsZFByb2plY3Rpb24SIy5zdHJhbmQudjEuUmVidWlsZFByb2plY3Rpb25SZXF1ZXN0GiQuc3RyYW5kLnYxLlJlYnVpbGRQcm9qZWN0aW9uUmVzcG9uc2UwAWIGcHJvdG8z");
+  fileDesc("ChtzdHJhbmQvdjEvcHJvamVjdGlvbnMucHJvdG8SCXN0cmFuZC52MSJsChZQcm9qZWN0aW9uUGFya2VkU3RyZWFtEg4KBnN0cmVhbRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhAKCHBvc2l0aW9uGAMgASgEEg0KBWVycm9yGAQgASgJEhAKCGF0dGVtcHRzGAUgASgNIucBChBQcm9qZWN0aW9uU3RhdHVzEgwKBG5hbWUYASABKAkSEgoKZ2VuZXJhdGlvbhgCIAEoDRIQCghwb3NpdGlvbhgDIAEoBBIMCgRoZWFkGAQgASgEEhIKCmxhZ19ldmVudHMYBSABKAQSDgoGbGFnX21zGAYgASgEEjEKBnBhcmtlZBgHIAMoCzIhLnN0cmFuZC52MS5Qcm9qZWN0aW9uUGFya2VkU3RyZWFtEh0KFXJlYnVpbGRpbmdfZ2VuZXJhdGlvbhgIIAEoDRIbChNyZWJ1aWxkaW5nX3Bvc2l0aW9uGAkgASgEIhgKFkxpc3RQcm9qZWN0aW9uc1JlcXVlc3QiSwoXTGlzdFByb2plY3Rpb25zUmVzcG9uc2USMAoLcHJvamVjdGlvbnMYASADKAsyGy5zdHJhbmQudjEuUHJvamVjdGlvblN0YXR1cyIkChRHZXRQcm9qZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIkQKFUdldFByb2plY3Rpb25SZXNwb25zZRIrCgZzdGF0dXMYASABKAsyGy5zdHJhbmQudjEuUHJvamVjdGlvblN0YXR1cyI8ChxSZXRyeVByb2plY3Rpb25QYXJrZWRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDgoGc3RyZWFtGAIgASgJIjAKHVJldHJ5UHJvamVjdGlvblBhcmtlZFJlc3BvbnNlEg8KB3JldHJpZWQYASABKAgiOwobU2tpcFByb2plY3Rpb25QYXJrZWRSZXF1ZXN0EgwKBG5hbWUYASABKAkSDgoGc3RyZWFtGAIgASgJIi8KHFNraXBQcm9qZWN0aW9uUGFya2VkUmVzcG9uc2USDwoHc2tpcHBlZBgBIAEoCCIoChhSZWJ1aWxkUHJvamVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSJ2ChlSZWJ1aWxkUHJvamVjdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgEEgwKBGhlYWQYAiABKAQSDAoEZG9uZRgDIAEoCBIrCgZzdGF0dXMYBCABKAsyGy5zdHJhbmQudjEuUHJvamVjdGlvblN0YXR1czL4AwoRUHJvamVjdGlvblNlcnZpY2USWAoPTGlzdFByb2plY3Rpb25zEiEuc3RyYW5kLnYxLkxpc3RQcm9qZWN0aW9uc1JlcXVlc3QaIi5zdHJhbmQudjEuTGlzdFByb2plY3Rpb25zUmVzcG9uc2USUgoNR2V0UHJvamVjdGlvbhIfLnN0cmFuZC52MS5HZXRQcm9qZWN0aW9uUmVxdWVzdBogLnN0cmFuZC52MS5HZXRQcm9qZWN0aW9uUmVzcG9uc2USagoVUmV0cnlQcm9qZWN0aW9uUGFya2VkEicuc3RyYW5kLnYxLlJldHJ5UHJvamVjdGlvblBhcmtlZFJlcXVlc3QaKC5zdHJhbmQudjEuUmV0cnlQcm9qZWN0aW9uUGFya2VkUmVzcG9uc2USZwoUU2tpcFByb2plY3Rpb25QYXJrZWQSJi5zdHJhbmQudjEuU2tpcFByb2plY3Rpb25QYXJrZWRSZXF1ZXN0Gicuc3RyYW5kLnYxLlNraXBQcm9qZWN0aW9uUGFya2VkUmVzcG9uc2USYAoRUmVidWlsZFByb2plY3Rpb24SIy5zdHJhbmQudjEuUmVidWlsZFByb2plY3Rpb25SZXF1ZXN0GiQuc3RyYW5kLnYxLlJlYnVpbGRQcm9qZWN0aW9uUmVzcG9uc2UwAWIGcHJvdG8z");
 
 /**
  * A parked stream: its handler failed and the stream waits for a retry or a skip.
  *
- * @generated from message strand.v1.ParkedStream
+ * @generated from message strand.v1.ProjectionParkedStream
  */
-export type ParkedStream = Message<"strand.v1.ParkedStream"> & {
+export type ProjectionParkedStream = Message<"strand.v1.ProjectionParkedStream"> & {
   /**
    * @generated from field: string stream = 1;
    */
@@ -55,10 +55,10 @@ export type ParkedStream = Message<"strand.v1.ParkedStream"> & {
 };
 
 /**
- * Describes the message strand.v1.ParkedStream.
- * Use `create(ParkedStreamSchema)` to create a new message.
+ * Describes the message strand.v1.ProjectionParkedStream.
+ * Use `create(ProjectionParkedStreamSchema)` to create a new message.
  */
-export const ParkedStreamSchema: GenMessage<ParkedStream> = /*@__PURE__*/
+export const ProjectionParkedStreamSchema: GenMessage<ProjectionParkedStream> = /*@__PURE__*/
   messageDesc(file_strand_v1_projections, 0);
 
 /**
@@ -106,9 +106,9 @@ export type ProjectionStatus = Message<"strand.v1.ProjectionStatus"> & {
   lagMs: bigint;
 
   /**
-   * @generated from field: repeated strand.v1.ParkedStream parked = 7;
+   * @generated from field: repeated strand.v1.ProjectionParkedStream parked = 7;
    */
-  parked: ParkedStream[];
+  parked: ProjectionParkedStream[];
 
   /**
    * A rebuild in progress: the generation it builds (0 = none) and its position.
@@ -195,9 +195,9 @@ export const GetProjectionResponseSchema: GenMessage<GetProjectionResponse> = /*
   messageDesc(file_strand_v1_projections, 5);
 
 /**
- * @generated from message strand.v1.RetryParkedRequest
+ * @generated from message strand.v1.RetryProjectionParkedRequest
  */
-export type RetryParkedRequest = Message<"strand.v1.RetryParkedRequest"> & {
+export type RetryProjectionParkedRequest = Message<"strand.v1.RetryProjectionParkedRequest"> & {
   /**
    * @generated from field: string name = 1;
    */
@@ -210,16 +210,16 @@ export type RetryParkedRequest = Message<"strand.v1.RetryParkedRequest"> & {
 };
 
 /**
- * Describes the message strand.v1.RetryParkedRequest.
- * Use `create(RetryParkedRequestSchema)` to create a new message.
+ * Describes the message strand.v1.RetryProjectionParkedRequest.
+ * Use `create(RetryProjectionParkedRequestSchema)` to create a new message.
  */
-export const RetryParkedRequestSchema: GenMessage<RetryParkedRequest> = /*@__PURE__*/
+export const RetryProjectionParkedRequestSchema: GenMessage<RetryProjectionParkedRequest> = /*@__PURE__*/
   messageDesc(file_strand_v1_projections, 6);
 
 /**
- * @generated from message strand.v1.RetryParkedResponse
+ * @generated from message strand.v1.RetryProjectionParkedResponse
  */
-export type RetryParkedResponse = Message<"strand.v1.RetryParkedResponse"> & {
+export type RetryProjectionParkedResponse = Message<"strand.v1.RetryProjectionParkedResponse"> & {
   /**
    * False when the stream was not parked.
    *
@@ -229,16 +229,16 @@ export type RetryParkedResponse = Message<"strand.v1.RetryParkedResponse"> & {
 };
 
 /**
- * Describes the message strand.v1.RetryParkedResponse.
- * Use `create(RetryParkedResponseSchema)` to create a new message.
+ * Describes the message strand.v1.RetryProjectionParkedResponse.
+ * Use `create(RetryProjectionParkedResponseSchema)` to create a new message.
  */
-export const RetryParkedResponseSchema: GenMessage<RetryParkedResponse> = /*@__PURE__*/
+export const RetryProjectionParkedResponseSchema: GenMessage<RetryProjectionParkedResponse> = /*@__PURE__*/
   messageDesc(file_strand_v1_projections, 7);
 
 /**
- * @generated from message strand.v1.SkipParkedRequest
+ * @generated from message strand.v1.SkipProjectionParkedRequest
  */
-export type SkipParkedRequest = Message<"strand.v1.SkipParkedRequest"> & {
+export type SkipProjectionParkedRequest = Message<"strand.v1.SkipProjectionParkedRequest"> & {
   /**
    * @generated from field: string name = 1;
    */
@@ -251,16 +251,16 @@ export type SkipParkedRequest = Message<"strand.v1.SkipParkedRequest"> & {
 };
 
 /**
- * Describes the message strand.v1.SkipParkedRequest.
- * Use `create(SkipParkedRequestSchema)` to create a new message.
+ * Describes the message strand.v1.SkipProjectionParkedRequest.
+ * Use `create(SkipProjectionParkedRequestSchema)` to create a new message.
  */
-export const SkipParkedRequestSchema: GenMessage<SkipParkedRequest> = /*@__PURE__*/
+export const SkipProjectionParkedRequestSchema: GenMessage<SkipProjectionParkedRequest> = /*@__PURE__*/
   messageDesc(file_strand_v1_projections, 8);
 
 /**
- * @generated from message strand.v1.SkipParkedResponse
+ * @generated from message strand.v1.SkipProjectionParkedResponse
  */
-export type SkipParkedResponse = Message<"strand.v1.SkipParkedResponse"> & {
+export type SkipProjectionParkedResponse = Message<"strand.v1.SkipProjectionParkedResponse"> & {
   /**
    * False when the stream was not parked.
    *
@@ -270,10 +270,10 @@ export type SkipParkedResponse = Message<"strand.v1.SkipParkedResponse"> & {
 };
 
 /**
- * Describes the message strand.v1.SkipParkedResponse.
- * Use `create(SkipParkedResponseSchema)` to create a new message.
+ * Describes the message strand.v1.SkipProjectionParkedResponse.
+ * Use `create(SkipProjectionParkedResponseSchema)` to create a new message.
  */
-export const SkipParkedResponseSchema: GenMessage<SkipParkedResponse> = /*@__PURE__*/
+export const SkipProjectionParkedResponseSchema: GenMessage<SkipProjectionParkedResponse> = /*@__PURE__*/
   messageDesc(file_strand_v1_projections, 9);
 
 /**
@@ -352,20 +352,20 @@ export const ProjectionService: GenService<{
     output: typeof GetProjectionResponseSchema;
   },
   /**
-   * @generated from rpc strand.v1.ProjectionService.RetryParked
+   * @generated from rpc strand.v1.ProjectionService.RetryProjectionParked
    */
-  retryParked: {
+  retryProjectionParked: {
     methodKind: "unary";
-    input: typeof RetryParkedRequestSchema;
-    output: typeof RetryParkedResponseSchema;
+    input: typeof RetryProjectionParkedRequestSchema;
+    output: typeof RetryProjectionParkedResponseSchema;
   },
   /**
-   * @generated from rpc strand.v1.ProjectionService.SkipParked
+   * @generated from rpc strand.v1.ProjectionService.SkipProjectionParked
    */
-  skipParked: {
+  skipProjectionParked: {
     methodKind: "unary";
-    input: typeof SkipParkedRequestSchema;
-    output: typeof SkipParkedResponseSchema;
+    input: typeof SkipProjectionParkedRequestSchema;
+    output: typeof SkipProjectionParkedResponseSchema;
   },
   /**
    * Rebuilds blue/green: the old generation serves until the new one has caught up.
