@@ -1,7 +1,9 @@
 /**
- * README, "Consumer groups": the region below is the README's code block, character for character
- * (test/docs/readme-snippets.test.ts checks it; `npm run readme` copies the regions into the
- * README). What is outside the region gives it the context the README's text gives it.
+ * README snippet "Consumer groups".
+ *
+ * The region below is the README's code block, character for character (test/docs/readme-snippets
+ * checks it; `npm run readme` copies the regions into the README). What is outside the region
+ * gives it the context the README's text gives it.
  */
 import { openLog } from '@strand/core';
 

@@ -1,7 +1,9 @@
 /**
- * README, "The log: streams, expected versions, global order": the region below is the README's code block, character for character
- * (test/docs/readme-snippets.test.ts checks it; `npm run readme` copies the regions into the
- * README). What is outside the region gives it the context the README's text gives it.
+ * README snippet "The log: streams, expected versions, global order".
+ *
+ * The region below is the README's code block, character for character (test/docs/readme-snippets
+ * checks it; `npm run readme` copies the regions into the README). What is outside the region
+ * gives it the context the README's text gives it.
  */
 // The tour's first snippet opens its own log: no context needed.
 

@@ -1,7 +1,9 @@
 /**
- * README, "Projections: read models with read-your-writes": the region below is the README's code block, character for character
- * (test/docs/readme-snippets.test.ts checks it; `npm run readme` copies the regions into the
- * README). What is outside the region gives it the context the README's text gives it.
+ * README snippet "Projections: read models with read-your-writes".
+ *
+ * The region below is the README's code block, character for character (test/docs/readme-snippets
+ * checks it; `npm run readme` copies the regions into the README). What is outside the region
+ * gives it the context the README's text gives it.
  */
 import type { CommandOf } from '@strand/aggregate';
 import type { EventLog } from '@strand/core';

@@ -1,7 +1,9 @@
 /**
- * README, "Schemas: validated on append, versioned, upcast on read": the region below is the README's code block, character for character
- * (test/docs/readme-snippets.test.ts checks it; `npm run readme` copies the regions into the
- * README). What is outside the region gives it the context the README's text gives it.
+ * README snippet "Schemas: validated on append, versioned, upcast on read".
+ *
+ * The region below is the README's code block, character for character (test/docs/readme-snippets
+ * checks it; `npm run readme` copies the regions into the README). What is outside the region
+ * gives it the context the README's text gives it.
  */
 import type { EventLog } from '@strand/core';
 import { z } from 'zod';

@@ -1,7 +1,9 @@
 /**
- * README, "Tenants, access control, quotas and plugins": the region below is the README's code block, character for character
- * (test/docs/readme-snippets.test.ts checks it; `npm run readme` copies the regions into the
- * README). What is outside the region gives it the context the README's text gives it.
+ * README snippet "Tenants, access control, quotas and plugins".
+ *
+ * The region below is the README's code block, character for character (test/docs/readme-snippets
+ * checks it; `npm run readme` copies the regions into the README). What is outside the region
+ * gives it the context the README's text gives it.
  */
 // Self-contained: the tenant manager opens its own store.
 
