@@ -15,18 +15,34 @@ import { serveConsole } from '@strand/console';
 import { type EventLog, openLog } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
 import { collect } from '@strand/core/testing';
+import { defineProjection, ProjectionRunner } from '@strand/projections';
 import { createServer, type StrandServer } from '@strand/server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBuilt, launchBrowser } from '../support/browser.js';
 
 const KEY = 'console-test-key-0123456789abcdef';
+const ADMIN_KEY = 'console-admin-key-0123456789abcdef';
 const shots = fileURLToPath(new URL('../../.strand-test/console/', import.meta.url));
 const dirs: string[] = [];
 let log: EventLog;
 let server: StrandServer;
 let url: string;
 let browser: Browser;
+let runner: ProjectionRunner;
+
+// A hosted projection whose handler fails for acc/bad-* streams while `broken`: they park.
+let broken = true;
+const fragile = defineProjection({
+  name: 'fragile',
+  patterns: ['acc/>'],
+  handlers: {
+    T: (e, tx) => {
+      if (e.stream.startsWith('acc/bad') && broken) throw new Error('boom: the handler failed');
+      return tx.update<number>('n', e.stream, (d) => (d ?? 0) + 1);
+    },
+  },
+});
 
 beforeAll(async () => {
   ensureConsoleBuilt();
@@ -42,7 +58,9 @@ beforeAll(async () => {
   await log.append('shop/orders/us/o-2', [{ type: 'OrderPlaced', data: { n: 1 } }]);
   await log.append('shop/customers/c-1', [{ type: 'CustomerRegistered', data: { name: 'Ada' } }]);
   for (let i = 0; i < 60; i++) await log.append(`many/s-${String(i).padStart(2, '0')}`, [{ type: 'T', data: { i } }]);
-  server = createServer({ log, apiKeys: KEY, routes: { '/ui': serveConsole() } });
+  runner = new ProjectionRunner(log, fragile, { attempts: 1 });
+  await runner.start();
+  server = createServer({ log, apiKeys: KEY, projections: [runner], routes: { '/ui': serveConsole() } });
   url = await server.listen();
   // On a machine without Chromium this installs Debian's package first (a minute or two).
   browser = await launchBrowser();
@@ -51,6 +69,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await runner?.stop();
   await log?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -134,7 +153,7 @@ describe('the console at /ui', () => {
   it('browses the tree three levels deep, pages a stream forwards and backwards, opens an event and jumps', async () => {
     const { page, errors } = await open(url);
     await login(page, KEY);
-    expect(await page.evaluate('sessionStorage.length')).toBe(1);
+    expect(await page.evaluate("sessionStorage.getItem('strand.console.apiKey')")).toBe(KEY);
     await page.click('button[aria-label="Expand shop"]');
     await page.click('button[aria-label="Expand shop/orders"]');
     await page.click('button[aria-label="Expand shop/orders/eu"]');
@@ -268,6 +287,49 @@ describe('the console at /ui', () => {
     expect(errors).toEqual([]);
   });
 
+  it('shows a projection, its lag and parked streams with the error; skip and retry from the UI', async () => {
+    const { page, errors } = await open(url);
+    await login(page, KEY);
+    await page.click('nav >> text=Projections');
+    await page.waitForSelector('section[data-projection=fragile]');
+    await log.append('acc/ok', [{ type: 'T', data: 1 }]);
+    await log.append('acc/bad-1', [{ type: 'T', data: 1 }]);
+    await log.append('acc/bad-2', [{ type: 'T', data: 1 }]);
+    const row = await page.waitForSelector('tr[data-parked="acc/bad-1"]');
+    expect(await row.textContent()).toContain('boom: the handler failed');
+    await page.waitForSelector('tr[data-parked="acc/bad-2"]');
+    await page.screenshot({ path: join(shots, 'projections.png') });
+    await page.click('tr[data-parked="acc/bad-2"] >> button:text("Skip")');
+    await page.waitForSelector('tr[data-parked="acc/bad-2"]', { state: 'detached' });
+    broken = false;
+    await page.click('tr[data-parked="acc/bad-1"] >> button:text("Retry")');
+    await page.waitForSelector('tr[data-parked="acc/bad-1"]', { state: 'detached' });
+    await page.waitForSelector('section[data-projection=fragile] h3:text("Parked streams (0)")');
+    expect(await runner.view().get('n', 'acc/bad-1')).toBe(1);
+    expect(await runner.view().get('n', 'acc/bad-2')).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the schema registry: types, compatibility and each version\'s JSON Schema', async () => {
+    const schema = { type: 'object', properties: { sku: { type: 'string' } }, required: ['sku'] };
+    const reg = await fetch(`${url}/strand.v1.SchemaRegistryService/RegisterSchema`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ type: 'ConsoleSchemaDemo', version: 1, jsonSchema: JSON.stringify(schema), compatibility: 'backward' }),
+    });
+    expect(reg.status).toBe(200);
+    const { page, errors } = await open(url);
+    await login(page, KEY);
+    await page.click('nav >> text=Schemas');
+    const row = await page.waitForSelector('tr[data-type=ConsoleSchemaDemo]');
+    expect(await row.textContent()).toContain('backward');
+    await page.click('tr[data-type=ConsoleSchemaDemo] >> button:text("v1")');
+    const pre = await page.waitForSelector('pre[data-field=json-schema]');
+    expect(JSON.parse((await pre.textContent())!)).toMatchObject(schema);
+    await page.screenshot({ path: join(shots, 'schemas.png') });
+    expect(errors).toEqual([]);
+  });
+
   it('fits a phone-sized window: the tree and the stream stack', async () => {
     const { page, errors } = await open(url, { width: 390, height: 844 });
     await login(page, KEY);
@@ -297,12 +359,41 @@ describe('the console with tenants', () => {
     const acme = (await tenants.tenant('acme')).log;
     await acme.append('orders/o-1', [{ type: 'OrderPlaced', data: { total: 1 } }]);
     await acme.append('secret/payroll', [{ type: 'Paid', data: { amount: 99 } }]);
-    tserver = createServer({ tenants, routes: { '/ui': serveConsole() } });
+    tserver = createServer({ tenants, adminKey: ADMIN_KEY, routes: { '/ui': serveConsole() } });
     turl = await tserver.listen();
   });
   afterAll(async () => {
     await tserver?.close();
     await tenants?.close();
+  });
+
+  it('the admin credential administers tenants: list, create, suspend, usage, principals and a new key', async () => {
+    const { page, errors } = await open(turl);
+    await login(page, ADMIN_KEY);
+    expect(await page.$$eval('nav[aria-label=Screens] a', (l) => l.map((a) => a.textContent))).toEqual(['Tenants', 'Overview']);
+    await page.waitForSelector('tr[data-tenant=acme]');
+    await page.fill('#tenant-name', 'globex');
+    await page.fill('#tenant-quotas', '{"streams":10}');
+    await page.click('form.tenant-create button[type=submit]');
+    await page.waitForSelector('tr[data-tenant=globex] [data-field=status]:text("active")');
+    expect(await page.textContent('tr[data-tenant=globex]')).toContain('"streams":10');
+    await page.click('tr[data-tenant=globex] >> button:text("Suspend")');
+    await page.waitForSelector('tr[data-tenant=globex] [data-field=status]:text("suspended")');
+    expect(tenants.list().find((t) => t.name === 'globex')?.status).toBe('suspended');
+    await page.click('tr[data-tenant=acme] >> button:text("acme")');
+    await page.waitForSelector('.tenant-detail li[data-principal]');
+    expect(await page.textContent('pre[data-field=usage]')).toContain('{');
+    await page.fill('#principal-label', 'reader');
+    await page.fill('#principal-grants', 'read orders/>');
+    await page.click('form.principal-create button[type=submit]');
+    const key = (await (await page.waitForSelector('[data-field=new-key]')).textContent())!;
+    await page.waitForSelector('.tenant-detail li[data-principal] >> text=reader');
+    await page.screenshot({ path: join(shots, 'tenants.png') });
+    // The new key works, within its grant.
+    const r = await fetch(`${turl}/strand.v1.EventStoreService/ReadStream`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify({ stream: 'orders/o-1' }) });
+    expect(r.status).toBe(200);
+    // Signing in with the admin key first tries it as a data key: the browser logs that 401.
+    expect(errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
   });
 
   it('a principal with a narrow grant sees only the streams it may read', async () => {

@@ -4,24 +4,53 @@
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
 import { StrandErrorDetailSchema } from '@strand/wire/errors_pb.js';
+import { TenantAdminService } from '@strand/wire/admin_pb.js';
+import { ProjectionService } from '@strand/wire/projections_pb.js';
+import { SchemaRegistryService } from '@strand/wire/schemas_pb.js';
 import { EventStoreService } from '@strand/wire/store_pb.js';
 
 const KEY = 'strand.console.apiKey';
+const ROLES = 'strand.console.roles';
 
-/** The API key of this tab (sessionStorage: gone when the tab closes). */
-export function storedKey(): string | undefined {
-  return sessionStorage.getItem(KEY) ?? undefined;
+/** What a key opens: the data API of a log or tenant, tenant administration (the admin credential), or both. */
+export interface Roles {
+  data: boolean;
+  admin: boolean;
 }
 
-export function storeKey(key: string | undefined): void {
-  if (key === undefined) sessionStorage.removeItem(KEY);
-  else sessionStorage.setItem(KEY, key);
+/** The API key of this tab and what it opens (sessionStorage: gone when the tab closes). */
+export function storedKey(): { key: string; roles: Roles } | undefined {
+  const key = sessionStorage.getItem(KEY);
+  if (key === null) return undefined;
+  let roles: Roles = { data: true, admin: false };
+  try {
+    roles = { ...roles, ...(JSON.parse(sessionStorage.getItem(ROLES) ?? '{}') as Partial<Roles>) };
+  } catch {
+    // keep the default
+  }
+  return { key, roles };
+}
+
+export function storeKey(stored: { key: string; roles: Roles } | undefined): void {
+  if (stored === undefined) {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(ROLES);
+  } else {
+    sessionStorage.setItem(KEY, stored.key);
+    sessionStorage.setItem(ROLES, JSON.stringify(stored.roles));
+  }
 }
 
 /** The server's base URL: the console is served by the server itself, at `<base>/ui/`. */
 export const baseUrl = new URL('..', new URL('./', location.href)).href.replace(/\/$/, '');
 
-export type Api = Client<typeof EventStoreService>;
+/** Clients of the server's services, each call carrying the key. */
+export interface Api {
+  store: Client<typeof EventStoreService>;
+  projections: Client<typeof ProjectionService>;
+  schemas: Client<typeof SchemaRegistryService>;
+  admin: Client<typeof TenantAdminService>;
+}
 
 export function connect(key: string): Api {
   const auth: Interceptor = (next) => (req) => {
@@ -29,7 +58,12 @@ export function connect(key: string): Api {
     return next(req);
   };
   const transport = createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors: [auth] });
-  return createClient(EventStoreService, transport);
+  return {
+    store: createClient(EventStoreService, transport),
+    projections: createClient(ProjectionService, transport),
+    schemas: createClient(SchemaRegistryService, transport),
+    admin: createClient(TenantAdminService, transport),
+  };
 }
 
 /** A failure as the console shows it: the Strand error code (when the server sent one) and its message. */

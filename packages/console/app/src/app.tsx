@@ -1,15 +1,21 @@
 // The shell: login with an API key (kept in sessionStorage), navigation by URL hash, the screens.
+// A key opens the data screens (a log's or a tenant principal's key), the tenant screens (the
+// admin credential), or both; only the screens it opens are offered.
 import { useEffect, useState } from 'preact/hooks';
-import { type Api, connect, type Failure, failure, storedKey, storeKey } from './api.js';
+import { type Api, connect, type Failure, failure, type Roles, storedKey, storeKey } from './api.js';
 import { ErrorBanner } from './common.js';
 import { Overview } from './overview.js';
+import { Projections } from './projections.js';
+import { Schemas } from './schemas.js';
 import { Streams } from './streams.js';
 import { Tail } from './tail.js';
+import { Tenants } from './tenants.js';
 
-/** The session: the key and a client that sends it. */
+/** The session: the key, clients that send it, and what it opens. */
 export interface Session {
   key: string;
   api: Api;
+  roles: Roles;
 }
 
 function useHash(): string {
@@ -23,19 +29,24 @@ function useHash(): string {
 }
 
 const SCREENS = [
-  { id: 'streams', title: 'Streams' },
-  { id: 'tail', title: 'Live tail' },
-  { id: 'overview', title: 'Overview' },
+  { id: 'streams', title: 'Streams', role: 'data' },
+  { id: 'tail', title: 'Live tail', role: 'data' },
+  { id: 'projections', title: 'Projections', role: 'data' },
+  { id: 'schemas', title: 'Schemas', role: 'data' },
+  { id: 'tenants', title: 'Tenants', role: 'admin' },
+  { id: 'overview', title: 'Overview', role: 'any' },
 ] as const;
 
 export function App() {
   const [session, setSession] = useState<Session | undefined>(() => {
-    const key = storedKey();
-    return key === undefined ? undefined : { key, api: connect(key) };
+    const stored = storedKey();
+    return stored === undefined ? undefined : { ...stored, api: connect(stored.key) };
   });
   const hash = useHash();
   if (session === undefined) return <Login onLogin={setSession} />;
-  const [screen = 'streams', ...rest] = hash.replace(/^#\/?/, '').split('/');
+  const offered = SCREENS.filter((s) => s.role === 'any' || session.roles[s.role]);
+  const [first = 'overview', ...rest] = hash.replace(/^#\/?/, '').split('/');
+  const screen = offered.some((s) => s.id === first) ? first : offered[0]!.id;
   const arg = rest.map(decodeURIComponent).join('/');
   const signOut = () => {
     storeKey(undefined);
@@ -46,7 +57,7 @@ export function App() {
       <header class="top">
         <span class="brand">Strand Console</span>
         <nav aria-label="Screens">
-          {SCREENS.map((s) => (
+          {offered.map((s) => (
             <a key={s.id} href={`#/${s.id}`} aria-current={screen === s.id ? 'page' : undefined}>
               {s.title}
             </a>
@@ -57,7 +68,12 @@ export function App() {
         </button>
       </header>
       <main>
-        {screen === 'tail' ? <Tail session={session} /> : screen === 'overview' ? <Overview session={session} /> : <Streams session={session} selected={arg} />}
+        {screen === 'streams' && <Streams session={session} selected={arg} />}
+        {screen === 'tail' && <Tail session={session} />}
+        {screen === 'projections' && <Projections session={session} />}
+        {screen === 'schemas' && <Schemas session={session} />}
+        {screen === 'tenants' && <Tenants session={session} />}
+        {screen === 'overview' && <Overview session={session} />}
       </main>
     </div>
   );
@@ -71,17 +87,32 @@ function Login({ onLogin }: { onLogin: (s: Session) => void }) {
     e.preventDefault();
     setBusy(true);
     setError(undefined);
-    const api = connect(key.trim());
+    const k = key.trim();
+    const api = connect(k);
+    // The head position needs only read (or subscribe): a log's or a principal's key. Failing that,
+    // listing tenants needs the admin credential (a single-log server has no tenants to administer:
+    // STRAND_NO_TENANTS, yet the key is the admin credential, which reads the metrics).
+    let data = true;
+    let admin = false;
     try {
-      // Any call proves the key; the head position needs only read (or subscribe).
-      await api.getPosition({});
-      storeKey(key.trim());
-      onLogin({ key: key.trim(), api });
+      await api.store.getPosition({});
     } catch (err) {
-      setError(failure(err));
-    } finally {
-      setBusy(false);
+      data = false;
+      try {
+        await api.admin.listTenants({});
+        admin = true;
+      } catch (adminErr) {
+        if (failure(adminErr).code !== 'STRAND_NO_TENANTS') {
+          setBusy(false);
+          setError(failure(err));
+          return;
+        }
+      }
     }
+    setBusy(false);
+    const roles = { data, admin };
+    storeKey({ key: k, roles });
+    onLogin({ key: k, api, roles });
   };
   return (
     <main class="login">
@@ -92,7 +123,7 @@ function Login({ onLogin }: { onLogin: (s: Session) => void }) {
         <button type="submit" disabled={busy || key.trim() === ''}>
           Sign in
         </button>
-        <p class="hint">The key is kept for this tab only (sessionStorage).</p>
+        <p class="hint">A log's or a principal's API key, or the admin credential. It is kept for this tab only (sessionStorage).</p>
         <ErrorBanner error={error} />
       </form>
     </main>

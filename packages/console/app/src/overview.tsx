@@ -25,11 +25,11 @@ export function Overview({ session }: { session: Session }) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const tick = async () => {
       try {
-        const [pos, m] = await Promise.all([session.api.getPosition({}), metrics(session.key)]);
+        const [pos, m] = await Promise.all([session.roles.data ? session.api.store.getPosition({}) : undefined, metrics(session.key)]);
         if (stopped) return;
         setMetrics(m);
         setError(undefined);
-        const head = Number(pos.position);
+        const head = pos === undefined ? 0 : Number(pos.position);
         const at = performance.now();
         setSamples((old) => {
           const prev = old[old.length - 1];

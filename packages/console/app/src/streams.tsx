@@ -46,7 +46,7 @@ function Level({ session, prefix }: { session: Session; prefix: string }) {
   const load = async (after: string | undefined) => {
     setLoading(true);
     try {
-      const page = await session.api.listChildren({ prefix, after: after ?? '', limit: TREE_PAGE });
+      const page = await session.api.store.listChildren({ prefix, after: after ?? '', limit: TREE_PAGE });
       setEntries((old) => (after === undefined ? page.entries : [...old, ...page.entries]));
       setNext(page.next);
       setError(undefined);
@@ -131,7 +131,7 @@ function Search({ session, query }: { session: Session; query: string }) {
   const load = async (after: string | undefined, append: boolean) => {
     setLoading(true);
     try {
-      const page = await session.api.listChildren({ prefix: parent, after: after ?? '', limit: TREE_PAGE });
+      const page = await session.api.store.listChildren({ prefix: parent, after: after ?? '', limit: TREE_PAGE });
       const matching = page.entries.filter((e) => e.segment.startsWith(partial));
       // Children come in byte order: once one does not match, none after it will.
       const complete = matching.length < page.entries.length || page.next === undefined;
@@ -186,8 +186,8 @@ function StreamDetail({ session, stream }: { session: Session; stream: string })
   const load = async (from: number, backwards: boolean, openVersion?: number) => {
     try {
       const [i, r] = await Promise.all([
-        session.api.getStreamInfo({ stream }),
-        session.api.readStream({ stream, from: BigInt(from), backwards, limit: EVENTS_PAGE, skipTruncated: true }),
+        session.api.store.getStreamInfo({ stream }),
+        session.api.store.readStream({ stream, from: BigInt(from), backwards, limit: EVENTS_PAGE, skipTruncated: true }),
       ]);
       const current = i.info ?? null;
       setInfo(current);
@@ -221,7 +221,7 @@ function StreamDetail({ session, stream }: { session: Session; stream: string })
     }
     if (jumpKind === 'version') return load(n, false, n);
     try {
-      const r = await session.api.readAll({ from: BigInt(n), to: BigInt(n), limit: 1 });
+      const r = await session.api.store.readAll({ from: BigInt(n), to: BigInt(n), limit: 1 });
       const hit = r.events[0];
       if (hit === undefined) setError({ code: 'STRAND_NOT_FOUND', message: `No event at position ${n} that this key may read.` });
       else if (hit.stream !== stream) {
