@@ -23,8 +23,8 @@ export function Sparkline({ values, label }: { values: readonly number[]; label:
   const step = values.length > 1 ? w / (values.length - 1) : w;
   const points = values.map((v, i) => `${(i * step).toFixed(1)},${(h - (v / max) * (h - 2) - 1).toFixed(1)}`).join(' ');
   return (
-    <svg class="spark" viewBox={`0 0 ${w} ${h}`} role="img" aria-label={label}>
-      <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" />
+    <svg class="spark" viewBox={`0 0 ${w} ${h}`} preserveAspectRatio="none" role="img" aria-label={label}>
+      <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke" />
     </svg>
   );
 }
