@@ -23,9 +23,12 @@ export function Overview({ session }: { session: Session }) {
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // A tenant's principal may not read the server's metrics: asked once, not every sample.
+    let mayReadMetrics = true;
     const tick = async () => {
       try {
-        const [pos, m] = await Promise.all([session.roles.data ? session.api.store.getPosition({}) : undefined, metrics(session.key)]);
+        const [pos, m] = await Promise.all([session.roles.data ? session.api.store.getPosition({}) : undefined, mayReadMetrics ? metrics(session.key) : undefined]);
+        mayReadMetrics = m !== undefined;
         if (stopped) return;
         setMetrics(m);
         setError(undefined);
