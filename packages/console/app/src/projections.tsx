@@ -107,10 +107,10 @@ export function Projections({ session }: { session: Session }) {
                     <td class="parked-error">{s.error}</td>
                     <td>{s.attempts}</td>
                     <td>
-                      <button type="button" onClick={() => void act(`retry ${s.stream}`, () => session.api.projections.retryParked({ name: p.name, stream: s.stream }))}>
+                      <button type="button" onClick={() => void act(`retry ${s.stream}`, () => session.api.projections.retryProjectionParked({ name: p.name, stream: s.stream }))}>
                         Retry
                       </button>{' '}
-                      <button type="button" onClick={() => void act(`skip ${s.stream}`, () => session.api.projections.skipParked({ name: p.name, stream: s.stream }))}>
+                      <button type="button" onClick={() => void act(`skip ${s.stream}`, () => session.api.projections.skipProjectionParked({ name: p.name, stream: s.stream }))}>
                         Skip
                       </button>
                     </td>
