@@ -6,21 +6,10 @@
  * @module
  */
 import type { EventLog } from '@strand/core';
+import { seededRandom } from '@strand/store-s3';
 
 const REGIONS = ['eu', 'us', 'apac'] as const;
 const SKUS = ['sku-anvil', 'sku-rope', 'sku-lamp', 'sku-kettle', 'sku-map', 'sku-tent'] as const;
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick<T>(r: () => number, list: readonly T[]): T {
   return list[Math.floor(r() * list.length)]!;
@@ -44,7 +33,7 @@ async function order(log: EventLog, r: () => number, n: number): Promise<void> {
  * someone's data.
  */
 export async function startDemo(log: EventLog, everyMs = 3000): Promise<(() => void) | undefined> {
-  const r = random(log.position + 18);
+  const r = seededRandom(log.position + 18);
   let n = 1;
   if (log.position === 0) {
     for (let c = 1; c <= 12; c++) {
