@@ -465,8 +465,13 @@ export class Engine {
     const checkpoint = this.lowWatermark();
     if (checkpoint === this.state.checkpoint && this.buffer.empty && this.parkedDirty.size === 0 && this.versions.size === 0 && this.processedPending.length === 0) return;
     this.completedSinceCommit = 0;
+    // Everything this commit covers is taken synchronously, before the first await: an event that
+    // completes while the batch is being written belongs to the next commit, or its version key
+    // and its processed$ notice would land without its writes.
     const drained = this.buffer.drain();
-    const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = [...drained, ...(await this.collections.indexOps(drained))];
+    const done = this.processedPending;
+    this.processedPending = [];
+    const ops: Array<{ type: 'put' | 'del'; key: string; value?: unknown; sublevel?: Sublevel }> = [...drained];
     // A stream's version key is needed only while its last applied event is above the checkpoint.
     for (const [stream, v] of this.versions) {
       if (v.position <= checkpoint) {
@@ -491,12 +496,11 @@ export class Engine {
     const next: State = { checkpoint, highWater };
     ops.push({ type: 'put', key: 'state', value: next, sublevel: this.meta });
     ops.push({ type: 'put', key: 'collections', value: this.collections.names(), sublevel: this.meta });
+    for (const op of await this.collections.indexOps(drained)) ops.push(op);
     await this.meta.batch(ops as never);
     this.buffer.landed();
     this.state = next;
     this.guard.prune(checkpoint);
-    const done = this.processedPending;
-    this.processedPending = [];
     if (done.length > 0) this.log.recordWork?.('projectionEvents', done.length);
     for (const e of done) this.processed$.next(e);
     this.checkpoint$.next(checkpoint);
