@@ -111,6 +111,9 @@ export class RangeCompactor {
         this.o.onError(err);
       }
       this.compactions++;
+      // Closed while that compaction ran: nothing may wake a pause any more (close() already
+      // called wake), and its unref'd timer would leave close() pending for up to took * 9.
+      if (this.closed) break;
       const took = Math.max(0, this.o.now() - t0);
       await this.pause(Math.max(this.minPauseMs, (took * (1 - this.dutyCycle)) / this.dutyCycle));
     }
