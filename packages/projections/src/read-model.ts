@@ -151,24 +151,51 @@ export class Collections {
   }
 }
 
+/** Marks "not in this layer" (a buffered value may be anything, undefined and null included). */
+const MISSING: unique symbol = Symbol('missing');
+
+/** The value of `key` in one layer of buffered writes (DELETED for a buffered delete), or MISSING. */
+function layerGet(layer: Map<Sublevel, Map<string, unknown>> | undefined, db: Sublevel, key: string): unknown {
+  const m = layer?.get(db);
+  return m !== undefined && m.has(key) ? m.get(key) : MISSING;
+}
+
 /** Buffered writes of many events, committed as one batch with the checkpoint. */
 export class WriteBuffer {
   private pending = new Map<Sublevel, Map<string, unknown>>();
   /** Drained into a batch that is being written: still visible to reads until it lands. */
   private flushing = new Map<Sublevel, Map<string, unknown>>();
-  private readonly locks = new Map<string, Promise<void>>();
+  /** Keys held by a transaction, each with the transactions waiting for it, in order. */
+  private readonly locks = new Map<string, Array<() => void>>();
 
   constructor(private readonly collections: Collections) {}
 
-  private async read(db: Sublevel, key: string, local: Map<Sublevel, Map<string, unknown>> | undefined): Promise<unknown> {
-    for (const layer of [local, this.pending, this.flushing]) {
-      const m = layer?.get(db);
-      if (m?.has(key)) {
-        const v = m.get(key);
-        return v === DELETED ? undefined : v;
-      }
+  private read(db: Sublevel, key: string, local: Map<Sublevel, Map<string, unknown>> | undefined): unknown {
+    let hit = layerGet(local, db, key);
+    if (hit === MISSING) hit = layerGet(this.pending, db, key);
+    if (hit === MISSING) hit = layerGet(this.flushing, db, key);
+    if (hit === MISSING) return db.get(key);
+    return hit === DELETED ? undefined : hit;
+  }
+
+  /**
+   * Takes the key, or queues for it. An uncontended key (the common case: one event of a stream
+   * in flight) costs a map entry, no promise.
+   */
+  private lock(id: string): Promise<void> | undefined {
+    const waiting = this.locks.get(id);
+    if (waiting === undefined) {
+      this.locks.set(id, []);
+      return undefined;
     }
-    return db.get(key);
+    return new Promise<void>((resolve) => waiting.push(resolve));
+  }
+
+  /** Hands the key to the next waiter, or frees it. */
+  private unlock(id: string): void {
+    const next = this.locks.get(id)?.shift();
+    if (next !== undefined) next();
+    else this.locks.delete(id);
   }
 
   /**
@@ -177,7 +204,7 @@ export class WriteBuffer {
    */
   tx(): ReadModelTx & { commit(): void; abort(): void } {
     const local = new Map<Sublevel, Map<string, unknown>>();
-    const held = new Map<string, () => void>();
+    const held = new Set<string>();
     const write = (collection: string, key: string, value: unknown) => {
       const db = this.collections.db(collection);
       let m = local.get(db);
@@ -194,22 +221,15 @@ export class WriteBuffer {
         if (!held.has(id)) {
           // Hold the key until this event commits or aborts, so concurrent handlers serialise on
           // it and a failed attempt's update is dropped with the rest of its writes.
-          const prev = this.locks.get(id) ?? Promise.resolve();
-          let release!: () => void;
-          const mine = new Promise<void>((resolve) => (release = resolve));
-          const chained = prev.then(() => mine);
-          this.locks.set(id, chained);
-          held.set(id, () => {
-            release();
-            if (this.locks.get(id) === chained) this.locks.delete(id);
-          });
-          await prev;
+          held.add(id);
+          const turn = this.lock(id);
+          if (turn !== undefined) await turn;
         }
         const doc = fn((await this.read(db, key, local)) as T | undefined);
         write(collection, key, doc === undefined ? DELETED : doc);
       },
       abort: () => {
-        for (const release of held.values()) release();
+        for (const id of held) this.unlock(id);
         held.clear();
       },
       commit: () => {
@@ -218,7 +238,7 @@ export class WriteBuffer {
           if (shared === undefined) this.pending.set(db, (shared = new Map()));
           for (const [k, v] of m) shared.set(k, v);
         }
-        for (const release of held.values()) release();
+        for (const id of held) this.unlock(id);
         held.clear();
       },
     };
