@@ -157,7 +157,7 @@ const MISSING: unique symbol = Symbol('missing');
 /** The value of `key` in one layer of buffered writes (DELETED for a buffered delete), or MISSING. */
 function layerGet(layer: Map<Sublevel, Map<string, unknown>> | undefined, db: Sublevel, key: string): unknown {
   const m = layer?.get(db);
-  return m !== undefined && m.has(key) ? m.get(key) : MISSING;
+  return m?.has(key) ? m.get(key) : MISSING;
 }
 
 /** Buffered writes of many events, committed as one batch with the checkpoint. */
