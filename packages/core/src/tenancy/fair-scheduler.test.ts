@@ -51,6 +51,39 @@ describe('FairScheduler', () => {
     expect(s.waiting().size).toBe(0);
   });
 
+  it('gives a flooding tenant no freed slot above its share while a neighbour runs, and all of them once it is alone', async () => {
+    const s = new FairScheduler(4);
+    const gates: Array<() => void> = [];
+    const hold = () => new Promise<void>((r) => gates.push(r));
+    const flood = Array.from({ length: 10 }, () => s.run('A', hold));
+    let releaseB!: () => void;
+    const b = s.run('B', () => new Promise<void>((r) => (releaseB = r)));
+    // A holds 4, B borrowed 1: shares are 2 each. Two of A's calls finish: A is at 2, its share,
+    // so the freed slots stay free although A has 6 waiting.
+    gates.shift()!();
+    gates.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(s.waiting()).toEqual(new Map([['A', 6]]));
+    expect(gates.length).toBe(2);
+    // A drops below its share: it gets one slot back, up to its share again.
+    gates.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(s.waiting()).toEqual(new Map([['A', 5]]));
+    expect(gates.length).toBe(2);
+    // B is done: A is alone and takes every free slot.
+    releaseB();
+    await b;
+    await new Promise((r) => setImmediate(r));
+    expect(s.waiting()).toEqual(new Map([['A', 3]]));
+    expect(gates.length).toBe(4);
+    while (gates.length > 0) {
+      gates.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(flood);
+    expect(s.waiting().size).toBe(0);
+  });
+
   it('frees the slot when the call fails, and rejects bad sizes', async () => {
     const s = new FairScheduler(1);
     await expect(s.run('A', () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');

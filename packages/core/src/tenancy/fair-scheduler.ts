@@ -61,10 +61,15 @@ export class FairScheduler {
 
   /** `slots` over the tenants running or waiting, `tenant` included; at least one. */
   private share(tenant: string): number {
+    const active = this.activeTenants() + (this.running.has(tenant) || this.queues.has(tenant) ? 0 : 1);
+    return Math.max(1, Math.floor(this.slots / active));
+  }
+
+  /** Tenants running or waiting. */
+  private activeTenants(): number {
     let active = this.running.size;
     for (const t of this.queues.keys()) if (!this.running.has(t)) active++;
-    if (!this.running.has(tenant) && !this.queues.has(tenant)) active++;
-    return Math.max(1, Math.floor(this.slots / active));
+    return active;
   }
 
   private take(tenant: string): void {
@@ -78,11 +83,20 @@ export class FairScheduler {
     if (n === 0) this.running.delete(tenant);
     else this.running.set(tenant, n);
     while (this.inFlight < this.slots) {
-      const first = this.queues.entries().next();
-      if (first.done === true) return;
-      const [next, q] = first.value;
+      // The next tenant in round-robin order that is below its share. A tenant at its share gets
+      // nothing more, even with slots free, while a neighbour is active: the freed slot is what
+      // keeps that neighbour's appends from queueing behind the flood's in the store.
+      const share = Math.max(1, Math.floor(this.slots / this.activeTenants()));
+      let next: string | undefined;
+      for (const t of this.queues.keys()) {
+        if ((this.running.get(t) ?? 0) < share) {
+          next = t;
+          break;
+        }
+      }
+      if (next === undefined) return;
+      const q = this.queues.get(next)!;
       const wake = q.shift()!;
-      // Served: the tenant goes to the back of the round.
       this.queues.delete(next);
       if (q.length > 0) this.queues.set(next, q);
       this.take(next);
