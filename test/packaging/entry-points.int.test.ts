@@ -62,3 +62,12 @@ describe('@strand/core entry points', () => {
     expect(stdout).toBe('undefined');
   });
 });
+
+describe('@strand/aggregate/snapshots', () => {
+  it('loads nothing but core (the server reads snapshots through it without the aggregate machinery)', () => {
+    const aggregate = resolve(root, 'packages/aggregate');
+    const e = exportsOf(aggregate)['./snapshots'];
+    if (e === undefined || typeof e === 'string') throw new Error('no export ./snapshots');
+    expect(packages(bareImports(resolve(aggregate, e.default)))).toEqual(['@strand/core']);
+  });
+});

@@ -14,6 +14,6 @@ export type { RegisterAggregateOptions, RegisteredType } from './schemas.js';
 export { backOff, backoffDelay, resolveBackoff } from './retry.js';
 export type { Backoff, RetryOptions } from './retry.js';
 export { SnapshotStore } from './snapshots.js';
-export type { ArchiveHook, RetentionPolicy, SnapshotPolicy, SnapshotRecord } from './snapshots.js';
+export type { ArchiveHook, RetentionPolicy, SnapshotPolicy, SnapshotRecord, SnapshotSummary } from './snapshots.js';
 export { UnitOfWork } from './uow.js';
 export type { RunOptions, TxHandleOptions, UnitOfWorkOptions, UnitOfWorkResult, UnitOfWorkStream, UnitOfWorkTx } from './uow.js';

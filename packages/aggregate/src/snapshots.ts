@@ -1,6 +1,8 @@
 /**
  * Snapshots: folded aggregate state kept beside the log, in a sublevel of the same store, keyed by
- * stream. Design and crash reasoning: docs/design/0004-snapshots.md.
+ * stream. Design and crash reasoning: docs/design/0004-snapshots.md. Also the subpath
+ * `@strand/aggregate/snapshots`, which loads nothing but `@strand/core` (no zod): the server reads
+ * snapshots through it.
  *
  * @module
  */
@@ -99,13 +101,47 @@ export class SnapshotStore {
   }
 
   /**
-   * Every stored snapshot's stream and version, in stream order (for tools such as
-   * `strand snapshots`); with `prefix`, only the streams below that hierarchy prefix.
+   * A stream's stored snapshot with its size as stored (bytes of its JSON record), for tools that
+   * show snapshots (the server's `GetSnapshot`, the console); undefined when there is none.
    */
-  async *list(prefix?: string): AsyncIterable<{ stream: string; version: number; aggregate: string; stateVersion: number; takenAt: number }> {
-    for await (const [stream, r] of this.db.iterator(prefix ? { gte: `${prefix}/`, lt: `${prefix}/\uffff` } : {})) {
-      const rec = r as SnapshotRecord;
-      yield { stream: stream as string, version: rec.version, aggregate: rec.aggregate, stateVersion: rec.stateVersion, takenAt: rec.takenAt };
+  async inspect(stream: string): Promise<{ record: SnapshotRecord; bytes: number } | undefined> {
+    const text = (await this.db.get(stream, { valueEncoding: 'utf8' } as never)) as string | undefined;
+    if (text === undefined || text === null) return undefined;
+    const record = JSON.parse(text) as SnapshotRecord;
+    return record?.format === 1 ? { record, bytes: Buffer.byteLength(text) } : undefined;
+  }
+
+  /**
+   * Every stored snapshot's stream, version and size (bytes of its JSON record), in stream order
+   * (for tools such as `strand snapshots` and the server's `ListSnapshots`); with `prefix`, only
+   * the streams below that hierarchy prefix; with `after`, only streams after that name (paging).
+   */
+  async *list(prefix?: string, options: { after?: string } = {}): AsyncIterable<SnapshotSummary> {
+    const range: { gte?: string; gt?: string; lt?: string } = prefix ? { gte: `${prefix}/`, lt: `${prefix}/\uffff` } : {};
+    if (options.after !== undefined && (range.gte === undefined || options.after >= range.gte)) {
+      delete range.gte;
+      range.gt = options.after;
+    }
+    for await (const [stream, text] of this.db.iterator({ ...range, valueEncoding: 'utf8' } as never) as AsyncIterable<[string, string]>) {
+      const rec = JSON.parse(text) as SnapshotRecord;
+      if (rec?.format !== 1) continue;
+      yield { stream, version: rec.version, aggregate: rec.aggregate, stateVersion: rec.stateVersion, takenAt: rec.takenAt, bytes: Buffer.byteLength(text) };
     }
   }
+}
+
+/** A stored snapshot without its state, as {@link SnapshotStore.list} yields it. */
+export interface SnapshotSummary {
+  /** The stream it folds. */
+  readonly stream: string;
+  /** Stream version the state folds up to (inclusive). */
+  readonly version: number;
+  /** Aggregate name that wrote it. */
+  readonly aggregate: string;
+  /** The aggregate's `stateVersion` when it was written. */
+  readonly stateVersion: number;
+  /** Write time (ms since epoch). */
+  readonly takenAt: number;
+  /** Size of the stored record (its JSON), in bytes. */
+  readonly bytes: number;
 }
