@@ -45,8 +45,10 @@ import {
   toWireExpected,
   projectionWire,
   schemaWire,
+  snapshotWire,
   toWireInput,
   groupsWire,
+  infoWire,
   wire,
 } from '@strand/protocol';
 import { type JoinGroupOptions, joinRemoteGroup, type RemoteGroupHandler, type RemoteGroupMember } from './group.js';
@@ -55,6 +57,7 @@ import type { Observable } from 'rxjs';
 import { StrandAdmin } from './admin.js';
 import { RemoteProjections } from './projections.js';
 import { RemoteSchemaRegistry } from './schemas.js';
+import { RemoteSnapshots } from './snapshots.js';
 
 /** Reconnection of subscriptions (and retries of calls that failed to reach the server). */
 export interface ReconnectOptions {
@@ -147,6 +150,8 @@ export class StrandClient implements EventStore {
   private readonly groupRpc: GroupRpc;
   private readonly schemaRpc: Client<typeof schemaWire.SchemaRegistryService>;
   private readonly projectionRpc: Client<typeof projectionWire.ProjectionService>;
+  private readonly snapshotRpc: Client<typeof snapshotWire.SnapshotService>;
+  private readonly infoRpc: Client<typeof infoWire.InfoService>;
   private readonly sessions: Http2SessionManager;
   private readonly options: Required<Pick<ClientOptions, 'subscriptionWindow' | 'heartbeatMs' | 'callRetries'>> & { reconnect: Required<ReconnectOptions> };
   private readonly state: AnyLevel;
@@ -184,6 +189,8 @@ export class StrandClient implements EventStore {
     this.groupRpc = createClient(groupsWire.ConsumerGroupService, transport);
     this.schemaRpc = createClient(schemaWire.SchemaRegistryService, transport);
     this.projectionRpc = createClient(projectionWire.ProjectionService, transport);
+    this.snapshotRpc = createClient(snapshotWire.SnapshotService, transport);
+    this.infoRpc = createClient(infoWire.InfoService, transport);
     this.ownsState = options.state === undefined;
     this.state = options.state ?? (new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }) as unknown as AnyLevel);
   }
@@ -501,6 +508,27 @@ export class StrandClient implements EventStore {
   projections(): RemoteProjections {
     this.assertOpen();
     return new RemoteProjections(this.projectionRpc, (fn, retry) => this.call(fn, retry));
+  }
+
+  /** Who this key is: its tenant, principal and grants (a single log's key holds every permission on `>`). */
+  async whoAmI(): Promise<{ tenant: string; principal: string; grants: Array<{ permission: string; pattern: string }> }> {
+    const res = await this.call(() => this.infoRpc.whoAmI({}), true);
+    return { tenant: res.tenant, principal: res.principal, grants: res.grants.map((g) => ({ permission: g.permission, pattern: g.pattern })) };
+  }
+
+  /**
+   * The server's version, the log's head and the store's size when the server knows it: `disk`
+   * bytes of a single log's directory, or a tenant's `logical` stored event bytes.
+   */
+  async storeInfo(): Promise<{ serverVersion: string; position: number; size?: { bytes: number; kind: string } }> {
+    const res = await this.call(() => this.infoRpc.getStoreInfo({}), true);
+    return { serverVersion: res.serverVersion, position: Number(res.position), ...(res.sizeBytes === undefined ? {} : { size: { bytes: Number(res.sizeBytes), kind: res.sizeKind } }) };
+  }
+
+  /** The aggregate snapshots stored beside this key's log: list them, read one's state. */
+  snapshots(): RemoteSnapshots {
+    this.assertOpen();
+    return new RemoteSnapshots(this.snapshotRpc, (fn, retry) => this.call(fn, retry));
   }
 
   get isClosed(): boolean {

@@ -13,3 +13,5 @@ export type { RemoteParkedStream, RemoteProjectionStatus } from './projections.j
 export { LimitExceededError, NoTenantsError, ProjectionNotFoundError, ServerUnavailableError, SubscriptionEndedError, UnauthenticatedError } from '@strand/protocol';
 export { RemoteSchemaRegistry } from './schemas.js';
 export type { RegisteredSchema } from './schemas.js';
+export { RemoteSnapshots } from './snapshots.js';
+export type { RemoteSnapshot } from './snapshots.js';

@@ -83,6 +83,12 @@ export class RemoteSchemaRegistry implements SchemaStore {
     await this.call(() => this.rpc.bindSchema({ pattern, types: [...types] }), true);
   }
 
+  /** Every binding on the server now: a stream pattern and the event types its streams accept, in pattern order. */
+  async bindings(): Promise<Array<{ pattern: string; types: string[] }>> {
+    const res = await this.call(() => this.rpc.listBindings({}), true);
+    return res.bindings.map((b) => ({ pattern: b.pattern, types: [...b.types] }));
+  }
+
   /** Latest version of a type (0 if unknown). */
   latest(type: string): number {
     return this.types.get(type)?.versions.at(-1)?.version ?? 0;

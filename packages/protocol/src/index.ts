@@ -39,3 +39,5 @@ export * as groupsWire from './gen/strand/v1/groups_pb.js';
 export * as schemaWire from './gen/strand/v1/schemas_pb.js';
 export * as projectionWire from './gen/strand/v1/projections_pb.js';
 export * as adminWire from './gen/strand/v1/admin_pb.js';
+export * as snapshotWire from './gen/strand/v1/snapshots_pb.js';
+export * as infoWire from './gen/strand/v1/info_pb.js';

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type EventLog, type EventStore, isStrandError, SchemaRegistry } from '@strand/core';
-import { AccessDeniedError, allows, type Grant, type Permission, type TenantClient, type TenantManager } from '@strand/core/tenancy';
+import { AccessDeniedError, allows, type Grant, PERMISSIONS, type Permission, type TenantClient, type TenantManager } from '@strand/core/tenancy';
 import { UnauthenticatedError } from '@strand/protocol';
 
 /** The data operations a scope runs, access-checked (and metered, in a tenant). */
@@ -26,11 +26,22 @@ export interface Scope {
   readonly store: ScopedStore;
   /** Throws `STRAND_ACCESS_DENIED` unless the principal holds `permission` on `stream`. */
   check(permission: Permission, stream: string): void;
+  /** True if the principal holds `permission` on `stream` (for filtering what a listing shows). */
+  may(permission: Permission, stream: string): boolean;
   /** Throws `STRAND_ACCESS_DENIED` unless the principal holds `permission` on some pattern. */
   checkHolds(...permissions: Permission[]): void;
   /** True if the principal may `read` `name` or some stream below it (hierarchy listings). */
   mayBrowse(name: string): boolean;
+  /** The principal's grants now (a single log's key: every permission on `>`). */
+  grants(): readonly Grant[];
+  /**
+   * The size of the scope's store, when known, and what was counted: `disk` (the files of the
+   * store's directory) or `logical` (a tenant's stored event bytes, its storageBytes quota's count).
+   */
+  storeSize(): Promise<{ readonly bytes: number; readonly kind: 'disk' | 'logical' } | undefined>;
 }
+
+const EVERYTHING: readonly Grant[] = Object.freeze(PERMISSIONS.map((permission) => Object.freeze({ permission, pattern: '>' })));
 
 /** Turns an API key into a scope; throws `STRAND_UNAUTHENTICATED` for anything else. */
 export interface Authenticator {
@@ -77,7 +88,7 @@ export class SingleLogAuthenticator implements Authenticator {
   private readonly adminKeys: Buffer[];
   private readonly scope: Scope;
 
-  constructor(log: EventLog, apiKeys: readonly string[], adminKeys: readonly string[]) {
+  constructor(log: EventLog, apiKeys: readonly string[], adminKeys: readonly string[], storeSize: () => Promise<number | undefined> = async () => undefined) {
     this.keys = apiKeys.map(hash);
     this.adminKeys = adminKeys.map(hash);
     this.scope = {
@@ -87,8 +98,14 @@ export class SingleLogAuthenticator implements Authenticator {
       schemas: () => registryOf(log),
       store: log,
       check: () => {},
+      may: () => true,
       checkHolds: () => {},
       mayBrowse: () => true,
+      grants: () => EVERYTHING,
+      storeSize: async () => {
+        const bytes = await storeSize();
+        return bytes === undefined ? undefined : { bytes, kind: 'disk' };
+      },
     };
   }
 
@@ -144,11 +161,14 @@ export class TenantAuthenticator implements Authenticator {
       check: (permission, stream) => {
         if (!allows(grants(), permission, stream)) throw new AccessDeniedError();
       },
+      may: (permission, stream) => allows(grants(), permission, stream),
       checkHolds: (...permissions) => {
         const g = grants();
         if (!g.some((x) => permissions.includes(x.permission))) throw new AccessDeniedError();
       },
       mayBrowse: (name) => grants().some((g) => g.permission === 'read' && (allows([g], 'read', name) || couldMatchBelow(g.pattern, name))),
+      grants: () => grants().map((g) => ({ permission: g.permission, pattern: g.pattern })),
+      storeSize: async () => ({ bytes: (await this.tenants.usage(client.tenant)).storageBytes, kind: 'logical' }),
     };
   }
 

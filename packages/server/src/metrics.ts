@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 // src/ (tests) and dist/ both sit one level below the package root.
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** The server package's version (`strand_server_info`, `GetStoreInfo`). */
+export const SERVER_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The server's own metrics. */
 export class ServerMetrics {
@@ -31,7 +32,7 @@ export class ServerMetrics {
   readonly info = new Gauge({ name: 'strand_server_info', help: 'The server: its version as a label; the value is 1.', labelNames: ['version'], registers: [this.registry] });
 
   constructor() {
-    this.info.set({ version: VERSION }, 1);
+    this.info.set({ version: SERVER_VERSION }, 1);
   }
 
   /** A Connect interceptor that counts and times every call. */

@@ -1,7 +1,7 @@
 /**
  * `strand.v1.SchemaRegistryService`: the caller's schema registry (the one its appends are
  * validated against): register a version as JSON Schema, list, get, bind. Registering and binding
- * need the `schemas` permission, listing and getting `read`. Design: docs/design/0013-server.md,
+ * need the `schemas` permission, listing (types and bindings) and getting `read`. Design: docs/design/0013-server.md,
  * "Schema registry".
  *
  * @module
@@ -56,6 +56,11 @@ export function registerSchemaService(router: ConnectRouter, deps: CallDeps): vo
       scope.checkHolds('schemas');
       await (await scope.schemas()).bind(req.pattern, req.types);
       return {};
+    }),
+
+    listBindings: unary(async (_req: schemaWire.ListBindingsRequest, scope): Promise<MessageInitShape<typeof schemaWire.ListBindingsResponseSchema>> => {
+      scope.checkHolds('read', 'schemas');
+      return { bindings: (await scope.schemas()).listBindings() };
     }),
   });
 }

@@ -24,6 +24,8 @@ import { callInfoKey } from './calls.js';
 import { invalidArgumentOnMalformedBody } from './malformed.js';
 import { type HostedProjections, registerProjectionService, waitForHosted } from './projections.js';
 import { registerSchemaService } from './schemas.js';
+import { registerSnapshotService } from './snapshots.js';
+import { registerInfoService } from './info.js';
 import { registerEventStoreService, type WaitForProjections } from './service.js';
 import { Subscriptions } from './subscriptions.js';
 import { sendError, serveTail } from './tail.js';
@@ -72,6 +74,12 @@ export interface ServerOptions {
    * settings every group it opens gets (session timeout, retries, backoff...).
    */
   groups?: HostedGroupOptions;
+  /**
+   * The size of a single log's store in bytes (`GetStoreInfo`, the console's overview), when the
+   * embedder can tell: `strand serve` passes its LevelDB directory's size. A tenant's size is its
+   * stored event bytes (its usage), whatever this says.
+   */
+  storeSize?: () => Promise<number | undefined>;
   /** Close the log or tenant registry when the server closes. Default false. */
   ownsStore?: boolean;
 }
@@ -130,11 +138,13 @@ export class StrandServer {
       const keys = keysOf(options.apiKeys);
       if (keys.length === 0) keys.push(newServerKey());
       this.apiKey = keys[0];
-      this.auth = new SingleLogAuthenticator(options.log, keys, [this.adminKey]);
+      this.auth = new SingleLogAuthenticator(options.log, keys, [this.adminKey], options.storeSize);
     } else {
       if (options.apiKeys !== undefined) throw new InvalidArgumentError('apiKeys is for a single-log server; a tenant server uses its principals\' keys.');
       this.auth = new TenantAuthenticator(options.tenants!, [this.adminKey]);
     }
+    if (options.storeSize !== undefined && typeof options.storeSize !== 'function') throw new InvalidArgumentError('storeSize must be a function () => Promise<number | undefined>.');
+    if (options.storeSize !== undefined && options.log === undefined) throw new InvalidArgumentError("storeSize is for a single-log server; a tenant's size is its usage.");
     for (const prefix of Object.keys(options.routes ?? {})) {
       if (!/^\/[A-Za-z0-9_-]+$/.test(prefix)) throw new InvalidArgumentError(`A route prefix is "/" and a name, e.g. "/ui"; got ${JSON.stringify(prefix)}.`);
     }
@@ -155,6 +165,8 @@ export class StrandServer {
         registerGroupService(router, { host: this.groupHost, auth: this.auth, connections: this.connections, limits: this.limits });
         const calls = { auth: this.auth, connections: this.connections, limits: this.limits };
         registerSchemaService(router, calls);
+        registerSnapshotService(router, calls);
+        registerInfoService(router, calls);
         registerProjectionService(router, { ...calls, hosted: options.projections });
         registerAdminService(router, { auth: this.auth, tenants: options.tenants, limits: this.limits });
         invalidArgumentOnMalformedBody(router.handlers);

@@ -243,6 +243,12 @@ export class SchemaRegistry {
     return [...this.types.values()].map((t) => ({ type: t.stored.type, compatibility: t.stored.compatibility, versions: t.stored.versions }));
   }
 
+  /** Every binding: a stream pattern and the event types its streams accept, in pattern order. */
+  listBindings(): Array<{ pattern: string; types: string[] }> {
+    const out = [...this.bindings].map(([pattern, b]) => ({ pattern, types: [...b.types] }));
+    return out.sort((a, b) => (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
+  }
+
   /** The JSON Schema of a type's version (latest by default). */
   jsonSchema(type: string, version?: number): JsonSchema | undefined {
     const t = this.types.get(type);

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strand/v1/schemas.proto.
  */
 export const file_strand_v1_schemas: GenFile = /*@__PURE__*/
-  fileDesc("ChdzdHJhbmQvdjEvc2NoZW1hcy5wcm90bxIJc3RyYW5kLnYxIkwKDVNjaGVtYVZlcnNpb24SDwoHdmVyc2lvbhgBIAEoDRITCgtqc29uX3NjaGVtYRgCIAEoCRIVCg1yZWdpc3RlcmVkX2F0GAMgASgDIl0KClNjaGVtYVR5cGUSDAoEdHlwZRgBIAEoCRIVCg1jb21wYXRpYmlsaXR5GAIgASgJEioKCHZlcnNpb25zGAMgAygLMhguc3RyYW5kLnYxLlNjaGVtYVZlcnNpb24iYgoVUmVnaXN0ZXJTY2hlbWFSZXF1ZXN0EgwKBHR5cGUYASABKAkSDwoHdmVyc2lvbhgCIAEoDRITCgtqc29uX3NjaGVtYRgDIAEoCRIVCg1jb21wYXRpYmlsaXR5GAQgASgJIikKFlJlZ2lzdGVyU2NoZW1hUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoDSIUChJMaXN0U2NoZW1hc1JlcXVlc3QiOwoTTGlzdFNjaGVtYXNSZXNwb25zZRIkCgV0eXBlcxgBIAMoCzIVLnN0cmFuZC52MS5TY2hlbWFUeXBlIjEKEEdldFNjaGVtYVJlcXVlc3QSDAoEdHlwZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNIkYKEUdldFNjaGVtYVJlc3BvbnNlEigKBHR5cGUYASABKAsyFS5zdHJhbmQudjEuU2NoZW1hVHlwZUgAiAEBQgcKBV90eXBlIjMKEUJpbmRTY2hlbWFSZXF1ZXN0Eg8KB3BhdHRlcm4YASABKAkSDQoFdHlwZXMYAiADKAkiFAoSQmluZFNjaGVtYVJlc3BvbnNlMs8CChVTY2hlbWFSZWdpc3RyeVNlcnZpY2USVQoOUmVnaXN0ZXJTY2hlbWESIC5zdHJhbmQudjEuUmVnaXN0ZXJTY2hlbWFSZXF1ZXN0GiEuc3RyYW5kLnYxLlJlZ2lzdGVyU2NoZW1hUmVzcG9uc2USTAoLTGlzdFNjaGVtYXMSHS5zdHJhbmQudjEuTGlzdFNjaGVtYXNSZXF1ZXN0Gh4uc3RyYW5kLnYxLkxpc3RTY2hlbWFzUmVzcG9uc2USRgoJR2V0U2NoZW1hEhsuc3RyYW5kLnYxLkdldFNjaGVtYVJlcXVlc3QaHC5zdHJhbmQudjEuR2V0U2NoZW1hUmVzcG9uc2USSQoKQmluZFNjaGVtYRIcLnN0cmFuZC52MS5CaW5kU2NoZW1hUmVxdWVzdBodLnN0cmFuZC52MS5CaW5kU2NoZW1hUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChdzdHJhbmQvdjEvc2NoZW1hcy5wcm90bxIJc3RyYW5kLnYxIkwKDVNjaGVtYVZlcnNpb24SDwoHdmVyc2lvbhgBIAEoDRITCgtqc29uX3NjaGVtYRgCIAEoCRIVCg1yZWdpc3RlcmVkX2F0GAMgASgDIl0KClNjaGVtYVR5cGUSDAoEdHlwZRgBIAEoCRIVCg1jb21wYXRpYmlsaXR5GAIgASgJEioKCHZlcnNpb25zGAMgAygLMhguc3RyYW5kLnYxLlNjaGVtYVZlcnNpb24iYgoVUmVnaXN0ZXJTY2hlbWFSZXF1ZXN0EgwKBHR5cGUYASABKAkSDwoHdmVyc2lvbhgCIAEoDRITCgtqc29uX3NjaGVtYRgDIAEoCRIVCg1jb21wYXRpYmlsaXR5GAQgASgJIikKFlJlZ2lzdGVyU2NoZW1hUmVzcG9uc2USDwoHdmVyc2lvbhgBIAEoDSIUChJMaXN0U2NoZW1hc1JlcXVlc3QiOwoTTGlzdFNjaGVtYXNSZXNwb25zZRIkCgV0eXBlcxgBIAMoCzIVLnN0cmFuZC52MS5TY2hlbWFUeXBlIjEKEEdldFNjaGVtYVJlcXVlc3QSDAoEdHlwZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNIkYKEUdldFNjaGVtYVJlc3BvbnNlEigKBHR5cGUYASABKAsyFS5zdHJhbmQudjEuU2NoZW1hVHlwZUgAiAEBQgcKBV90eXBlIjMKEUJpbmRTY2hlbWFSZXF1ZXN0Eg8KB3BhdHRlcm4YASABKAkSDQoFdHlwZXMYAiADKAkiFAoSQmluZFNjaGVtYVJlc3BvbnNlIi8KDVNjaGVtYUJpbmRpbmcSDwoHcGF0dGVybhgBIAEoCRINCgV0eXBlcxgCIAMoCSIVChNMaXN0QmluZGluZ3NSZXF1ZXN0IkIKFExpc3RCaW5kaW5nc1Jlc3BvbnNlEioKCGJpbmRpbmdzGAEgAygLMhguc3RyYW5kLnYxLlNjaGVtYUJpbmRpbmcyoAMKFVNjaGVtYVJlZ2lzdHJ5U2VydmljZRJVCg5SZWdpc3RlclNjaGVtYRIgLnN0cmFuZC52MS5SZWdpc3RlclNjaGVtYVJlcXVlc3QaIS5zdHJhbmQudjEuUmVnaXN0ZXJTY2hlbWFSZXNwb25zZRJMCgtMaXN0U2NoZW1hcxIdLnN0cmFuZC52MS5MaXN0U2NoZW1hc1JlcXVlc3QaHi5zdHJhbmQudjEuTGlzdFNjaGVtYXNSZXNwb25zZRJGCglHZXRTY2hlbWESGy5zdHJhbmQudjEuR2V0U2NoZW1hUmVxdWVzdBocLnN0cmFuZC52MS5HZXRTY2hlbWFSZXNwb25zZRJJCgpCaW5kU2NoZW1hEhwuc3RyYW5kLnYxLkJpbmRTY2hlbWFSZXF1ZXN0Gh0uc3RyYW5kLnYxLkJpbmRTY2hlbWFSZXNwb25zZRJPCgxMaXN0QmluZGluZ3MSHi5zdHJhbmQudjEuTGlzdEJpbmRpbmdzUmVxdWVzdBofLnN0cmFuZC52MS5MaXN0QmluZGluZ3NSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * One version of an event type's schema.
@@ -252,8 +252,64 @@ export const BindSchemaResponseSchema: GenMessage<BindSchemaResponse> = /*@__PUR
   messageDesc(file_strand_v1_schemas, 9);
 
 /**
+ * A stream pattern and the event types its streams accept.
+ *
+ * @generated from message strand.v1.SchemaBinding
+ */
+export type SchemaBinding = Message<"strand.v1.SchemaBinding"> & {
+  /**
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+
+  /**
+   * @generated from field: repeated string types = 2;
+   */
+  types: string[];
+};
+
+/**
+ * Describes the message strand.v1.SchemaBinding.
+ * Use `create(SchemaBindingSchema)` to create a new message.
+ */
+export const SchemaBindingSchema: GenMessage<SchemaBinding> = /*@__PURE__*/
+  messageDesc(file_strand_v1_schemas, 10);
+
+/**
+ * @generated from message strand.v1.ListBindingsRequest
+ */
+export type ListBindingsRequest = Message<"strand.v1.ListBindingsRequest"> & {
+};
+
+/**
+ * Describes the message strand.v1.ListBindingsRequest.
+ * Use `create(ListBindingsRequestSchema)` to create a new message.
+ */
+export const ListBindingsRequestSchema: GenMessage<ListBindingsRequest> = /*@__PURE__*/
+  messageDesc(file_strand_v1_schemas, 11);
+
+/**
+ * @generated from message strand.v1.ListBindingsResponse
+ */
+export type ListBindingsResponse = Message<"strand.v1.ListBindingsResponse"> & {
+  /**
+   * In pattern order.
+   *
+   * @generated from field: repeated strand.v1.SchemaBinding bindings = 1;
+   */
+  bindings: SchemaBinding[];
+};
+
+/**
+ * Describes the message strand.v1.ListBindingsResponse.
+ * Use `create(ListBindingsResponseSchema)` to create a new message.
+ */
+export const ListBindingsResponseSchema: GenMessage<ListBindingsResponse> = /*@__PURE__*/
+  messageDesc(file_strand_v1_schemas, 12);
+
+/**
  * The schema registry of the caller's log (tenant). Registering and binding need the `schemas`
- * permission; listing and getting need `read`.
+ * permission; listing (types and bindings) and getting need `read`.
  *
  * @generated from service strand.v1.SchemaRegistryService
  */
@@ -289,6 +345,14 @@ export const SchemaRegistryService: GenService<{
     methodKind: "unary";
     input: typeof BindSchemaRequestSchema;
     output: typeof BindSchemaResponseSchema;
+  },
+  /**
+   * @generated from rpc strand.v1.SchemaRegistryService.ListBindings
+   */
+  listBindings: {
+    methodKind: "unary";
+    input: typeof ListBindingsRequestSchema;
+    output: typeof ListBindingsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_strand_v1_schemas, 0);
