@@ -10,6 +10,7 @@ import { startDemo } from './demo.js';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type EventLog, InvalidArgumentError } from '@strand/core';
+import { dirSize } from '@strand/core/testing';
 import { TenantManager } from '@strand/core/tenancy';
 import { createServer, type HostedGroupOptions, type ServerLimits, type StrandServer } from '@strand/server';
 import { type CompiledProjection, ProjectionRunner } from '@strand/projections';
@@ -112,7 +113,18 @@ export async function serve(path: string, openLog: () => Promise<EventLog>, opts
     // wait for them (read-your-writes).
     const runners = opts.projections === undefined ? [] : (await projectionsIn(opts.projections)).map((p) => new ProjectionRunner(log, p));
     for (const r of runners) await r.start();
-    server = createServer({ log, limits, routes, groups, projections: runners, ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
+    // The store's size for GetStoreInfo (the console's overview): the LevelDB directory's files. A
+    // file compaction removes while it is counted makes that sample unknown rather than wrong.
+    const storeSize = path.startsWith('s3://')
+      ? undefined
+      : async () => {
+          try {
+            return await dirSize(path);
+          } catch {
+            return undefined;
+          }
+        };
+    server = createServer({ log, limits, routes, groups, projections: runners, ...(storeSize ? { storeSize } : {}), ...(tls ? { tls } : {}), ...(apiKey ? { apiKeys: apiKey } : {}), ...(adminKey ? { adminKey } : {}) });
     closeStore = async () => {
       for (const r of runners) await r.stop();
       await log.close();

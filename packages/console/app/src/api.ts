@@ -7,6 +7,8 @@ import { StrandErrorDetailSchema } from '@strand/wire/errors_pb.js';
 import { TenantAdminService } from '@strand/wire/admin_pb.js';
 import { ProjectionService } from '@strand/wire/projections_pb.js';
 import { SchemaRegistryService } from '@strand/wire/schemas_pb.js';
+import { SnapshotService } from '@strand/wire/snapshots_pb.js';
+import { InfoService } from '@strand/wire/info_pb.js';
 import { EventStoreService } from '@strand/wire/store_pb.js';
 
 const KEY = 'strand.console.apiKey';
@@ -49,6 +51,8 @@ export interface Api {
   store: Client<typeof EventStoreService>;
   projections: Client<typeof ProjectionService>;
   schemas: Client<typeof SchemaRegistryService>;
+  snapshots: Client<typeof SnapshotService>;
+  info: Client<typeof InfoService>;
   admin: Client<typeof TenantAdminService>;
 }
 
@@ -62,8 +66,36 @@ export function connect(key: string): Api {
     store: createClient(EventStoreService, transport),
     projections: createClient(ProjectionService, transport),
     schemas: createClient(SchemaRegistryService, transport),
+    snapshots: createClient(SnapshotService, transport),
+    info: createClient(InfoService, transport),
     admin: createClient(TenantAdminService, transport),
   };
+}
+
+/** A permission on a stream pattern, as WhoAmI answers. */
+export interface KeyGrant {
+  permission: string;
+  pattern: string;
+}
+
+/** Does `pattern` match `stream`? `*` is one segment, `>` (last) one or more; as the server matches. */
+function patternMatches(pattern: string, stream: string): boolean {
+  const p = pattern.split('/');
+  const s = stream.split('/');
+  const tail = p[p.length - 1] === '>';
+  const fixed = tail ? p.slice(0, -1) : p;
+  if (tail ? s.length <= fixed.length : s.length !== fixed.length) return false;
+  return fixed.every((seg, i) => seg === '*' || seg === s[i]);
+}
+
+/**
+ * May a key with `grants` do `permission` (on `stream`, or on some stream when none is given)?
+ * Unknown grants (not loaded yet, or the server refused to say) allow nothing: the console offers
+ * an action only when it knows the key may take it; the server checks again either way.
+ */
+export function may(grants: readonly KeyGrant[] | undefined, permission: string, stream?: string): boolean {
+  if (grants === undefined) return false;
+  return grants.some((g) => g.permission === permission && (stream === undefined || patternMatches(g.pattern, stream)));
 }
 
 /** A failure as the console shows it: the Strand error code (when the server sent one) and its message. */

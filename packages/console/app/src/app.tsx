@@ -2,11 +2,12 @@
 // A key opens the data screens (a log's or a tenant principal's key), the tenant screens (the
 // admin credential), or both; only the screens it opens are offered.
 import { useEffect, useState } from 'preact/hooks';
-import { type Api, connect, type Failure, failure, type Roles, storedKey, storeKey } from './api.js';
-import { ErrorBanner } from './common.js';
+import { type Api, connect, type Failure, failure, type KeyGrant, type Roles, storedKey, storeKey } from './api.js';
+import { ErrorBanner, GrantsContext } from './common.js';
 import { Overview } from './overview.js';
 import { Projections } from './projections.js';
 import { Schemas } from './schemas.js';
+import { Snapshots } from './snapshots.js';
 import { Streams } from './streams.js';
 import { Tail } from './tail.js';
 import { Tenants } from './tenants.js';
@@ -33,6 +34,7 @@ const SCREENS = [
   { id: 'tail', title: 'Live tail', role: 'data' },
   { id: 'projections', title: 'Projections', role: 'data' },
   { id: 'schemas', title: 'Schemas', role: 'data' },
+  { id: 'snapshots', title: 'Snapshots', role: 'data' },
   { id: 'tenants', title: 'Tenants', role: 'admin' },
   { id: 'overview', title: 'Overview', role: 'any' },
 ] as const;
@@ -42,6 +44,22 @@ export function App() {
     const stored = storedKey();
     return stored === undefined ? undefined : { ...stored, api: connect(stored.key) };
   });
+  // Who the key is and its grants, asked once per sign-in (and per page load): what actions to offer.
+  const [me, setMe] = useState<{ tenant: string; principal: string; grants: readonly KeyGrant[] } | undefined>();
+  useEffect(() => {
+    setMe(undefined);
+    if (session === undefined || !session.roles.data) return;
+    let stale = false;
+    session.api.info.whoAmI({}).then(
+      (w) => {
+        if (!stale) setMe({ tenant: w.tenant, principal: w.principal, grants: w.grants.map((g) => ({ permission: g.permission, pattern: g.pattern })) });
+      },
+      () => undefined,
+    );
+    return () => {
+      stale = true;
+    };
+  }, [session]);
   const hash = useHash();
   if (session === undefined) return <Login onLogin={setSession} />;
   const offered = SCREENS.filter((s) => s.role === 'any' || session.roles[s.role]);
@@ -63,17 +81,26 @@ export function App() {
             </a>
           ))}
         </nav>
+        {me !== undefined && (
+          <span class="muted whoami" data-field="whoami" title={me.grants.map((g) => `${g.permission} ${g.pattern}`).join('\n')}>
+            {me.tenant} · {me.principal}
+          </span>
+        )}
+        {me === undefined && !session.roles.data && session.roles.admin && <span class="muted whoami">admin credential</span>}
         <button type="button" class="link" onClick={signOut}>
           Sign out
         </button>
       </header>
       <main>
+        <GrantsContext.Provider value={me?.grants}>
         {screen === 'streams' && <Streams session={session} selected={arg} />}
         {screen === 'tail' && <Tail session={session} />}
         {screen === 'projections' && <Projections session={session} />}
         {screen === 'schemas' && <Schemas session={session} />}
+        {screen === 'snapshots' && <Snapshots session={session} selected={arg} />}
         {screen === 'tenants' && <Tenants session={session} />}
         {screen === 'overview' && <Overview session={session} />}
+        </GrantsContext.Provider>
       </main>
     </div>
   );

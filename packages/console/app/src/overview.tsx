@@ -1,10 +1,10 @@
 // Overview: the head position, the append rate over the last minutes (from the head's movement,
-// sampled while the page is open), and what the server's metrics say (version, subscriptions,
-// connections) when the key may read them.
+// sampled while the page is open), the store's size and the server's version (GetStoreInfo), and
+// what the server's metrics say (subscriptions, connections) when the key may read them.
 import { useEffect, useState } from 'preact/hooks';
 import { type Failure, failure, metrics } from './api.js';
 import type { Session } from './app.js';
-import { ErrorBanner, Sparkline } from './common.js';
+import { bytes, ErrorBanner, Sparkline } from './common.js';
 
 const SAMPLE_MS = 2000;
 const KEEP = 150; // five minutes of samples
@@ -14,11 +14,14 @@ interface Sample {
   head: number;
   rate: number;
   subscriptions: number | undefined;
+  /** The store's size, when the server knows it. */
+  size: number | undefined;
 }
 
 export function Overview({ session }: { session: Session }) {
   const [samples, setSamples] = useState<Sample[]>([]);
   const [metricsText, setMetrics] = useState<Map<string, number> | undefined | null>(null);
+  const [store, setStore] = useState<{ version: string; kind: string } | undefined>();
   const [error, setError] = useState<Failure | undefined>();
   useEffect(() => {
     let stopped = false;
@@ -27,17 +30,19 @@ export function Overview({ session }: { session: Session }) {
     let mayReadMetrics = true;
     const tick = async () => {
       try {
-        const [pos, m] = await Promise.all([session.roles.data ? session.api.store.getPosition({}) : undefined, mayReadMetrics ? metrics(session.key) : undefined]);
+        const [info, m] = await Promise.all([session.roles.data ? session.api.info.getStoreInfo({}) : undefined, mayReadMetrics ? metrics(session.key) : undefined]);
         mayReadMetrics = m !== undefined;
         if (stopped) return;
         setMetrics(m);
+        if (info !== undefined) setStore({ version: info.serverVersion, kind: info.sizeKind });
         setError(undefined);
-        const head = pos === undefined ? 0 : Number(pos.position);
+        const head = info === undefined ? 0 : Number(info.position);
+        const size = info?.sizeBytes === undefined ? undefined : Number(info.sizeBytes);
         const at = performance.now();
         setSamples((old) => {
           const prev = old[old.length - 1];
           const rate = prev === undefined ? 0 : ((head - prev.head) * 1000) / Math.max(1, at - prev.at);
-          return [...old, { at, head, rate, subscriptions: m?.get('strand_server_subscriptions_open') }].slice(-KEEP);
+          return [...old, { at, head, rate, subscriptions: m?.get('strand_server_subscriptions_open'), size }].slice(-KEEP);
         });
       } catch (err) {
         if (!stopped) setError(failure(err));
@@ -51,7 +56,7 @@ export function Overview({ session }: { session: Session }) {
     };
   }, [session]);
   const last = samples[samples.length - 1];
-  const version = metricsText ? [...metricsText.keys()].find((k) => k.startsWith('strand_server_info{'))?.match(/version="([^"]*)"/)?.[1] : undefined;
+  const version = store?.version ?? (metricsText ? [...metricsText.keys()].find((k) => k.startsWith('strand_server_info{'))?.match(/version="([^"]*)"/)?.[1] : undefined);
   return (
     <div class="overview">
       <ErrorBanner error={error} />
@@ -74,6 +79,22 @@ export function Overview({ session }: { session: Session }) {
           <p class="big">{last?.subscriptions ?? '–'}</p>
           <Sparkline values={samples.map((s) => s.subscriptions ?? 0)} label="Open subscriptions, last minutes" />
         </section>
+        <section class="card" aria-label="Store size">
+          <h2>Store size</h2>
+          <p class="big" data-field="store-size" data-bytes={last?.size}>
+            {last === undefined ? '…' : last.size === undefined ? '–' : bytes(last.size)}
+          </p>
+          <p class="muted" data-field="store-size-kind">
+            {last !== undefined && last.size === undefined
+              ? 'not reported by this server'
+              : store?.kind === 'logical'
+                ? "this tenant's stored event bytes"
+                : store?.kind === 'disk'
+                  ? 'files on disk'
+                  : ''}
+          </p>
+          <Sparkline values={samples.map((s) => s.size ?? 0)} label="Store size, last minutes" />
+        </section>
         <section class="card" aria-label="Server">
           <h2>Server</h2>
           <dl class="info">
@@ -81,8 +102,6 @@ export function Overview({ session }: { session: Session }) {
             <dd data-field="server-version">{version ?? '–'}</dd>
             <dt>Connections</dt>
             <dd>{metricsText?.get('strand_server_connections_open') ?? '–'}</dd>
-            <dt>Store size</dt>
-            <dd>not reported by the server's API</dd>
           </dl>
           {metricsText === undefined && <p class="muted">This key may not read the server's metrics.</p>}
         </section>

@@ -1,11 +1,12 @@
 // Projections the server hosts: status, lag (events and time) with a chart of the last minutes,
 // parked streams with the error that parked them, retry and skip, and a blue/green rebuild with its
-// progress. Changing needs `admin` on the tenant: a refused action shows the server's error.
+// progress. Changing needs `admin` on the tenant: the actions are offered only to a key whose grants
+// (WhoAmI) hold it, and a refused action shows the server's error.
 import type { ProjectionStatus } from '@strand/wire/projections_pb.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Failure, failure } from './api.js';
 import type { Session } from './app.js';
-import { ErrorBanner, Sparkline } from './common.js';
+import { ErrorBanner, Sparkline, useGrantsKnown, useMay } from './common.js';
 import { streamHref } from './streams.js';
 
 const SAMPLE_MS = 2000;
@@ -16,6 +17,8 @@ export function Projections({ session }: { session: Session }) {
   const [error, setError] = useState<Failure | undefined>();
   const [actionError, setActionError] = useState<Failure | undefined>();
   const history = useRef(new Map<string, number[]>());
+  const mayChange = useMay('admin');
+  const grantsKnown = useGrantsKnown();
   const [tick, setTick] = useState(0);
   const refresh = async () => {
     try {
@@ -59,6 +62,11 @@ export function Projections({ session }: { session: Session }) {
       <ErrorBanner error={error} />
       <ErrorBanner error={actionError} />
       {list !== undefined && list.length === 0 && <p class="muted">This server hosts no projections for this key's log.</p>}
+      {list !== undefined && list.length > 0 && grantsKnown && !mayChange && (
+        <p class="muted" data-field="read-only">
+          This key may not retry, skip or rebuild projections (that needs the admin permission).
+        </p>
+      )}
       {list?.map((p) => (
         <section class="card projection" key={p.name} data-projection={p.name} aria-label={`Projection ${p.name}`}>
           <h2 class="projection-name">{p.name}</h2>
@@ -94,7 +102,7 @@ export function Projections({ session }: { session: Session }) {
                   <th scope="col">Version</th>
                   <th scope="col">Error</th>
                   <th scope="col">Attempts</th>
-                  <th scope="col">Actions</th>
+                  {mayChange && <th scope="col">Actions</th>}
                 </tr>
               </thead>
               <tbody>
@@ -106,6 +114,7 @@ export function Projections({ session }: { session: Session }) {
                     <td>{String(s.version)}</td>
                     <td class="parked-error">{s.error}</td>
                     <td>{s.attempts}</td>
+                    {mayChange && (
                     <td>
                       <button type="button" onClick={() => void act(`retry ${s.stream}`, () => session.api.projections.retryProjectionParked({ name: p.name, stream: s.stream }))}>
                         Retry
@@ -114,12 +123,13 @@ export function Projections({ session }: { session: Session }) {
                         Skip
                       </button>
                     </td>
+                    )}
                   </tr>
                 ))}
               </tbody>
             </table>
           )}
-          <Rebuild session={session} name={p.name} onDone={() => setTick((t) => t + 1)} />
+          {mayChange && <Rebuild session={session} name={p.name} onDone={() => setTick((t) => t + 1)} />}
         </section>
       ))}
     </div>

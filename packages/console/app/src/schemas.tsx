@@ -1,5 +1,6 @@
-// The schema registry: event types, their compatibility mode and every version's JSON Schema.
-import type { SchemaType } from '@strand/wire/schemas_pb.js';
+// The schema registry: event types, their compatibility mode and every version's JSON Schema, and
+// the bindings (which stream patterns accept which types).
+import type { SchemaBinding, SchemaType } from '@strand/wire/schemas_pb.js';
 import { useEffect, useState } from 'preact/hooks';
 import { type Failure, failure, prettyJson } from './api.js';
 import type { Session } from './app.js';
@@ -8,10 +9,14 @@ import { ErrorBanner, time } from './common.js';
 export function Schemas({ session }: { session: Session }) {
   const [types, setTypes] = useState<SchemaType[] | undefined>();
   const [error, setError] = useState<Failure | undefined>();
+  const [bindings, setBindings] = useState<SchemaBinding[] | undefined>();
   const [open, setOpen] = useState<string | undefined>();
   useEffect(() => {
-    session.api.schemas.listSchemas({}).then(
-      (r) => setTypes(r.types),
+    Promise.all([session.api.schemas.listSchemas({}), session.api.schemas.listBindings({})]).then(
+      ([t, b]) => {
+        setTypes(t.types);
+        setBindings(b.bindings);
+      },
       (err: unknown) => setError(failure(err)),
     );
   }, [session]);
@@ -66,7 +71,34 @@ export function Schemas({ session }: { session: Session }) {
             </section>
           )),
       )}
-      <p class="muted">Bindings (which streams accept which types) are set with BindSchema; the server's API does not list them.</p>
+      <section class="card bindings" aria-label="Bindings">
+        <h2>Bindings</h2>
+        {bindings !== undefined && bindings.length === 0 && <p class="muted">No stream pattern is bound: every stream accepts any type (registered types are still validated).</p>}
+        {bindings !== undefined && bindings.length > 0 && (
+          <table class="events">
+            <thead>
+              <tr>
+                <th scope="col">Stream pattern</th>
+                <th scope="col">Accepts only</th>
+              </tr>
+            </thead>
+            <tbody>
+              {bindings.map((b) => (
+                <tr key={b.pattern} data-binding={b.pattern}>
+                  <td>
+                    <code>{b.pattern}</code>
+                  </td>
+                  <td class="type">
+                    {b.types.map((t) => (
+                      <code key={t}>{t}</code>
+                    ))}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
     </div>
   );
 }

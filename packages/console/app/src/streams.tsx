@@ -1,11 +1,12 @@
 // Streams: the name hierarchy as a lazily loaded, paged tree (listChildren), a name-prefix search,
 // and per stream its info and its events paged forwards and backwards, with a jump to a version or
-// a global position.
+// a global position; a key that may append to the stream gets a form to append an event.
+import type { Snapshot } from '@strand/wire/snapshots_pb.js';
 import type { HierarchyEntry, RecordedEvent, StreamInfo } from '@strand/wire/store_pb.js';
 import { useEffect, useState } from 'preact/hooks';
 import { type Failure, failure, prettyJson } from './api.js';
 import type { Session } from './app.js';
-import { ErrorBanner, time } from './common.js';
+import { bytes, ErrorBanner, snapshotHref, time, useMay } from './common.js';
 
 const TREE_PAGE = 50;
 const EVENTS_PAGE = 20;
@@ -182,6 +183,8 @@ function StreamDetail({ session, stream }: { session: Session; stream: string })
   const [jumpKind, setJumpKind] = useState<'version' | 'position'>('version');
   const [jumpTo, setJumpTo] = useState('');
   const [otherStream, setOtherStream] = useState<string | undefined>();
+  const [snapshot, setSnapshot] = useState<Snapshot | null | undefined>();
+  const mayAppend = useMay('append', stream);
 
   const load = async (from: number, backwards: boolean, openVersion?: number) => {
     try {
@@ -209,6 +212,11 @@ function StreamDetail({ session, stream }: { session: Session; stream: string })
   };
   useEffect(() => {
     void load(0, true);
+    // The aggregate snapshot beside the stream, if any (a refusal is the events' refusal too).
+    session.api.snapshots.getSnapshot({ stream }).then(
+      (r) => setSnapshot(r.snapshot ?? null),
+      () => setSnapshot(undefined),
+    );
   }, [stream]);
 
   const jump = async (e: Event) => {
@@ -253,6 +261,18 @@ function StreamDetail({ session, stream }: { session: Session; stream: string })
           <dd>{String(info.truncatedBefore)}</dd>
           <dt>Deleted</dt>
           <dd data-field="deleted">{info.deleted ? 'yes' : 'no'}</dd>
+          <dt>Snapshot</dt>
+          <dd data-field="snapshot">
+            {snapshot ? (
+              <a href={snapshotHref(stream)}>
+                version {String(snapshot.version)} ({bytes(snapshot.sizeBytes)})
+              </a>
+            ) : snapshot === null ? (
+              'none'
+            ) : (
+              '–'
+            )}
+          </dd>
         </dl>
       )}
       {info && (
@@ -308,6 +328,7 @@ function StreamDetail({ session, stream }: { session: Session; stream: string })
           {page !== undefined && events.length === 0 && <p class="muted">No events to show.</p>}
         </>
       )}
+      {(info !== undefined || error !== undefined) && mayAppend && <AppendForm session={session} stream={stream} onAppended={() => void load(0, true)} />}
     </div>
   );
 }
@@ -353,5 +374,47 @@ function EventRow({ event, open, onToggle }: { event: RecordedEvent; open: boole
         </tr>
       )}
     </>
+  );
+}
+
+/** Appends one event (type and JSON data) to the stream: offered only to a key that may append to it. */
+function AppendForm({ session, stream, onAppended }: { session: Session; stream: string; onAppended: () => void }) {
+  const [type, setType] = useState('');
+  const [data, setData] = useState('{}');
+  const [error, setError] = useState<Failure | undefined>();
+  const [done, setDone] = useState<string | undefined>();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(undefined);
+    setDone(undefined);
+    try {
+      JSON.parse(data);
+    } catch {
+      setError({ code: 'STRAND_INVALID_ARGUMENT', message: 'The data must be JSON, e.g. {"total": 42}.' });
+      return;
+    }
+    try {
+      const r = await session.api.store.append({ stream, events: [{ type: type.trim(), data }] });
+      setDone(`appended version ${String(r.result?.version ?? '?')}`);
+      onAppended();
+    } catch (err) {
+      setError(failure(err));
+    }
+  };
+  return (
+    <form class="append" onSubmit={submit} aria-label="Append an event">
+      <h3>Append an event</h3>
+      <label for="append-type">Type</label>
+      <input id="append-type" value={type} onInput={(e) => setType(e.currentTarget.value)} placeholder="OrderPlaced" required />
+      <label for="append-data">Data (JSON)</label>
+      <textarea id="append-data" rows={3} value={data} onInput={(e) => setData(e.currentTarget.value)} />
+      <button type="submit">Append</button>
+      {done !== undefined && (
+        <span role="status" class="muted">
+          {done}
+        </span>
+      )}
+      <ErrorBanner error={error} />
+    </form>
   );
 }

@@ -1,11 +1,12 @@
 // Tenant administration (the admin credential): tenants with their status and quotas, create,
-// suspend and resume, a tenant's usage and metering, its principals and their grants, and new
+// suspend and resume, a tenant's usage and metering (sampled every 2 s while open: rates and
+// stored bytes as small charts over the last minutes), its principals and their grants, and new
 // principals (whose key is shown once).
 import type { Principal, Tenant } from '@strand/wire/admin_pb.js';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Failure, failure, prettyJson } from './api.js';
 import type { Session } from './app.js';
-import { ErrorBanner, time } from './common.js';
+import { bytes, ErrorBanner, Sparkline, time } from './common.js';
 
 export function Tenants({ session }: { session: Session }) {
   const [tenants, setTenants] = useState<Tenant[] | undefined>();
@@ -96,6 +97,93 @@ export function Tenants({ session }: { session: Session }) {
 }
 
 const PERMISSIONS = ['read', 'append', 'subscribe', 'schemas', 'admin'];
+const SAMPLE_MS = 2000;
+const KEEP = 150; // five minutes of samples
+
+/** One sample of a tenant's metering: counters as of `at`, and their rates since the sample before. */
+interface Meter {
+  at: number;
+  eventsAppended: number;
+  eventsRead: number;
+  storageBytes: number;
+  appendRate: number;
+  readRate: number;
+}
+
+/** A tenant's usage sampled every 2 s while shown: appended and read events per second, stored bytes. */
+function Metering({ session, tenant, onUsage }: { session: Session; tenant: string; onUsage: (usage: string) => void }) {
+  const [samples, setSamples] = useState<Meter[]>([]);
+  const [error, setError] = useState<Failure | undefined>();
+  const report = useRef(onUsage);
+  report.current = onUsage;
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const tick = async () => {
+      try {
+        const r = await session.api.admin.getUsage({ name: tenant });
+        if (stopped) return;
+        report.current(r.usage);
+        const u = JSON.parse(r.usage) as { eventsAppended?: number; eventsRead?: number; storageBytes?: number };
+        const at = performance.now();
+        setSamples((old) => {
+          const prev = old[old.length - 1];
+          const per = (now: number, before: number | undefined) => (before === undefined ? 0 : ((now - before) * 1000) / Math.max(1, at - prev!.at));
+          const next: Meter = {
+            at,
+            eventsAppended: u.eventsAppended ?? 0,
+            eventsRead: u.eventsRead ?? 0,
+            storageBytes: u.storageBytes ?? 0,
+            appendRate: per(u.eventsAppended ?? 0, prev?.eventsAppended),
+            readRate: per(u.eventsRead ?? 0, prev?.eventsRead),
+          };
+          return [...old, next].slice(-KEEP);
+        });
+        setError(undefined);
+      } catch (err) {
+        if (!stopped) setError(failure(err));
+      }
+      if (!stopped) timer = setTimeout(tick, SAMPLE_MS);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [session, tenant]);
+  const last = samples[samples.length - 1];
+  return (
+    <section class="meters" aria-label="Metering over time" data-samples={samples.length}>
+      <ErrorBanner error={error} />
+      <div>
+        <h4>Appended events / s</h4>
+        <p class="big" data-field="append-rate">
+          {last === undefined ? '…' : last.appendRate.toFixed(1)}
+        </p>
+        <p class="muted" data-field="events-appended">
+          {last === undefined ? '' : `${last.eventsAppended} in all`}
+        </p>
+        <Sparkline values={samples.map((m) => m.appendRate)} label={`Events appended per second by ${tenant}, last minutes`} />
+      </div>
+      <div>
+        <h4>Read events / s</h4>
+        <p class="big" data-field="read-rate">
+          {last === undefined ? '…' : last.readRate.toFixed(1)}
+        </p>
+        <p class="muted">{last === undefined ? '' : `${last.eventsRead} in all`}</p>
+        <Sparkline values={samples.map((m) => m.readRate)} label={`Events read per second by ${tenant}, last minutes`} />
+      </div>
+      <div>
+        <h4>Stored</h4>
+        <p class="big" data-field="storage" data-bytes={last?.storageBytes}>
+          {last === undefined ? '…' : bytes(last.storageBytes)}
+        </p>
+        <p class="muted">event bytes (the storageBytes quota's count)</p>
+        <Sparkline values={samples.map((m) => m.storageBytes)} label={`Bytes stored by ${tenant}, last minutes`} />
+      </div>
+    </section>
+  );
+}
 
 function TenantDetail({ session, tenant }: { session: Session; tenant: string }) {
   const [usage, setUsage] = useState<string | undefined>();
@@ -106,11 +194,8 @@ function TenantDetail({ session, tenant }: { session: Session; tenant: string })
   const [created, setCreated] = useState<{ id: string; apiKey: string } | undefined>();
   const [tick, setTick] = useState(0);
   useEffect(() => {
-    Promise.all([session.api.admin.getUsage({ name: tenant }), session.api.admin.listPrincipals({ tenant })]).then(
-      ([u, p]) => {
-        setUsage(u.usage);
-        setPrincipals(p.principals);
-      },
+    session.api.admin.listPrincipals({ tenant }).then(
+      (p) => setPrincipals(p.principals),
       (err: unknown) => setError(failure(err)),
     );
   }, [tenant, tick]);
@@ -134,7 +219,9 @@ function TenantDetail({ session, tenant }: { session: Session; tenant: string })
     <section class="card tenant-detail" aria-label={`Tenant ${tenant}`}>
       <h2>{tenant}</h2>
       <ErrorBanner error={error} />
-      <h3>Usage and metering</h3>
+      <h3>Metering over time</h3>
+      <Metering session={session} tenant={tenant} onUsage={setUsage} />
+      <h3>Usage and metering now</h3>
       <pre class="json" data-field="usage">
         {usage === undefined ? '…' : prettyJson(usage)}
       </pre>
