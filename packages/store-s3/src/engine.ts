@@ -64,6 +64,8 @@ export interface EngineStats {
   walSegments: number;
   /** Most WAL PUTs that were unacknowledged at once. */
   walPutsInFlightMax: number;
+  /** WAL objects the open replayed (a writer's: those its fence claim found included). */
+  walReplayed: number;
   memtableFlushes: number;
   compactions: number;
   gc: GcResult[];
@@ -74,7 +76,7 @@ export abstract class Engine {
   /** Requests that reached the store (retries included). */
   readonly requests: RequestCounts;
   /** Background work done. */
-  readonly stats: EngineStats = { walObjects: 0, walBytes: 0, walSegments: 0, walPutsInFlightMax: 0, memtableFlushes: 0, compactions: 0, gc: [] };
+  readonly stats: EngineStats = { walObjects: 0, walBytes: 0, walSegments: 0, walPutsInFlightMax: 0, walReplayed: 0, memtableFlushes: 0, compactions: 0, gc: [] };
   /** This instance's writer epoch (0 for a follower). */
   epoch = 0;
   protected readonly store: ObjectStore;
@@ -173,6 +175,17 @@ export abstract class Engine {
       this.handles.set(meta.id, h);
     }
     return h;
+  }
+
+  /**
+   * Starts opening every L0 table's reader (a GET of its tail each, at once): a point read or a
+   * scan that the memtable does not answer consults every L0 table whose range covers it, one
+   * after the other, and the first reads after an open (the event log's format record, its last
+   * position, its schemas) would each wait for those GETs in turn. L0 holds at most
+   * `l0StallTrigger` tables; an L1 table is opened when a read first needs it.
+   */
+  protected prefetchL0(): void {
+    for (const t of this.l0) t.reader().catch(() => undefined); // a failed open is retried by the read that needs it
   }
 
   protected installTables(m: Manifest): void {

@@ -72,16 +72,21 @@ export class Writer extends Engine {
 
   async open(): Promise<void> {
     if (this.cfg.diskCacheDir) await mkdir(this.cfg.diskCacheDir, { recursive: true });
-    this.manifest = await this.manifests.fence();
-    this.epoch = this.manifest.epoch;
-    this.sstSeq = this.manifest.nextSstSeq;
-    this.installTables(this.manifest);
-    const apply = (batches: WalBatch[]): void => {
+    // The WAL after the replay point is read while the fencing manifest is being written: one
+    // round trip less on every open (docs/design/0005, "Opening a writer").
+    const { manifest, result: replayed } = await this.manifests.fenceWhile((next) => this.replayWal(next));
+    this.manifest = manifest;
+    this.epoch = manifest.epoch;
+    this.sstSeq = manifest.nextSstSeq;
+    this.installTables(manifest);
+    this.mem = replayed.mem;
+    this.memWalObjects = replayed.objects;
+    this.stats.walReplayed = replayed.objects;
+    const resume = await this.walReader.claim(replayed.next, this.epoch, (batches) => {
       this.memWalObjects++;
+      this.stats.walReplayed++;
       this.applyAll(batches);
-    };
-    const replayed = await this.walReader.replay(this.manifest.walReplayFrom, apply, this.epoch);
-    const resume = await this.walReader.claim(replayed, this.epoch, apply);
+    });
     this.wal = new WalWriter({
       store: this.store,
       reader: this.walReader,
@@ -110,6 +115,27 @@ export class Writer extends Engine {
     if (this.mem.bytes >= this.cfg.memtableBytes || this.memWalObjects >= this.cfg.walReplayMaxObjects) this.freeze(resume - 1);
     this.flushTask.kick();
     this.compactTask.kick();
+  }
+
+  /**
+   * Replays the WAL after `next`'s replay point into a memtable of its own, with `next`'s epoch
+   * (an object of a newer one fences this opener), and starts opening `next`'s L0 tables. Only
+   * reads, so it may run before `next` is stored, and be dropped.
+   */
+  private async replayWal(next: Manifest): Promise<{ mem: Memtable; objects: number; next: number }> {
+    this.installTables(next);
+    this.prefetchL0();
+    const mem = new Memtable();
+    let objects = 0;
+    const end = await this.walReader.replay(
+      next.walReplayFrom,
+      (batches) => {
+        objects++;
+        for (const b of batches) mem.apply(b);
+      },
+      next.epoch,
+    );
+    return { mem, objects, next: end };
   }
 
   private get walWriter(): WalWriter {

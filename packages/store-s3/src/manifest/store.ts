@@ -70,19 +70,34 @@ export class ManifestStore {
    * another opener or writer takes the slot first. Returns the manifest written.
    */
   async fence(): Promise<Manifest> {
+    return (await this.fenceWhile(async () => undefined)).manifest;
+  }
+
+  /**
+   * {@link ManifestStore.fence}, running `work` on the manifest about to be written while its PUT
+   * is under way (a writer's open reads the WAL meanwhile: docs/design/0005, "Opening a writer"). `work`
+   * may only read: when the slot turns out taken, its result is dropped (once it has settled) and
+   * both start again from the newer manifest. Returns the manifest written and `work`'s result.
+   */
+  async fenceWhile<T>(work: (next: Manifest) => Promise<T>): Promise<{ manifest: Manifest; result: T }> {
     for (;;) {
       const { manifest: latest, topSlot } = await this.readLatest(0);
       const next: Manifest = latest
         ? { ...latest, version: topSlot + 1, epoch: latest.epoch + 1 }
         : { ...emptyManifest(), version: topSlot + 1 };
       checkManifestTransition(latest, next, true);
+      const working = work(next);
+      working.catch(() => undefined);
       try {
         await this.store.put(manifestKey(this.prefix, next.version), encodeManifest(next), { ifNoneMatch: '*' });
-        return next;
       } catch (err) {
+        // Nothing of a failed attempt may run on into the next one (or past a failed open).
+        await working.catch(() => undefined);
         // Another writer opened (or committed) meanwhile: start again from its manifest.
         if (!(err instanceof PreconditionFailedError)) throw err;
+        continue;
       }
+      return { manifest: next, result: await working };
     }
   }
 

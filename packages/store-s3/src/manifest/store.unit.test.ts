@@ -28,6 +28,27 @@ async function openDb(store: InMemoryObjectStore, opts: Omit<S3LevelOptions<stri
 }
 
 describe('manifest store', () => {
+  it("fencing reads alongside its PUT, and drops what it read when another opener's manifest takes the slot", async () => {
+    const bucket = new InMemoryObjectStore();
+    const manifests = new ManifestStore(bucket, '');
+    const first = await manifests.fence(); // version 1, epoch 1
+    const seen: { version: number; epoch: number }[] = [];
+    const { manifest, result } = await manifests.fenceWhile(async (next) => {
+      seen.push({ version: next.version, epoch: next.epoch });
+      // The first time, another opener stores its manifest before this one's PUT goes out.
+      if (seen.length === 1) bucket.putSync(manifestKey('', 2), encodeManifest({ ...first, version: 2, epoch: 2 }));
+      await new Promise<void>((r) => setImmediate(r));
+      return `read for version ${next.version}`;
+    });
+    expect(seen).toEqual([
+      { version: 2, epoch: 2 },
+      { version: 3, epoch: 3 },
+    ]);
+    expect(manifest).toMatchObject({ version: 3, epoch: 3 });
+    expect(result).toBe('read for version 3');
+    expect(decodeManifest((await bucket.get(manifestKey('', 2))) as Uint8Array)).toMatchObject({ epoch: 2 }); // the rival's, not overwritten
+  });
+
   it('skips a void (torn) slot but is fenced by a valid manifest of another epoch in its slot', async () => {
     const bucket = new InMemoryObjectStore();
     const manifests = new ManifestStore(bucket, '');
