@@ -41,7 +41,8 @@ export class Follower extends Engine {
     if (this.cfg.diskCacheDir) await mkdir(this.cfg.diskCacheDir, { recursive: true });
     const { manifest: latest } = await this.manifests.readLatest(0);
     if (latest) this.adoptManifest(latest);
-    await this.pullWal();
+    this.prefetchL0();
+    this.stats.walReplayed = await this.pullWal();
     this.poll.start();
   }
 
@@ -69,7 +70,9 @@ export class Follower extends Engine {
   /**
    * Catches up with the writer now: a newer manifest and new WAL objects, looked for at once (a
    * LIST of manifests, and GETs of the next WAL slots: see `WalReader.follow`). Calls `onRefresh`
-   * when it saw anything new (the event log above re-reads its head then).
+   * as soon as it applied anything new (the event log above re-reads its head then): after each
+   * new WAL object, not once at the end, since a follower of a busy writer finds more slots on
+   * every round of GETs and its pull ends only when it reaches a slot not written yet.
    */
   refresh(): Promise<void> {
     this.refreshing ??= (async () => {
@@ -84,17 +87,11 @@ export class Follower extends Engine {
         });
         const from = this.lastWalId + 1;
         const follow = (next: number, apply: (batches: WalBatch[], slot: number) => void) => this.walReader.follow(next, apply, this.lastFound + 1);
-        const wal = this.pullWal(follow).then(() => {
-          if (this.lastWalId + 1 > from) this.cfg.onRefresh?.();
-        });
-        await Promise.all([manifest, wal]);
+        const notify = () => this.cfg.onRefresh?.();
+        await Promise.all([manifest, this.pullWal(follow, notify)]);
         // A manifest that moved the replay point past where the WAL pull started (a follower far
         // behind, whose next slots may be gone): continue from there now, not a poll later.
-        if (this.manifest.walReplayFrom > from) {
-          const before = this.lastWalId;
-          await this.pullWal(follow);
-          if (this.lastWalId !== before) this.cfg.onRefresh?.();
-        }
+        if (this.manifest.walReplayFrom > from) await this.pullWal(follow, notify);
         this.lastFound = this.lastWalId + 1 - from;
       } finally {
         this.refreshing = undefined;
@@ -119,16 +116,24 @@ export class Follower extends Engine {
   /**
    * Reads WAL slots after the last one applied (by LIST at open, by GETs when polling). A slot
    * below the manifest's replay point is in a table already and is not applied: the manifest may
-   * move while the pull is under way.
+   * move while the pull is under way. `applied` runs after each WAL object applied. Returns how
+   * many it applied.
    */
   private async pullWal(
     read: (from: number, apply: (batches: WalBatch[], slot: number) => void) => Promise<number> = (from, apply) => this.walReader.replay(from, apply),
-  ): Promise<void> {
+    applied?: () => void,
+  ): Promise<number> {
+    let count = 0;
     const next = await read(this.lastWalId + 1, (batches, id) => {
-      if (id < this.manifest.walReplayFrom) return;
-      this.walTail.set(id, batches);
-      this.applyAll(batches);
+      if (id >= this.manifest.walReplayFrom) {
+        this.walTail.set(id, batches);
+        this.applyAll(batches);
+        count++;
+        this.lastWalId = Math.max(this.lastWalId, id);
+        applied?.();
+      }
     });
     this.lastWalId = Math.max(this.lastWalId, next - 1);
+    return count;
   }
 }

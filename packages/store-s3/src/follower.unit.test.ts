@@ -3,10 +3,56 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { InMemoryObjectStore } from './object-store/memory.js';
+import { walKey } from './wal/format.js';
 import { S3Level } from './s3-level.js';
 import { s3LogDefaults } from './url.js';
 
+/** A bucket whose GETs of one key wait until the test lets them through. */
+class GetGate extends InMemoryObjectStore {
+  gated: string | undefined;
+  private readonly held: (() => void)[] = [];
+
+  override async get(key: string): Promise<Uint8Array | undefined> {
+    if (key === this.gated) await new Promise<void>((release) => this.held.push(release));
+    return super.get(key);
+  }
+
+  async waiting(): Promise<void> {
+    while (this.held.length === 0) await new Promise<void>((r) => setImmediate(r));
+  }
+
+  release(): void {
+    this.gated = undefined;
+    for (const r of this.held.splice(0)) r();
+  }
+}
+
 describe('follower refresh events', () => {
+  it("emits 'refresh' as soon as a poll applies a new WAL object, not when the poll ends", async () => {
+    const store = new GetGate();
+    const writer = new S3Level<string, string>({ store, flushIntervalMs: 0 });
+    await writer.open();
+    const follower = new S3Level<string, string>({ store, readOnly: true, pollIntervalMs: 3_600_000 });
+    await follower.open();
+    let events = 0;
+    follower.on('refresh' as never, () => events++);
+    for (const k of ['k1', 'k2', 'k3']) await writer.put(k, 'v'); // one WAL object each
+    const slots = store.keys().filter((k) => k.startsWith('wal/'));
+    // The poll finds the first two objects, then waits on its GET of the third.
+    store.gated = slots.at(-1);
+    expect(store.gated).toBe(walKey('', Number(slots.at(-1)?.slice(4))));
+    const refreshing = follower.refresh();
+    await store.waiting();
+    expect(events).toBeGreaterThanOrEqual(1);
+    expect(await follower.get('k2')).toBe('v');
+    expect(await follower.get('k3')).toBeUndefined();
+    store.release();
+    await refreshing;
+    expect(await follower.get('k3')).toBe('v');
+    await follower.close();
+    await writer.close();
+  });
+
   it("emits 'refresh' after a refresh that saw new WAL objects or a new manifest, and only then", async () => {
     const store = new InMemoryObjectStore();
     const writer = new S3Level<string, string>({ store, flushIntervalMs: 0 });
