@@ -1,7 +1,11 @@
 /**
  * Server figures (issue 16): the log behind `strand serve` in a child process, driven over
  * loopback by `@strand/client` from this process, each beside the in-process log doing the same
- * work in the same run. Design: docs/design/0009-server.md.
+ * work in the same run. Design: docs/design/0013-server.md.
+ *
+ * Sizes follow `--scale`: at `--scale 1` (`npm run bench -- --only server --scale 1`) they are
+ * the issue's (20,000 durable appends, a 1,000,000-event catch-up, 100 subscribers while 20,000
+ * events are appended, 10,000 idle subscriptions); `--scale 0.05` is a quick run.
  *
  * @module
  */
@@ -23,10 +27,10 @@ interface Served {
   stop(): Promise<void>;
 }
 
-/** `strand serve` on a fresh LevelDB directory, in a child process. */
-async function serve(ctx: BenchContext, label: string, extra: string[] = []): Promise<Served> {
-  const path = await ctx.tmpdir(label);
-  const child = spawn(process.execPath, [bin, '--path', path, '--json', 'serve', '--port', '0', ...extra], {
+/** `strand serve` on a LevelDB directory (a fresh one unless `path` is given), in a child process. */
+async function serve(ctx: BenchContext, label: string, extra: string[] = [], path?: string): Promise<Served> {
+  const dir = path ?? (await ctx.tmpdir(label));
+  const child = spawn(process.execPath, [bin, '--path', dir, '--json', 'serve', '--port', '0', ...extra], {
     env: { ...process.env, STRAND_API_KEY: API_KEY },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -79,6 +83,7 @@ async function appends(ctx: BenchContext): Promise<Figure[]> {
     localP50.push(percentile(ll, 50));
     await log.close();
   });
+  ctx.log(`server: appends done`);
   return [
     {
       id: 'server.append.durable.events_per_s',
@@ -117,32 +122,36 @@ async function drain(store: StrandClient | EventLog, pattern: string, total: num
   if (n !== total) throw new Error(`caught up ${n} of ${total}`);
 }
 
-/** One remote subscriber catching up the whole log, beside an in-process follow of the same log. */
+/**
+ * One remote subscriber catching up the whole log, beside an in-process follow of the same log:
+ * the log is written once in process, followed there, then served by `strand serve` from the
+ * same directory and followed through the client (at --scale 1, 1,000,000 events).
+ */
 async function catchup(ctx: BenchContext): Promise<Figure[]> {
   const total = Math.max(20_000, Math.round(1_000_000 * ctx.scale));
+  const runs = Math.min(ctx.runs, 3);
   const remote: number[] = [];
   const local: number[] = [];
-  const s = await serve(ctx, 'server-catchup');
-  const client = connect({ url: s.url, apiKey: API_KEY });
-  await load(client, total);
-  for (let r = 0; r < ctx.runs; r++) {
+  const path = await ctx.tmpdir('server-catchup');
+  const log = await openLog({ path });
+  ctx.log(`server: loading ${total} events for catch-up`);
+  await load(log, total);
+  for (let r = 0; r < runs; r++) local.push((total / (await timeMs(() => drain(log, '>', total)))) * 1000);
+  await log.close();
+  const s = await serve(ctx, 'server-catchup', [], path);
+  for (let r = 0; r < runs; r++) {
     const c = connect({ url: s.url, apiKey: API_KEY });
     remote.push((total / (await timeMs(() => drain(c, '>', total)))) * 1000);
     await c.close();
   }
-  await client.close();
   await s.stop();
-  const log = await openLog({ path: await ctx.tmpdir('server-catchup-local') });
-  await load(log, total);
-  for (let r = 0; r < ctx.runs; r++) local.push((total / (await timeMs(() => drain(log, '>', total)))) * 1000);
-  await log.close();
   return [
     {
       id: 'server.catchup.events_per_s',
       value: median(remote),
       unit: 'events/s',
       reference: { name: 'in-process follow of the same log', value: median(local) },
-      note: `one remote subscriber catching up ${total} events (200-byte payloads) from position 1`,
+      note: `one remote subscriber catching up ${total} events (200-byte payloads) from position 1; medians of ${runs}`,
     },
   ];
 }

@@ -76,6 +76,7 @@ describe('security matrix', () => {
       for (const [name, op] of Object.entries(operations('secret/x'))) {
         expect(await errorCode(op(client(key))), `${name} with key ${key.slice(0, 12)}`).toBe('STRAND_UNAUTHENTICATED');
       }
+      expect(await errorCode(client(key).countStreams()), `countStreams with key ${key.slice(0, 12)}`).toBe('STRAND_UNAUTHENTICATED');
     }
     await acmeUnchanged();
   });
@@ -101,6 +102,9 @@ describe('security matrix', () => {
     expect((await collect(narrow.readAll())).map((e) => e.stream)).toEqual(['orders/o-1']);
     expect((await narrow.listChildren('')).entries.map((e) => e.name)).toEqual(['orders']);
     expect(await collect(narrow.readAll({ pattern: 'secret/>' }))).toEqual([]);
+    // Stream counts count only what the grant may read.
+    expect([await narrow.countStreams(), await narrow.countStreams('secret'), await narrow.countStreams('orders', { below: true })]).toEqual([1, 0, 1]);
+    expect(await client(keys.a).countStreams()).toBe(2);
     // Deleting and truncating need admin even inside the grant.
     expect(await errorCode(narrow.deleteStream('orders/o-1'))).toBe('STRAND_ACCESS_DENIED');
     expect(await errorCode(narrow.truncateBefore('orders/o-1', 1))).toBe('STRAND_ACCESS_DENIED');
@@ -113,6 +117,7 @@ describe('security matrix', () => {
     expect(await collect(b.readAll())).toEqual([]);
     expect((await b.listChildren('')).entries).toEqual([]);
     expect(await b.headPosition()).toBe(0);
+    expect(await b.countStreams()).toBe(0);
     await b.append('secret/x', [{ type: 'Mine', data: 1 }]);
     expect((await collect(b.readStream('secret/x'))).map((e) => e.type)).toEqual(['Mine']);
     await acmeUnchanged();

@@ -22,7 +22,7 @@ import { openS3Log } from '@strand/store-s3';
 import { ClassicLevel } from 'classic-level';
 import { Command, Option } from 'commander';
 import { exitCodeOf, ExitCode, type Output, output, progressBar } from './output.js';
-import { remoteAppend, remoteInfo, remoteProjections, remoteRead, remoteResume, remoteStreams, remoteTail, withServer } from './remote.js';
+import { remoteAppend, remoteInfo, remoteProjections, remoteRead, remoteRebuild, remoteResume, remoteStreams, remoteTail, withServer } from './remote.js';
 import { type ServeOptions, serve } from './serve.js';
 import { tail } from './tail.js';
 
@@ -606,24 +606,34 @@ Examples:
 projections
   .command('rebuild <name>')
   .description('rebuild a projection from the start, blue/green, with a progress bar and ETA')
-  .requiredOption('--module <file>', 'JavaScript module that exports the projection (a defineProjection result)')
+  .option('--module <file>', 'JavaScript module that exports the projection (a defineProjection result); not with --server')
   .addHelpText('after', `
 The old generation keeps serving until the new one has caught up, then they swap. Stop the
-application's runner of this projection first: LevelDB allows one process per store.
+application's runner of this projection first: LevelDB allows one process per store. With
+--server, the server rebuilds the projection it hosts (strand serve --projections) and the
+command shows its progress; the rebuild goes on in the server if the command is stopped.
 
 Examples:
   strand projections rebuild balances --module ./dist/read-models.js
-  strand projections rebuild balances --module ./dist/read-models.js --json`)
-  .action((name: string, opts: { module: string }) =>
-    withLog(async (log, out) => {
+  strand projections rebuild balances --module ./dist/read-models.js --json
+  STRAND_API_KEY=... strand --server http://127.0.0.1:7070 projections rebuild balances`)
+  .action((name: string, opts: { module?: string }) => {
+    if (globals().server !== undefined && opts.module !== undefined) {
+      return output(globals().json).fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', 'strand projections rebuild --server rebuilds the projection the server hosts: give no --module.');
+    }
+    const viaServer = remote((c, out) => remoteRebuild(c, out, name));
+    if (viaServer !== undefined) return viaServer;
+    if (opts.module === undefined) return output(globals().json).fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', "strand projections rebuild needs --module FILE (the module that exports the projection), or --server URL for a projection a server hosts.");
+    const module = opts.module;
+    return withLog(async (log, out) => {
       let mod: Record<string, unknown>;
       try {
-        mod = (await import(pathToFileURL(resolvePath(opts.module)).href)) as Record<string, unknown>;
+        mod = (await import(pathToFileURL(resolvePath(module)).href)) as Record<string, unknown>;
       } catch (cause) {
-        return out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', `Cannot load --module ${opts.module}: ${(cause as Error).message}. Give the built JavaScript file that exports the projection.`);
+        return out.fail(ExitCode.usage, 'STRAND_INVALID_ARGUMENT', `Cannot load --module ${module}: ${(cause as Error).message}. Give the built JavaScript file that exports the projection.`);
       }
       const projection = Object.values(mod).find((v): v is CompiledProjection => v !== null && typeof v === 'object' && (v as { name?: unknown }).name === name && 'handlers' in v);
-      if (projection === undefined) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `${opts.module} exports no projection named "${name}". Export the result of defineProjection({ name: '${name}', ... }).`);
+      if (projection === undefined) return out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `${module} exports no projection named "${name}". Export the result of defineProjection({ name: '${name}', ... }).`);
       if (await isInlineProjection(log, name)) {
         return out.fail(
           ExitCode.usage,
@@ -642,8 +652,8 @@ Examples:
       const s = await runner.status();
       await runner.stop();
       out.table([{ name, generation: s.generation, position: s.position, head: log.position }], ['name', 'generation', 'position', 'head'], `rebuilt ${name} into generation ${s.generation}`);
-    }),
-  );
+    });
+  });
 
 const tenants = program
   .command('tenants')

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { connect, type StrandClient } from '@strand/client';
-import { compilePattern, type ExpectedVersion, type RecordedEvent } from '@strand/core';
-import { ExitCode, type Output } from './output.js';
+import { connect, type RemoteProjectionStatus, type StrandClient } from '@strand/client';
+import { compilePattern, type ExpectedVersion, isStrandError, type RecordedEvent } from '@strand/core';
+import { ExitCode, type Output, progressBar } from './output.js';
 
 /** Runs `fn` with a client of `server` (key from `STRAND_API_KEY`), then closes it. */
 export async function withServer<T>(server: string, out: Output, fn: (client: StrandClient) => Promise<T>): Promise<T> {
@@ -73,20 +73,25 @@ export async function remoteTail(client: StrandClient, out: Output, pattern: str
   }
 }
 
-/** `strand streams` against a server (`below` is not counted remotely: `yes` when there are streams below). */
+/** `strand streams` against a server: `below` counts the streams below each entry that the key may read. */
 export async function remoteStreams(client: StrandClient, out: Output, prefix: string | undefined, opts: { after?: string; limit: string }): Promise<void> {
   const page = await client.listChildren(prefix ?? '', { ...(opts.after === undefined ? {} : { after: opts.after }), limit: Number(opts.limit) });
   const rows = [];
   for (const e of page.entries) {
     const info = e.isStream ? await client.streamInfo(e.name) : undefined;
-    rows.push({ name: e.name, stream: e.isStream, version: info?.version ?? '', below: e.hasChildren ? 'yes' : '' });
+    rows.push({ name: e.name, stream: e.isStream, version: info?.version ?? '', below: e.hasChildren ? await client.countStreams(e.name, { below: true }) : 0 });
   }
   out.table(rows, ['name', 'stream', 'version', 'below'], page.next === undefined ? undefined : `more: strand --server ... streams ${prefix ?? ''} --after ${page.next}`);
 }
 
 /** `strand info` against a server. */
 export async function remoteInfo(client: StrandClient, out: Output, server: string): Promise<void> {
-  out.object({ server, position: await client.headPosition() });
+  // A key that may not read (append or subscribe only) still sees the position.
+  const streams = await client.countStreams().catch((error: unknown) => {
+    if (isStrandError(error, 'STRAND_ACCESS_DENIED')) return undefined;
+    throw error;
+  });
+  out.object({ server, ...(streams === undefined ? {} : { streams }), position: await client.headPosition() });
 }
 
 /** `strand projections` against a server: its hosted projections. */
@@ -106,4 +111,27 @@ export async function remoteResume(client: StrandClient, out: Output, mode: 'ret
   const ok = mode === 'retry' ? await client.projections().retry(name, stream) : await client.projections().skip(name, stream);
   if (!ok) out.fail(ExitCode.notFound, 'STRAND_NOT_FOUND', `Stream ${stream} is not parked in projection ${name}. List parked streams with: strand --server ... projections --parked`);
   out.object({ projection: name, stream, [mode === 'retry' ? 'retried' : 'skipped']: true });
+}
+
+/**
+ * `strand projections rebuild <name>` against a server: the hosted projection is rebuilt
+ * blue/green in the server (the old generation serves until the new one has caught up), with a
+ * progress bar and ETA on a terminal; the rebuild goes on in the server if the CLI is stopped.
+ */
+export async function remoteRebuild(client: StrandClient, out: Output, name: string): Promise<void> {
+  // The bar runs to the head when the rebuild starts: what the new generation must reach before
+  // the swap. A key that may rebuild (admin) but not read gets no bar.
+  const head = await client.headPosition().catch((error: unknown) => {
+    if (isStrandError(error, 'STRAND_ACCESS_DENIED')) return 0;
+    throw error;
+  });
+  const bar = progressBar(out, `rebuild ${name}`, head);
+  let s: RemoteProjectionStatus;
+  try {
+    s = await client.projections().rebuild(name, (p) => bar.update(Math.min(p.position, head)));
+    bar.update(Math.min(s.position, head));
+  } finally {
+    bar.stop();
+  }
+  out.table([{ name, generation: s.generation, position: s.position, head: s.head }], ['name', 'generation', 'position', 'head'], `rebuilt ${name} into generation ${s.generation}`);
 }

@@ -7,7 +7,9 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import type http2 from 'node:http2';
 import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { GenService } from '@bufbuild/protobuf/codegenv2';
 import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import {
@@ -36,7 +38,9 @@ import {
   type SubscribeOptions,
 } from '@strand/core';
 import {
+  decodeEvent,
   fromConnectError,
+  peekPosition,
   fromErrorDetail,
   fromWireAppendResult,
   fromWireEvent,
@@ -58,6 +62,30 @@ import { StrandAdmin } from './admin.js';
 import { RemoteProjections } from './projections.js';
 import { RemoteSchemaRegistry } from './schemas.js';
 import { RemoteSnapshots } from './snapshots.js';
+
+/**
+ * HTTP/2 receive windows of the client (the protocol's default is 65,535 bytes per stream and per
+ * connection): a subscription's batch of events (up to 512) fits a stream's window and the
+ * batches of many subscriptions the connection's, so the server does not stop for WINDOW_UPDATEs
+ * in the middle of one. Credits still bound what a subscription may have in flight.
+ */
+const STREAM_WINDOW = 1 << 20;
+const SESSION_WINDOW = 8 << 20;
+
+/** Sessions whose connection-level window is widened (the session manager opens them). */
+class WideSessionManager extends Http2SessionManager {
+  private readonly widened = new WeakSet<http2.Http2Session>();
+
+  override async request(...args: Parameters<Http2SessionManager['request']>): Promise<http2.ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    const session = stream.session;
+    if (session !== undefined && !this.widened.has(session)) {
+      this.widened.add(session);
+      session.setLocalWindowSize(SESSION_WINDOW);
+    }
+    return stream;
+  }
+}
 
 /** Reconnection of subscriptions (and retries of calls that failed to reach the server). */
 export interface ReconnectOptions {
@@ -100,6 +128,16 @@ export interface ClientOptions {
 }
 
 type Rpc = Client<typeof wire.EventStoreService>;
+
+/**
+ * `Subscribe` read as `SubscribeResponseEncoded` (the same bytes, each event kept encoded), so the
+ * client decodes events straight into `RecordedEvent`s (`decodeEvent`) rather than into messages
+ * first. The method keeps its name and path; only the reader of its answers differs.
+ */
+const subscribeEncoded = { ...wire.EventStoreService.method.subscribe, output: wire.SubscribeResponseEncodedSchema };
+const SubscribeService = { ...wire.EventStoreService, methods: [subscribeEncoded], method: { subscribe: subscribeEncoded } } as unknown as GenService<{
+  subscribe: { methodKind: 'server_streaming'; input: typeof wire.SubscribeRequestSchema; output: typeof wire.SubscribeResponseEncodedSchema };
+}>;
 type GroupRpc = Client<typeof groupsWire.ConsumerGroupService>;
 
 /** An append waiting to be sent in the next batch. */
@@ -132,6 +170,30 @@ function retryable(e: StrandError): boolean {
   return e.code === 'STRAND_SERVER_UNAVAILABLE' || e.code === 'STRAND_SUBSCRIPTION_ENDED' || (e.code === 'STRAND_LOG_CLOSED' && e.kind === 'closed');
 }
 
+/** Most decoded events {@link SharedEvents} keeps. */
+const SHARED_EVENTS = 4096;
+
+/**
+ * Decoded events shared by a client's subscriptions: several subscriptions on overlapping
+ * patterns receive the same event, and decode it once, as followers in process share one frozen
+ * event from the log's ring. An entry is used only for the very same bytes (an event's position
+ * names it, its bytes confirm it).
+ */
+class SharedEvents {
+  private readonly byPosition = new Map<number, { bytes: Buffer; event: RecordedEvent }>();
+
+  decode(bytes: Uint8Array): RecordedEvent {
+    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const position = peekPosition(b);
+    const hit = this.byPosition.get(position);
+    if (hit?.bytes.equals(b)) return hit.event;
+    const event = Object.freeze(decodeEvent(b));
+    if (this.byPosition.size >= SHARED_EVENTS) this.byPosition.delete(this.byPosition.keys().next().value!);
+    this.byPosition.set(position, { bytes: b, event });
+    return event;
+  }
+}
+
 /** Options of {@link StrandClient.append}: the embedded log's, plus read-your-writes. */
 export interface RemoteAppendOptions extends AppendOptions {
   /**
@@ -147,6 +209,7 @@ export interface RemoteAppendOptions extends AppendOptions {
 /** A remote Strand server as an {@link EventStore}. Create with {@link connect}. */
 export class StrandClient implements EventStore {
   private readonly rpc: Rpc;
+  private readonly subscribeRpc: Client<typeof SubscribeService>;
   private readonly groupRpc: GroupRpc;
   private readonly schemaRpc: Client<typeof schemaWire.SchemaRegistryService>;
   private readonly projectionRpc: Client<typeof projectionWire.ProjectionService>;
@@ -157,6 +220,9 @@ export class StrandClient implements EventStore {
   private readonly state: AnyLevel;
   private readonly ownsState: boolean;
   private readonly aborts = new Set<AbortController>();
+  private readonly shared = new SharedEvents();
+  /** Subscriptions open now: with more than one, they share decoded events. */
+  private following = 0;
   private queue: QueuedAppend[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -179,13 +245,14 @@ export class StrandClient implements EventStore {
       return next(req);
     };
     const baseUrl = parsed.origin;
-    const nodeOptions = options.ca === undefined ? {} : { ca: options.ca };
-    this.sessions = new Http2SessionManager(baseUrl, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 60_000 }, nodeOptions);
+    const nodeOptions = { settings: { initialWindowSize: STREAM_WINDOW }, ...(options.ca === undefined ? {} : { ca: options.ca }) };
+    this.sessions = new WideSessionManager(baseUrl, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 60_000 }, nodeOptions);
     const transportOptions = { baseUrl, httpVersion: '2' as const, sessionManager: this.sessions, interceptors: [auth], readMaxBytes: 64 * 1024 * 1024,
       ...(options.compression === true ? {} : { acceptCompression: [] }),
     };
     const transport = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport({ ...transportOptions, useBinaryFormat: true });
     this.rpc = createClient(wire.EventStoreService, transport);
+    this.subscribeRpc = createClient(SubscribeService, transport);
     this.groupRpc = createClient(groupsWire.ConsumerGroupService, transport);
     this.schemaRpc = createClient(schemaWire.SchemaRegistryService, transport);
     this.projectionRpc = createClient(projectionWire.ProjectionService, transport);
@@ -379,67 +446,73 @@ export class StrandClient implements EventStore {
     const window = this.options.subscriptionWindow;
     let failures = 0;
     const stopped = () => this.closed || signal?.aborted === true;
-    while (!stopped()) {
-      const abort = new AbortController();
-      this.aborts.add(abort);
-      const onOuter = () => abort.abort();
-      signal?.addEventListener('abort', onOuter, { once: true });
-      let readingSince = 0;
-      const heartbeatMs = this.options.heartbeatMs;
-      // A connection that went silent (no events, no heartbeat for 3 intervals) is dead: reconnect.
-      const watchdog = setInterval(() => {
-        if (readingSince !== 0 && Date.now() - readingSince > 3 * heartbeatMs) abort.abort();
-      }, heartbeatMs);
-      watchdog.unref();
-      try {
-        const stream = this.rpc.subscribe(
-          { pattern, from: BigInt(cursor ?? 0), fromEnd: cursor === undefined, credits: window, heartbeatMs },
-          { signal: abort.signal },
-        );
-        const it = stream[Symbol.asyncIterator]();
-        let subscriptionId = '';
-        let consumed = 0;
-        for (;;) {
-          readingSince = Date.now();
-          const r = await it.next();
-          readingSince = 0;
-          if (r.done) break;
-          const m = r.value.message;
-          failures = 0;
-          if (m.case === 'started') {
-            subscriptionId = m.value.subscriptionId;
-            cursor ??= Number(m.value.head) + 1;
-          } else if (m.case === 'events') {
-            for (const w of m.value.events) {
-              const e = fromWireEvent(w);
-              // Never deliver twice, whatever the server resends after a reconnect.
-              if (cursor !== undefined && e.position < cursor) continue;
-              cursor = e.position + 1;
-              yield e;
-            }
-            consumed += m.value.events.length;
-            if (consumed >= window / 2) {
-              const n = consumed;
-              consumed = 0;
-              this.rpc.grantCredits({ subscriptionId, events: n }).catch(() => abort.abort());
+    this.following++;
+    try {
+      while (!stopped()) {
+        const abort = new AbortController();
+        this.aborts.add(abort);
+        const onOuter = () => abort.abort();
+        signal?.addEventListener('abort', onOuter, { once: true });
+        let readingSince = 0;
+        const heartbeatMs = this.options.heartbeatMs;
+        // A connection that went silent (no events, no heartbeat for 3 intervals) is dead: reconnect.
+        const watchdog = setInterval(() => {
+          if (readingSince !== 0 && Date.now() - readingSince > 3 * heartbeatMs) abort.abort();
+        }, heartbeatMs);
+        watchdog.unref();
+        try {
+          const stream = this.subscribeRpc.subscribe(
+            { pattern, from: BigInt(cursor ?? 0), fromEnd: cursor === undefined, credits: window, heartbeatMs },
+            { signal: abort.signal },
+          );
+          const it = stream[Symbol.asyncIterator]();
+          let subscriptionId = '';
+          let consumed = 0;
+          for (;;) {
+            readingSince = Date.now();
+            const r = await it.next();
+            readingSince = 0;
+            if (r.done) break;
+            const m = r.value.message;
+            failures = 0;
+            if (m.case === 'started') {
+              subscriptionId = m.value.subscriptionId;
+              cursor ??= Number(m.value.head) + 1;
+            } else if (m.case === 'events') {
+              const share = this.following > 1;
+              for (const w of m.value.events) {
+                const e = share ? this.shared.decode(w) : decodeEvent(w);
+                // Never deliver twice, whatever the server resends after a reconnect.
+                if (cursor !== undefined && e.position < cursor) continue;
+                cursor = e.position + 1;
+                yield e;
+              }
+              consumed += m.value.events.length;
+              if (consumed >= window / 2) {
+                const n = consumed;
+                consumed = 0;
+                this.rpc.grantCredits({ subscriptionId, events: n }).catch(() => abort.abort());
+              }
             }
           }
+          // The server ended the stream without an error (it is going away): reconnect.
+          if (stopped()) return;
+        } catch (error) {
+          if (stopped()) return;
+          const e = fromConnectError(error);
+          if (!abort.signal.aborted && !retryable(e)) throw e;
+          if (++failures >= this.options.reconnect.maxAttempts) throw e;
+        } finally {
+          clearInterval(watchdog);
+          signal?.removeEventListener('abort', onOuter);
+          this.aborts.delete(abort);
+          abort.abort();
         }
-        // The server ended the stream without an error (it is going away): reconnect.
         if (stopped()) return;
-      } catch (error) {
-        if (stopped()) return;
-        const e = fromConnectError(error);
-        if (!abort.signal.aborted && !retryable(e)) throw e;
-        if (++failures >= this.options.reconnect.maxAttempts) throw e;
-      } finally {
-        clearInterval(watchdog);
-        signal?.removeEventListener('abort', onOuter);
-        this.aborts.delete(abort);
-        abort.abort();
+        await sleep(this.backoff(failures), signal);
       }
-      if (stopped()) return;
-      await sleep(this.backoff(failures), signal);
+    } finally {
+      this.following--;
     }
   }
 
@@ -455,6 +528,15 @@ export class StrandClient implements EventStore {
       entries: res.entries.map((e) => ({ name: e.name, segment: e.segment, isStream: e.isStream, hasChildren: e.hasChildren })),
       ...(res.next === undefined ? {} : { next: res.next }),
     };
+  }
+
+  /**
+   * How many streams lie at or below `prefix` ('' = all), of those this key may read, as the
+   * embedded `EventLog.countStreams` counts them; `below: true` leaves out `prefix` itself.
+   */
+  async countStreams(prefix = '', options: { below?: boolean } = {}): Promise<number> {
+    const res = await this.call(() => this.rpc.countStreams({ prefix, below: options?.below === true }), true);
+    return Number(res.streams);
   }
 
   async streamInfo(stream: string): Promise<StreamInfo | undefined> {

@@ -4,14 +4,12 @@
  *
  * @module
  */
-import { create } from '@bufbuild/protobuf';
 import { type AppendResult, type EventInput, type ExpectedVersion, InvalidEventError, type RecordedEvent, type StreamInfo } from '@strand/core';
-import {
-  type AppendResult as WireAppendResult,
-  type EventInput as WireEventInput,
-  EventInputSchema,
-  type RecordedEvent as WireRecordedEvent,
-  type StreamInfo as WireStreamInfo,
+import type {
+  AppendResult as WireAppendResult,
+  EventInput as WireEventInput,
+  RecordedEvent as WireRecordedEvent,
+  StreamInfo as WireStreamInfo,
 } from './gen/strand/v1/store_pb.js';
 
 /** JSON text of a value, `''` for `undefined`; throws `STRAND_INVALID_EVENT` for what JSON cannot carry. */
@@ -40,13 +38,15 @@ export function parseJsonText(text: string, what: string): unknown {
 /** An {@link EventInput} as a wire message (client side). */
 export function toWireInput(e: EventInput): WireEventInput {
   if (e === null || typeof e !== 'object') throw new InvalidEventError('an event is an object { type, data, id?, metadata? }');
-  return create(EventInputSchema, {
+  // A message literal (every field set), as `create(EventInputSchema, ...)` would build it.
+  return {
+    $typeName: 'strand.v1.EventInput',
     type: typeof e.type === 'string' ? e.type : '',
     data: jsonText(e.data, 'data'),
     id: e.id ?? '',
     metadata: jsonText(e.metadata, 'metadata'),
     schemaVersion: e.schemaVersion ?? 0,
-  });
+  };
 }
 
 /** A wire event input as an {@link EventInput} (server side). */

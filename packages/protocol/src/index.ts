@@ -18,6 +18,7 @@ export {
   toWireInfo,
   toWireInput,
 } from './convert.js';
+export { decodeEvent, encodeEvent, encodeEventDelimited, peekPosition } from './event-codec.js';
 export {
   connectCodeOf,
   fromConnectError,

@@ -10,7 +10,10 @@ import { AccessDeniedError, allows, type Grant, PERMISSIONS, type Permission, ty
 import { UnauthenticatedError } from '@strand/protocol';
 
 /** The data operations a scope runs, access-checked (and metered, in a tenant). */
-export type ScopedStore = Pick<EventStore, 'append' | 'appendMulti' | 'readStream' | 'readAll' | 'follow' | 'streamInfo'>;
+export type ScopedStore = Pick<EventStore, 'append' | 'appendMulti' | 'readStream' | 'readAll' | 'follow' | 'streamInfo'> & {
+  /** Streams at or below a prefix that the principal may read (`EventLog.countStreams`, `TenantClient.countStreams`). */
+  countStreams(prefix?: string): Promise<number>;
+};
 
 /** What one authenticated call may do, on which log. */
 export interface Scope {

@@ -92,6 +92,15 @@ export interface ListenOptions {
   host?: string;
 }
 
+/**
+ * HTTP/2 receive windows. The protocol's default (65,535 bytes for each stream and for the whole
+ * connection) makes a peer stop after 64 KiB until the server's process runs and answers with
+ * WINDOW_UPDATE: a 1 MiB append batch would take 16 such round trips, and on a busy machine each
+ * waits for a time slice. A stream may carry a whole batch, the connection several.
+ */
+const STREAM_WINDOW = 1 << 20;
+const SESSION_WINDOW = 8 << 20;
+
 function keysOf(k: string | readonly string[] | undefined): string[] {
   const list = k === undefined ? [] : typeof k === 'string' ? [k] : [...k];
   for (const key of list) {
@@ -178,12 +187,12 @@ export class StrandServer {
     });
     const handler = (req: HttpRequest, res: HttpResponse) => this.route(req, res, rpc);
     if (options.tls !== undefined) {
-      this.h2 = http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true }, handler);
+      this.h2 = http2.createSecureServer({ cert: options.tls.cert, key: options.tls.key, allowHTTP1: true, settings: { initialWindowSize: STREAM_WINDOW } }, handler);
       this.h1 = undefined;
       this.listener = this.h2 as unknown as net.Server;
       this.listener.on('secureConnection', (s: Socket) => this.track(s));
     } else {
-      this.h2 = http2.createServer({}, handler);
+      this.h2 = http2.createServer({ settings: { initialWindowSize: STREAM_WINDOW } }, handler);
       this.h1 = http.createServer(handler);
       // HTTP/2 without TLS (h2c, prior knowledge) and HTTP/1.1 on one port: the first bytes tell.
       this.listener = net.createServer((socket) => {
@@ -200,6 +209,7 @@ export class StrandServer {
     }
     this.h2.on('session', (session: Http2Session) => {
       this.sessions.add(session);
+      session.setLocalWindowSize(SESSION_WINDOW);
       session.on('close', () => this.sessions.delete(session));
       session.on('error', () => session.destroy());
     });

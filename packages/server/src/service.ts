@@ -46,6 +46,15 @@ function count(n: bigint | number, what: string): number {
   return v;
 }
 
+function mayRead(scope: Scope, stream: string): boolean {
+  try {
+    scope.check('read', stream);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Registers the service's handlers on a Connect router. */
 export function registerEventStoreService(router: ConnectRouter, deps: ServiceDeps): void {
   const { connections, limits } = deps;
@@ -137,7 +146,9 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
         end = call.end;
         const info = callInfo(ctx);
         closeStream = connections.openStream(info.connection);
-        const sc: SubscriptionContext = { limits, shutdown: deps.shutdown, kill: info.kill };
+        // application/connect+proto, application/grpc(+proto), application/grpc-web(+proto): binary.
+        const binary = !/json/i.test(ctx.requestHeader.get('content-type') ?? '');
+        const sc: SubscriptionContext = { limits, shutdown: deps.shutdown, kill: info.kill, binary };
         yield* deps.subscriptions.run(call.scope, req, ctx.signal, sc);
       } catch (error) {
         throw toConnectError(error);
@@ -183,6 +194,14 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
     getPosition: unary(async (_req: wire.GetPositionRequest, scope): Promise<MessageInitShape<typeof wire.GetPositionResponseSchema>> => {
       scope.checkHolds('read', 'subscribe');
       return { position: BigInt((await scope.log()).position) };
+    }),
+
+    countStreams: unary(async (req: wire.CountStreamsRequest, scope): Promise<MessageInitShape<typeof wire.CountStreamsResponseSchema>> => {
+      scope.checkHolds('read');
+      let n = await scope.store.countStreams(req.prefix);
+      // The prefix itself counted when it is a stream the principal may read.
+      if (req.below && req.prefix !== '' && n > 0 && mayRead(scope, req.prefix) && (await scope.store.streamInfo(req.prefix)) !== undefined) n--;
+      return { streams: BigInt(n) };
     }),
 
     waitForPosition: unary(async (req: wire.WaitForPositionRequest, scope) => {

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { InvalidArgumentError, type RecordedEvent } from '@strand/core';
 import { AccessDeniedError } from '@strand/core/tenancy';
-import { SubscriptionEndedError, toWireEvent, type wire } from '@strand/protocol';
+import { WireType } from '@bufbuild/protobuf/wire';
+import { encodeEventDelimited, SubscriptionEndedError, toWireEvent, type wire } from '@strand/protocol';
 import type { Scope } from './auth.js';
 import type { Limits } from './limits.js';
 
@@ -72,9 +73,19 @@ const turn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(() => r
 
 /**
  * Wire form of events, shared by every subscriber: a live event is one frozen object in the log's
- * ring that all followers receive, so with 100 subscribers its payload is turned into JSON text
- * once rather than 100 times.
+ * ring that all followers receive, so with 100 subscribers it is encoded once rather than 100
+ * times. Binary subscribers get each event's protobuf bytes (`encodeEventDelimited`) as the raw
+ * elements of `EventBatch.events`; JSON subscribers (Connect JSON, curl) get messages.
  */
+const encodedEvents = new WeakMap<RecordedEvent, Uint8Array>();
+function encodedEvent(e: RecordedEvent): Uint8Array {
+  let w = encodedEvents.get(e);
+  if (w === undefined) {
+    w = encodeEventDelimited(e);
+    if (Object.isFrozen(e)) encodedEvents.set(e, w);
+  }
+  return w;
+}
 const wireEvents = new WeakMap<RecordedEvent, ReturnType<typeof toWireEvent>>();
 function wireEvent(e: RecordedEvent): ReturnType<typeof toWireEvent> {
   let w = wireEvents.get(e);
@@ -85,6 +96,18 @@ function wireEvent(e: RecordedEvent): ReturnType<typeof toWireEvent> {
   return w;
 }
 
+/**
+ * An `EventBatch` message. In binary, each event is an unknown field 1 whose bytes are the
+ * encoded event: the writer copies them as they are, and they are exactly what the field
+ * `repeated RecordedEvent events = 1` holds, so any protobuf reader sees the usual message.
+ */
+function eventBatch(events: readonly RecordedEvent[], binary: boolean): wire.EventBatch {
+  if (!binary) return { $typeName: 'strand.v1.EventBatch', events: events.map(wireEvent) };
+  const $unknown = new Array<{ no: number; wireType: WireType; data: Uint8Array }>(events.length);
+  for (let i = 0; i < events.length; i++) $unknown[i] = { no: 1, wireType: WireType.LengthDelimited, data: encodedEvent(events[i]!) };
+  return { $typeName: 'strand.v1.EventBatch', events: [], $unknown };
+}
+
 /** What a subscription needs from the server. */
 export interface SubscriptionContext {
   readonly limits: Limits;
@@ -92,6 +115,8 @@ export interface SubscriptionContext {
   readonly shutdown: AbortSignal;
   /** Ends the call's transport stream (a subscriber whose connection stopped reading). */
   readonly kill: () => void;
+  /** The call speaks protobuf binary (not JSON): events go as their encoded bytes. */
+  readonly binary: boolean;
 }
 
 /** The open subscriptions of a server, by id (for GrantCredits). */
@@ -193,7 +218,7 @@ export class Subscriptions {
         }
         credits.available -= batch.length;
         cursor = batch[batch.length - 1]!.position + 1;
-        yield send({ message: { case: 'events', value: { events: batch.map(wireEvent) } } });
+        yield send({ message: { case: 'events', value: eventBatch(batch, sc.binary) } });
         yieldedAt = 0;
         if (ended) break;
       }

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file strand/v1/store.proto.
  */
 export const file_strand_v1_store: GenFile = /*@__PURE__*/
-  fileDesc("ChVzdHJhbmQvdjEvc3RvcmUucHJvdG8SCXN0cmFuZC52MSJeCgpFdmVudElucHV0EgwKBHR5cGUYASABKAkSDAoEZGF0YRgCIAEoCRIKCgJpZBgDIAEoCRIQCghtZXRhZGF0YRgEIAEoCRIWCg5zY2hlbWFfdmVyc2lvbhgFIAEoDSKnAQoNUmVjb3JkZWRFdmVudBIOCgZzdHJlYW0YASABKAkSDwoHdmVyc2lvbhgCIAEoBBIQCghwb3NpdGlvbhgDIAEoBBIMCgR0eXBlGAQgASgJEgoKAmlkGAUgASgJEhEKCXRpbWVzdGFtcBgGIAEoAxIMCgRkYXRhGAcgASgJEhAKCG1ldGFkYXRhGAggASgJEhYKDnNjaGVtYV92ZXJzaW9uGAkgASgNIp0BCg1BcHBlbmRSZXF1ZXN0Eg4KBnN0cmVhbRgBIAEoCRIlCgZldmVudHMYAiADKAsyFS5zdHJhbmQudjEuRXZlbnRJbnB1dBIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgJEhAKCHJlY3JlYXRlGAQgASgIEhAKCHdhaXRfZm9yGAUgAygJEhcKD3dhaXRfdGltZW91dF9tcxgGIAEoDSKXAQoMQXBwZW5kUmVzdWx0Eg4KBnN0cmVhbRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhYKDmZpcnN0X3Bvc2l0aW9uGAMgASgEEhAKCHBvc2l0aW9uGAQgASgEEigKBmV2ZW50cxgFIAMoCzIYLnN0cmFuZC52MS5SZWNvcmRlZEV2ZW50EhIKCmlkZW1wb3RlbnQYBiABKAgiOQoOQXBwZW5kUmVzcG9uc2USJwoGcmVzdWx0GAEgASgLMhcuc3RyYW5kLnYxLkFwcGVuZFJlc3VsdCJxCgxTdHJlYW1BcHBlbmQSDgoGc3RyZWFtGAEgASgJEiUKBmV2ZW50cxgCIAMoCzIVLnN0cmFuZC52MS5FdmVudElucHV0EhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAkSEAoIcmVjcmVhdGUYBCABKAgiZwoSQXBwZW5kTXVsdGlSZXF1ZXN0EiYKBXBhcnRzGAEgAygLMhcuc3RyYW5kLnYxLlN0cmVhbUFwcGVuZBIQCgh3YWl0X2ZvchgCIAMoCRIXCg93YWl0X3RpbWVvdXRfbXMYAyABKA0iUQoTQXBwZW5kTXVsdGlSZXNwb25zZRIoCgdyZXN1bHRzGAEgAygLMhcuc3RyYW5kLnYxLkFwcGVuZFJlc3VsdBIQCghwb3NpdGlvbhgCIAEoBCJrChFSZWFkU3RyZWFtUmVxdWVzdBIOCgZzdHJlYW0YASABKAkSDAoEZnJvbRgCIAEoBBIRCgliYWNrd2FyZHMYAyABKAgSDQoFbGltaXQYBCABKA0SFgoOc2tpcF90cnVuY2F0ZWQYBSABKAgiXwoSUmVhZFN0cmVhbVJlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnN0cmFuZC52MS5SZWNvcmRlZEV2ZW50EhEKCW5leHRfZnJvbRgCIAEoBBIMCgRkb25lGAMgASgIIkoKDlJlYWRBbGxSZXF1ZXN0EgwKBGZyb20YASABKAQSCgoCdG8YAiABKAQSDwoHcGF0dGVybhgDIAEoCRINCgVsaW1pdBgEIAEoDSJoCg9SZWFkQWxsUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguc3RyYW5kLnYxLlJlY29yZGVkRXZlbnQSEQoJbmV4dF9mcm9tGAIgASgEEgoKAnRvGAMgASgEEgwKBGRvbmUYBCABKAgiagoQU3Vic2NyaWJlUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZnJvbV9lbmQYAyABKAgSDwoHY3JlZGl0cxgEIAEoDRIUCgxoZWFydGJlYXRfbXMYBSABKA0imQEKEVN1YnNjcmliZVJlc3BvbnNlEiUKB3N0YXJ0ZWQYASABKAsyEi5zdHJhbmQudjEuU3RhcnRlZEgAEicKBmV2ZW50cxgCIAEoCzIVLnN0cmFuZC52MS5FdmVudEJhdGNoSAASKQoJaGVhcnRiZWF0GAMgASgLMhQuc3RyYW5kLnYxLkhlYXJ0YmVhdEgAQgkKB21lc3NhZ2UiRgoHU3RhcnRlZBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSDAoEaGVhZBgCIAEoBBIUCgxoZWFydGJlYXRfbXMYAyABKA0iNgoKRXZlbnRCYXRjaBIoCgZldmVudHMYASADKAsyGC5zdHJhbmQudjEuUmVjb3JkZWRFdmVudCIpCglIZWFydGJlYXQSDAoEaGVhZBgBIAEoBBIOCgZjdXJzb3IYAiABKAQiPgoTR3JhbnRDcmVkaXRzUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSDgoGZXZlbnRzGAIgASgNIhYKFEdyYW50Q3JlZGl0c1Jlc3BvbnNlIkMKE0xpc3RDaGlsZHJlblJlcXVlc3QSDgoGcHJlZml4GAEgASgJEg0KBWFmdGVyGAIgASgJEg0KBWxpbWl0GAMgASgNIlgKDkhpZXJhcmNoeUVudHJ5EgwKBG5hbWUYASABKAkSDwoHc2VnbWVudBgCIAEoCRIRCglpc19zdHJlYW0YAyABKAgSFAoMaGFzX2NoaWxkcmVuGAQgASgIIl4KFExpc3RDaGlsZHJlblJlc3BvbnNlEioKB2VudHJpZXMYASADKAsyGS5zdHJhbmQudjEuSGllcmFyY2h5RW50cnkSEQoEbmV4dBgCIAEoCUgAiAEBQgcKBV9uZXh0IiYKFEdldFN0cmVhbUluZm9SZXF1ZXN0Eg4KBnN0cmVhbRgBIAEoCSJ+CgpTdHJlYW1JbmZvEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIVCg1sYXN0X3Bvc2l0aW9uGAMgASgEEg8KB2NyZWF0ZWQYBCABKAMSGAoQdHJ1bmNhdGVkX2JlZm9yZRgFIAEoBBIPCgdkZWxldGVkGAYgASgIIkoKFUdldFN0cmVhbUluZm9SZXNwb25zZRIoCgRpbmZvGAEgASgLMhUuc3RyYW5kLnYxLlN0cmVhbUluZm9IAIgBAUIHCgVfaW5mbyI/ChNEZWxldGVTdHJlYW1SZXF1ZXN0Eg4KBnN0cmVhbRgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgJIjsKFERlbGV0ZVN0cmVhbVJlc3BvbnNlEiMKBGluZm8YASABKAsyFS5zdHJhbmQudjEuU3RyZWFtSW5mbyI4ChVUcnVuY2F0ZUJlZm9yZVJlcXVlc3QSDgoGc3RyZWFtGAEgASgJEg8KB3ZlcnNpb24YAiABKAQiQwoWVHJ1bmNhdGVCZWZvcmVSZXNwb25zZRIYChB0cnVuY2F0ZWRfYmVmb3JlGAEgASgEEg8KB3JlbW92ZWQYAiABKAQiFAoSR2V0UG9zaXRpb25SZXF1ZXN0IicKE0dldFBvc2l0aW9uUmVzcG9uc2USEAoIcG9zaXRpb24YASABKAQiPgoWV2FpdEZvclBvc2l0aW9uUmVxdWVzdBIQCghwb3NpdGlvbhgBIAEoBBISCgp0aW1lb3V0X21zGAIgASgNIhkKF1dhaXRGb3JQb3NpdGlvblJlc3BvbnNlIj8KEkFwcGVuZEJhdGNoUmVxdWVzdBIpCgdhcHBlbmRzGAEgAygLMhguc3RyYW5kLnYxLkFwcGVuZFJlcXVlc3QidAoNQXBwZW5kT3V0Y29tZRIpCgZyZXN1bHQYASABKAsyFy5zdHJhbmQudjEuQXBwZW5kUmVzdWx0SAASLQoFZXJyb3IYAiABKAsyHC5zdHJhbmQudjEuU3RyYW5kRXJyb3JEZXRhaWxIAEIJCgdvdXRjb21lIkEKE0FwcGVuZEJhdGNoUmVzcG9uc2USKgoIb3V0Y29tZXMYASADKAsyGC5zdHJhbmQudjEuQXBwZW5kT3V0Y29tZTKLCAoRRXZlbnRTdG9yZVNlcnZpY2USPQoGQXBwZW5kEhguc3RyYW5kLnYxLkFwcGVuZFJlcXVlc3QaGS5zdHJhbmQudjEuQXBwZW5kUmVzcG9uc2USTAoLQXBwZW5kTXVsdGkSHS5zdHJhbmQudjEuQXBwZW5kTXVsdGlSZXF1ZXN0Gh4uc3RyYW5kLnYxLkFwcGVuZE11bHRpUmVzcG9uc2USSQoKUmVhZFN0cmVhbRIcLnN0cmFuZC52MS5SZWFkU3RyZWFtUmVxdWVzdBodLnN0cmFuZC52MS5SZWFkU3RyZWFtUmVzcG9uc2USQAoHUmVhZEFsbBIZLnN0cmFuZC52MS5SZWFkQWxsUmVxdWVzdBoaLnN0cmFuZC52MS5SZWFkQWxsUmVzcG9uc2USSAoJU3Vic2NyaWJlEhsuc3RyYW5kLnYxLlN1YnNjcmliZVJlcXVlc3QaHC5zdHJhbmQudjEuU3Vic2NyaWJlUmVzcG9uc2UwARJPCgxHcmFudENyZWRpdHMSHi5zdHJhbmQudjEuR3JhbnRDcmVkaXRzUmVxdWVzdBofLnN0cmFuZC52MS5HcmFudENyZWRpdHNSZXNwb25zZRJPCgxMaXN0Q2hpbGRyZW4SHi5zdHJhbmQudjEuTGlzdENoaWxkcmVuUmVxdWVzdBofLnN0cmFuZC52MS5MaXN0Q2hpbGRyZW5SZXNwb25zZRJSCg1HZXRTdHJlYW1JbmZvEh8uc3RyYW5kLnYxLkdldFN0cmVhbUluZm9SZXF1ZXN0GiAuc3RyYW5kLnYxLkdldFN0cmVhbUluZm9SZXNwb25zZRJPCgxEZWxldGVTdHJlYW0SHi5zdHJhbmQudjEuRGVsZXRlU3RyZWFtUmVxdWVzdBofLnN0cmFuZC52MS5EZWxldGVTdHJlYW1SZXNwb25zZRJVCg5UcnVuY2F0ZUJlZm9yZRIgLnN0cmFuZC52MS5UcnVuY2F0ZUJlZm9yZVJlcXVlc3QaIS5zdHJhbmQudjEuVHJ1bmNhdGVCZWZvcmVSZXNwb25zZRJMCgtHZXRQb3NpdGlvbhIdLnN0cmFuZC52MS5HZXRQb3NpdGlvblJlcXVlc3QaHi5zdHJhbmQudjEuR2V0UG9zaXRpb25SZXNwb25zZRJYCg9XYWl0Rm9yUG9zaXRpb24SIS5zdHJhbmQudjEuV2FpdEZvclBvc2l0aW9uUmVxdWVzdBoiLnN0cmFuZC52MS5XYWl0Rm9yUG9zaXRpb25SZXNwb25zZRJMCgtBcHBlbmRCYXRjaBIdLnN0cmFuZC52MS5BcHBlbmRCYXRjaFJlcXVlc3QaHi5zdHJhbmQudjEuQXBwZW5kQmF0Y2hSZXNwb25zZWIGcHJvdG8z", [file_strand_v1_errors]);
+  fileDesc("ChVzdHJhbmQvdjEvc3RvcmUucHJvdG8SCXN0cmFuZC52MSJeCgpFdmVudElucHV0EgwKBHR5cGUYASABKAkSDAoEZGF0YRgCIAEoCRIKCgJpZBgDIAEoCRIQCghtZXRhZGF0YRgEIAEoCRIWCg5zY2hlbWFfdmVyc2lvbhgFIAEoDSKnAQoNUmVjb3JkZWRFdmVudBIOCgZzdHJlYW0YASABKAkSDwoHdmVyc2lvbhgCIAEoBBIQCghwb3NpdGlvbhgDIAEoBBIMCgR0eXBlGAQgASgJEgoKAmlkGAUgASgJEhEKCXRpbWVzdGFtcBgGIAEoAxIMCgRkYXRhGAcgASgJEhAKCG1ldGFkYXRhGAggASgJEhYKDnNjaGVtYV92ZXJzaW9uGAkgASgNIp0BCg1BcHBlbmRSZXF1ZXN0Eg4KBnN0cmVhbRgBIAEoCRIlCgZldmVudHMYAiADKAsyFS5zdHJhbmQudjEuRXZlbnRJbnB1dBIYChBleHBlY3RlZF92ZXJzaW9uGAMgASgJEhAKCHJlY3JlYXRlGAQgASgIEhAKCHdhaXRfZm9yGAUgAygJEhcKD3dhaXRfdGltZW91dF9tcxgGIAEoDSKXAQoMQXBwZW5kUmVzdWx0Eg4KBnN0cmVhbRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgEEhYKDmZpcnN0X3Bvc2l0aW9uGAMgASgEEhAKCHBvc2l0aW9uGAQgASgEEigKBmV2ZW50cxgFIAMoCzIYLnN0cmFuZC52MS5SZWNvcmRlZEV2ZW50EhIKCmlkZW1wb3RlbnQYBiABKAgiOQoOQXBwZW5kUmVzcG9uc2USJwoGcmVzdWx0GAEgASgLMhcuc3RyYW5kLnYxLkFwcGVuZFJlc3VsdCJxCgxTdHJlYW1BcHBlbmQSDgoGc3RyZWFtGAEgASgJEiUKBmV2ZW50cxgCIAMoCzIVLnN0cmFuZC52MS5FdmVudElucHV0EhgKEGV4cGVjdGVkX3ZlcnNpb24YAyABKAkSEAoIcmVjcmVhdGUYBCABKAgiZwoSQXBwZW5kTXVsdGlSZXF1ZXN0EiYKBXBhcnRzGAEgAygLMhcuc3RyYW5kLnYxLlN0cmVhbUFwcGVuZBIQCgh3YWl0X2ZvchgCIAMoCRIXCg93YWl0X3RpbWVvdXRfbXMYAyABKA0iUQoTQXBwZW5kTXVsdGlSZXNwb25zZRIoCgdyZXN1bHRzGAEgAygLMhcuc3RyYW5kLnYxLkFwcGVuZFJlc3VsdBIQCghwb3NpdGlvbhgCIAEoBCJrChFSZWFkU3RyZWFtUmVxdWVzdBIOCgZzdHJlYW0YASABKAkSDAoEZnJvbRgCIAEoBBIRCgliYWNrd2FyZHMYAyABKAgSDQoFbGltaXQYBCABKA0SFgoOc2tpcF90cnVuY2F0ZWQYBSABKAgiXwoSUmVhZFN0cmVhbVJlc3BvbnNlEigKBmV2ZW50cxgBIAMoCzIYLnN0cmFuZC52MS5SZWNvcmRlZEV2ZW50EhEKCW5leHRfZnJvbRgCIAEoBBIMCgRkb25lGAMgASgIIkoKDlJlYWRBbGxSZXF1ZXN0EgwKBGZyb20YASABKAQSCgoCdG8YAiABKAQSDwoHcGF0dGVybhgDIAEoCRINCgVsaW1pdBgEIAEoDSJoCg9SZWFkQWxsUmVzcG9uc2USKAoGZXZlbnRzGAEgAygLMhguc3RyYW5kLnYxLlJlY29yZGVkRXZlbnQSEQoJbmV4dF9mcm9tGAIgASgEEgoKAnRvGAMgASgEEgwKBGRvbmUYBCABKAgiagoQU3Vic2NyaWJlUmVxdWVzdBIPCgdwYXR0ZXJuGAEgASgJEgwKBGZyb20YAiABKAQSEAoIZnJvbV9lbmQYAyABKAgSDwoHY3JlZGl0cxgEIAEoDRIUCgxoZWFydGJlYXRfbXMYBSABKA0imQEKEVN1YnNjcmliZVJlc3BvbnNlEiUKB3N0YXJ0ZWQYASABKAsyEi5zdHJhbmQudjEuU3RhcnRlZEgAEicKBmV2ZW50cxgCIAEoCzIVLnN0cmFuZC52MS5FdmVudEJhdGNoSAASKQoJaGVhcnRiZWF0GAMgASgLMhQuc3RyYW5kLnYxLkhlYXJ0YmVhdEgAQgkKB21lc3NhZ2UiRgoHU3RhcnRlZBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSDAoEaGVhZBgCIAEoBBIUCgxoZWFydGJlYXRfbXMYAyABKA0iNgoKRXZlbnRCYXRjaBIoCgZldmVudHMYASADKAsyGC5zdHJhbmQudjEuUmVjb3JkZWRFdmVudCKnAQoYU3Vic2NyaWJlUmVzcG9uc2VFbmNvZGVkEiUKB3N0YXJ0ZWQYASABKAsyEi5zdHJhbmQudjEuU3RhcnRlZEgAEi4KBmV2ZW50cxgCIAEoCzIcLnN0cmFuZC52MS5FdmVudEJhdGNoRW5jb2RlZEgAEikKCWhlYXJ0YmVhdBgDIAEoCzIULnN0cmFuZC52MS5IZWFydGJlYXRIAEIJCgdtZXNzYWdlIiMKEUV2ZW50QmF0Y2hFbmNvZGVkEg4KBmV2ZW50cxgBIAMoDCIpCglIZWFydGJlYXQSDAoEaGVhZBgBIAEoBBIOCgZjdXJzb3IYAiABKAQiPgoTR3JhbnRDcmVkaXRzUmVxdWVzdBIXCg9zdWJzY3JpcHRpb25faWQYASABKAkSDgoGZXZlbnRzGAIgASgNIhYKFEdyYW50Q3JlZGl0c1Jlc3BvbnNlIkMKE0xpc3RDaGlsZHJlblJlcXVlc3QSDgoGcHJlZml4GAEgASgJEg0KBWFmdGVyGAIgASgJEg0KBWxpbWl0GAMgASgNIlgKDkhpZXJhcmNoeUVudHJ5EgwKBG5hbWUYASABKAkSDwoHc2VnbWVudBgCIAEoCRIRCglpc19zdHJlYW0YAyABKAgSFAoMaGFzX2NoaWxkcmVuGAQgASgIIl4KFExpc3RDaGlsZHJlblJlc3BvbnNlEioKB2VudHJpZXMYASADKAsyGS5zdHJhbmQudjEuSGllcmFyY2h5RW50cnkSEQoEbmV4dBgCIAEoCUgAiAEBQgcKBV9uZXh0IiYKFEdldFN0cmVhbUluZm9SZXF1ZXN0Eg4KBnN0cmVhbRgBIAEoCSJ+CgpTdHJlYW1JbmZvEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBBIVCg1sYXN0X3Bvc2l0aW9uGAMgASgEEg8KB2NyZWF0ZWQYBCABKAMSGAoQdHJ1bmNhdGVkX2JlZm9yZRgFIAEoBBIPCgdkZWxldGVkGAYgASgIIkoKFUdldFN0cmVhbUluZm9SZXNwb25zZRIoCgRpbmZvGAEgASgLMhUuc3RyYW5kLnYxLlN0cmVhbUluZm9IAIgBAUIHCgVfaW5mbyI/ChNEZWxldGVTdHJlYW1SZXF1ZXN0Eg4KBnN0cmVhbRgBIAEoCRIYChBleHBlY3RlZF92ZXJzaW9uGAIgASgJIjsKFERlbGV0ZVN0cmVhbVJlc3BvbnNlEiMKBGluZm8YASABKAsyFS5zdHJhbmQudjEuU3RyZWFtSW5mbyI4ChVUcnVuY2F0ZUJlZm9yZVJlcXVlc3QSDgoGc3RyZWFtGAEgASgJEg8KB3ZlcnNpb24YAiABKAQiQwoWVHJ1bmNhdGVCZWZvcmVSZXNwb25zZRIYChB0cnVuY2F0ZWRfYmVmb3JlGAEgASgEEg8KB3JlbW92ZWQYAiABKAQiFAoSR2V0UG9zaXRpb25SZXF1ZXN0IicKE0dldFBvc2l0aW9uUmVzcG9uc2USEAoIcG9zaXRpb24YASABKAQiPgoWV2FpdEZvclBvc2l0aW9uUmVxdWVzdBIQCghwb3NpdGlvbhgBIAEoBBISCgp0aW1lb3V0X21zGAIgASgNIhkKF1dhaXRGb3JQb3NpdGlvblJlc3BvbnNlIjQKE0NvdW50U3RyZWFtc1JlcXVlc3QSDgoGcHJlZml4GAEgASgJEg0KBWJlbG93GAIgASgIIicKFENvdW50U3RyZWFtc1Jlc3BvbnNlEg8KB3N0cmVhbXMYASABKAQiPwoSQXBwZW5kQmF0Y2hSZXF1ZXN0EikKB2FwcGVuZHMYASADKAsyGC5zdHJhbmQudjEuQXBwZW5kUmVxdWVzdCJ0Cg1BcHBlbmRPdXRjb21lEikKBnJlc3VsdBgBIAEoCzIXLnN0cmFuZC52MS5BcHBlbmRSZXN1bHRIABItCgVlcnJvchgCIAEoCzIcLnN0cmFuZC52MS5TdHJhbmRFcnJvckRldGFpbEgAQgkKB291dGNvbWUiQQoTQXBwZW5kQmF0Y2hSZXNwb25zZRIqCghvdXRjb21lcxgBIAMoCzIYLnN0cmFuZC52MS5BcHBlbmRPdXRjb21lMtwIChFFdmVudFN0b3JlU2VydmljZRI9CgZBcHBlbmQSGC5zdHJhbmQudjEuQXBwZW5kUmVxdWVzdBoZLnN0cmFuZC52MS5BcHBlbmRSZXNwb25zZRJMCgtBcHBlbmRNdWx0aRIdLnN0cmFuZC52MS5BcHBlbmRNdWx0aVJlcXVlc3QaHi5zdHJhbmQudjEuQXBwZW5kTXVsdGlSZXNwb25zZRJJCgpSZWFkU3RyZWFtEhwuc3RyYW5kLnYxLlJlYWRTdHJlYW1SZXF1ZXN0Gh0uc3RyYW5kLnYxLlJlYWRTdHJlYW1SZXNwb25zZRJACgdSZWFkQWxsEhkuc3RyYW5kLnYxLlJlYWRBbGxSZXF1ZXN0Ghouc3RyYW5kLnYxLlJlYWRBbGxSZXNwb25zZRJICglTdWJzY3JpYmUSGy5zdHJhbmQudjEuU3Vic2NyaWJlUmVxdWVzdBocLnN0cmFuZC52MS5TdWJzY3JpYmVSZXNwb25zZTABEk8KDEdyYW50Q3JlZGl0cxIeLnN0cmFuZC52MS5HcmFudENyZWRpdHNSZXF1ZXN0Gh8uc3RyYW5kLnYxLkdyYW50Q3JlZGl0c1Jlc3BvbnNlEk8KDExpc3RDaGlsZHJlbhIeLnN0cmFuZC52MS5MaXN0Q2hpbGRyZW5SZXF1ZXN0Gh8uc3RyYW5kLnYxLkxpc3RDaGlsZHJlblJlc3BvbnNlElIKDUdldFN0cmVhbUluZm8SHy5zdHJhbmQudjEuR2V0U3RyZWFtSW5mb1JlcXVlc3QaIC5zdHJhbmQudjEuR2V0U3RyZWFtSW5mb1Jlc3BvbnNlEk8KDERlbGV0ZVN0cmVhbRIeLnN0cmFuZC52MS5EZWxldGVTdHJlYW1SZXF1ZXN0Gh8uc3RyYW5kLnYxLkRlbGV0ZVN0cmVhbVJlc3BvbnNlElUKDlRydW5jYXRlQmVmb3JlEiAuc3RyYW5kLnYxLlRydW5jYXRlQmVmb3JlUmVxdWVzdBohLnN0cmFuZC52MS5UcnVuY2F0ZUJlZm9yZVJlc3BvbnNlEkwKC0dldFBvc2l0aW9uEh0uc3RyYW5kLnYxLkdldFBvc2l0aW9uUmVxdWVzdBoeLnN0cmFuZC52MS5HZXRQb3NpdGlvblJlc3BvbnNlElgKD1dhaXRGb3JQb3NpdGlvbhIhLnN0cmFuZC52MS5XYWl0Rm9yUG9zaXRpb25SZXF1ZXN0GiIuc3RyYW5kLnYxLldhaXRGb3JQb3NpdGlvblJlc3BvbnNlEkwKC0FwcGVuZEJhdGNoEh0uc3RyYW5kLnYxLkFwcGVuZEJhdGNoUmVxdWVzdBoeLnN0cmFuZC52MS5BcHBlbmRCYXRjaFJlc3BvbnNlEk8KDENvdW50U3RyZWFtcxIeLnN0cmFuZC52MS5Db3VudFN0cmVhbXNSZXF1ZXN0Gh8uc3RyYW5kLnYxLkNvdW50U3RyZWFtc1Jlc3BvbnNlYgZwcm90bzM", [file_strand_v1_errors]);
 
 /**
  * An event as the caller gives it to an append.
@@ -607,6 +607,64 @@ export const EventBatchSchema: GenMessage<EventBatch> = /*@__PURE__*/
   messageDesc(file_strand_v1_store, 15);
 
 /**
+ * SubscribeResponse as the client reads it: the same fields and wire types, with each event of a
+ * batch kept as its bytes, which the client decodes itself (docs/design/0013-server.md, "Event
+ * encoding"). Binary-identical to SubscribeResponse; no RPC names it.
+ *
+ * @generated from message strand.v1.SubscribeResponseEncoded
+ */
+export type SubscribeResponseEncoded = Message<"strand.v1.SubscribeResponseEncoded"> & {
+  /**
+   * @generated from oneof strand.v1.SubscribeResponseEncoded.message
+   */
+  message: {
+    /**
+     * @generated from field: strand.v1.Started started = 1;
+     */
+    value: Started;
+    case: "started";
+  } | {
+    /**
+     * @generated from field: strand.v1.EventBatchEncoded events = 2;
+     */
+    value: EventBatchEncoded;
+    case: "events";
+  } | {
+    /**
+     * @generated from field: strand.v1.Heartbeat heartbeat = 3;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message strand.v1.SubscribeResponseEncoded.
+ * Use `create(SubscribeResponseEncodedSchema)` to create a new message.
+ */
+export const SubscribeResponseEncodedSchema: GenMessage<SubscribeResponseEncoded> = /*@__PURE__*/
+  messageDesc(file_strand_v1_store, 16);
+
+/**
+ * EventBatch with each `RecordedEvent` left encoded.
+ *
+ * @generated from message strand.v1.EventBatchEncoded
+ */
+export type EventBatchEncoded = Message<"strand.v1.EventBatchEncoded"> & {
+  /**
+   * @generated from field: repeated bytes events = 1;
+   */
+  events: Uint8Array[];
+};
+
+/**
+ * Describes the message strand.v1.EventBatchEncoded.
+ * Use `create(EventBatchEncodedSchema)` to create a new message.
+ */
+export const EventBatchEncodedSchema: GenMessage<EventBatchEncoded> = /*@__PURE__*/
+  messageDesc(file_strand_v1_store, 17);
+
+/**
  * @generated from message strand.v1.Heartbeat
  */
 export type Heartbeat = Message<"strand.v1.Heartbeat"> & {
@@ -630,7 +688,7 @@ export type Heartbeat = Message<"strand.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 16);
+  messageDesc(file_strand_v1_store, 18);
 
 /**
  * @generated from message strand.v1.GrantCreditsRequest
@@ -652,7 +710,7 @@ export type GrantCreditsRequest = Message<"strand.v1.GrantCreditsRequest"> & {
  * Use `create(GrantCreditsRequestSchema)` to create a new message.
  */
 export const GrantCreditsRequestSchema: GenMessage<GrantCreditsRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 17);
+  messageDesc(file_strand_v1_store, 19);
 
 /**
  * @generated from message strand.v1.GrantCreditsResponse
@@ -665,7 +723,7 @@ export type GrantCreditsResponse = Message<"strand.v1.GrantCreditsResponse"> & {
  * Use `create(GrantCreditsResponseSchema)` to create a new message.
  */
 export const GrantCreditsResponseSchema: GenMessage<GrantCreditsResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 18);
+  messageDesc(file_strand_v1_store, 20);
 
 /**
  * @generated from message strand.v1.ListChildrenRequest
@@ -692,7 +750,7 @@ export type ListChildrenRequest = Message<"strand.v1.ListChildrenRequest"> & {
  * Use `create(ListChildrenRequestSchema)` to create a new message.
  */
 export const ListChildrenRequestSchema: GenMessage<ListChildrenRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 19);
+  messageDesc(file_strand_v1_store, 21);
 
 /**
  * @generated from message strand.v1.HierarchyEntry
@@ -724,7 +782,7 @@ export type HierarchyEntry = Message<"strand.v1.HierarchyEntry"> & {
  * Use `create(HierarchyEntrySchema)` to create a new message.
  */
 export const HierarchyEntrySchema: GenMessage<HierarchyEntry> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 20);
+  messageDesc(file_strand_v1_store, 22);
 
 /**
  * @generated from message strand.v1.ListChildrenResponse
@@ -748,7 +806,7 @@ export type ListChildrenResponse = Message<"strand.v1.ListChildrenResponse"> & {
  * Use `create(ListChildrenResponseSchema)` to create a new message.
  */
 export const ListChildrenResponseSchema: GenMessage<ListChildrenResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 21);
+  messageDesc(file_strand_v1_store, 23);
 
 /**
  * @generated from message strand.v1.GetStreamInfoRequest
@@ -765,7 +823,7 @@ export type GetStreamInfoRequest = Message<"strand.v1.GetStreamInfoRequest"> & {
  * Use `create(GetStreamInfoRequestSchema)` to create a new message.
  */
 export const GetStreamInfoRequestSchema: GenMessage<GetStreamInfoRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 22);
+  messageDesc(file_strand_v1_store, 24);
 
 /**
  * @generated from message strand.v1.StreamInfo
@@ -807,7 +865,7 @@ export type StreamInfo = Message<"strand.v1.StreamInfo"> & {
  * Use `create(StreamInfoSchema)` to create a new message.
  */
 export const StreamInfoSchema: GenMessage<StreamInfo> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 23);
+  messageDesc(file_strand_v1_store, 25);
 
 /**
  * @generated from message strand.v1.GetStreamInfoResponse
@@ -826,7 +884,7 @@ export type GetStreamInfoResponse = Message<"strand.v1.GetStreamInfoResponse"> &
  * Use `create(GetStreamInfoResponseSchema)` to create a new message.
  */
 export const GetStreamInfoResponseSchema: GenMessage<GetStreamInfoResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 24);
+  messageDesc(file_strand_v1_store, 26);
 
 /**
  * @generated from message strand.v1.DeleteStreamRequest
@@ -848,7 +906,7 @@ export type DeleteStreamRequest = Message<"strand.v1.DeleteStreamRequest"> & {
  * Use `create(DeleteStreamRequestSchema)` to create a new message.
  */
 export const DeleteStreamRequestSchema: GenMessage<DeleteStreamRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 25);
+  messageDesc(file_strand_v1_store, 27);
 
 /**
  * @generated from message strand.v1.DeleteStreamResponse
@@ -865,7 +923,7 @@ export type DeleteStreamResponse = Message<"strand.v1.DeleteStreamResponse"> & {
  * Use `create(DeleteStreamResponseSchema)` to create a new message.
  */
 export const DeleteStreamResponseSchema: GenMessage<DeleteStreamResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 26);
+  messageDesc(file_strand_v1_store, 28);
 
 /**
  * @generated from message strand.v1.TruncateBeforeRequest
@@ -887,7 +945,7 @@ export type TruncateBeforeRequest = Message<"strand.v1.TruncateBeforeRequest"> &
  * Use `create(TruncateBeforeRequestSchema)` to create a new message.
  */
 export const TruncateBeforeRequestSchema: GenMessage<TruncateBeforeRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 27);
+  messageDesc(file_strand_v1_store, 29);
 
 /**
  * @generated from message strand.v1.TruncateBeforeResponse
@@ -909,7 +967,7 @@ export type TruncateBeforeResponse = Message<"strand.v1.TruncateBeforeResponse">
  * Use `create(TruncateBeforeResponseSchema)` to create a new message.
  */
 export const TruncateBeforeResponseSchema: GenMessage<TruncateBeforeResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 28);
+  messageDesc(file_strand_v1_store, 30);
 
 /**
  * @generated from message strand.v1.GetPositionRequest
@@ -922,7 +980,7 @@ export type GetPositionRequest = Message<"strand.v1.GetPositionRequest"> & {
  * Use `create(GetPositionRequestSchema)` to create a new message.
  */
 export const GetPositionRequestSchema: GenMessage<GetPositionRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 29);
+  messageDesc(file_strand_v1_store, 31);
 
 /**
  * @generated from message strand.v1.GetPositionResponse
@@ -939,7 +997,7 @@ export type GetPositionResponse = Message<"strand.v1.GetPositionResponse"> & {
  * Use `create(GetPositionResponseSchema)` to create a new message.
  */
 export const GetPositionResponseSchema: GenMessage<GetPositionResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 30);
+  messageDesc(file_strand_v1_store, 32);
 
 /**
  * @generated from message strand.v1.WaitForPositionRequest
@@ -961,7 +1019,7 @@ export type WaitForPositionRequest = Message<"strand.v1.WaitForPositionRequest">
  * Use `create(WaitForPositionRequestSchema)` to create a new message.
  */
 export const WaitForPositionRequestSchema: GenMessage<WaitForPositionRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 31);
+  messageDesc(file_strand_v1_store, 33);
 
 /**
  * @generated from message strand.v1.WaitForPositionResponse
@@ -974,7 +1032,53 @@ export type WaitForPositionResponse = Message<"strand.v1.WaitForPositionResponse
  * Use `create(WaitForPositionResponseSchema)` to create a new message.
  */
 export const WaitForPositionResponseSchema: GenMessage<WaitForPositionResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 32);
+  messageDesc(file_strand_v1_store, 34);
+
+/**
+ * How many streams lie at or below a hierarchy prefix (`EventLog.countStreams`), of those the
+ * caller may read.
+ *
+ * @generated from message strand.v1.CountStreamsRequest
+ */
+export type CountStreamsRequest = Message<"strand.v1.CountStreamsRequest"> & {
+  /**
+   * '' = every stream.
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * Count only the streams strictly below `prefix` (not `prefix` itself when it is a stream).
+   *
+   * @generated from field: bool below = 2;
+   */
+  below: boolean;
+};
+
+/**
+ * Describes the message strand.v1.CountStreamsRequest.
+ * Use `create(CountStreamsRequestSchema)` to create a new message.
+ */
+export const CountStreamsRequestSchema: GenMessage<CountStreamsRequest> = /*@__PURE__*/
+  messageDesc(file_strand_v1_store, 35);
+
+/**
+ * @generated from message strand.v1.CountStreamsResponse
+ */
+export type CountStreamsResponse = Message<"strand.v1.CountStreamsResponse"> & {
+  /**
+   * @generated from field: uint64 streams = 1;
+   */
+  streams: bigint;
+};
+
+/**
+ * Describes the message strand.v1.CountStreamsResponse.
+ * Use `create(CountStreamsResponseSchema)` to create a new message.
+ */
+export const CountStreamsResponseSchema: GenMessage<CountStreamsResponse> = /*@__PURE__*/
+  messageDesc(file_strand_v1_store, 36);
 
 /**
  * Independent appends in one request: each is its own `Append` (its own stream, expected version
@@ -996,7 +1100,7 @@ export type AppendBatchRequest = Message<"strand.v1.AppendBatchRequest"> & {
  * Use `create(AppendBatchRequestSchema)` to create a new message.
  */
 export const AppendBatchRequestSchema: GenMessage<AppendBatchRequest> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 33);
+  messageDesc(file_strand_v1_store, 37);
 
 /**
  * What became of one append of a batch.
@@ -1029,7 +1133,7 @@ export type AppendOutcome = Message<"strand.v1.AppendOutcome"> & {
  * Use `create(AppendOutcomeSchema)` to create a new message.
  */
 export const AppendOutcomeSchema: GenMessage<AppendOutcome> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 34);
+  messageDesc(file_strand_v1_store, 38);
 
 /**
  * @generated from message strand.v1.AppendBatchResponse
@@ -1048,7 +1152,7 @@ export type AppendBatchResponse = Message<"strand.v1.AppendBatchResponse"> & {
  * Use `create(AppendBatchResponseSchema)` to create a new message.
  */
 export const AppendBatchResponseSchema: GenMessage<AppendBatchResponse> = /*@__PURE__*/
-  messageDesc(file_strand_v1_store, 35);
+  messageDesc(file_strand_v1_store, 39);
 
 /**
  * The event store: everything `EventStore` in @strand/core offers.
@@ -1163,6 +1267,16 @@ export const EventStoreService: GenService<{
     methodKind: "unary";
     input: typeof AppendBatchRequestSchema;
     output: typeof AppendBatchResponseSchema;
+  },
+  /**
+   * Streams at or below a prefix (what `strand streams` shows in its `below` column).
+   *
+   * @generated from rpc strand.v1.EventStoreService.CountStreams
+   */
+  countStreams: {
+    methodKind: "unary";
+    input: typeof CountStreamsRequestSchema;
+    output: typeof CountStreamsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_strand_v1_store, 0);

@@ -1,0 +1,277 @@
+/**
+ * `strand.v1.RecordedEvent` in protobuf binary, written and read by hand: exactly the bytes
+ * `toBinary(RecordedEventSchema, toWireEvent(e))` gives, without building the message object, its
+ * bigints and a chunk per string on the way. Subscriptions send each event's bytes as they are
+ * (encoded once for every subscriber of a live event) and the client decodes them straight into a
+ * `RecordedEvent`. Design: docs/design/0013-server.md, "Event encoding".
+ *
+ * @module
+ */
+import { InvalidEventError, type RecordedEvent } from '@strand/core';
+import { parseJsonText } from './convert.js';
+
+// Field numbers of strand.v1.RecordedEvent (proto/strand/v1/store.proto).
+const STREAM = 1;
+const VERSION = 2;
+const POSITION = 3;
+const TYPE = 4;
+const ID = 5;
+const TIMESTAMP = 6;
+const DATA = 7;
+const METADATA = 8;
+const SCHEMA_VERSION = 9;
+
+const VARINT = 0;
+const FIXED64 = 1;
+const LEN = 2;
+const FIXED32 = 5;
+
+const TWO_32 = 2 ** 32;
+
+/** Bytes of `n` (an integer, 0 <= n < 2^64, exact below 2^53) as a varint. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+/** An int64 below zero: ten bytes of its two's complement. */
+function writeNegative(buf: Buffer, pos: number, n: number): number {
+  let v = BigInt.asUintN(64, BigInt(n));
+  for (let i = 0; i < 9; i++) {
+    buf[pos++] = Number(v & 0x7fn) | 128;
+    v >>= 7n;
+  }
+  buf[pos++] = Number(v);
+  return pos;
+}
+
+function tag(field: number, wireType: number): number {
+  return (field << 3) | wireType;
+}
+
+/**
+ * A recorded event as the protobuf binary of `strand.v1.RecordedEvent`: the same bytes as
+ * `toBinary(RecordedEventSchema, toWireEvent(e))` (fields in number order, defaults left out,
+ * payloads as JSON text).
+ */
+export function encodeEvent(e: RecordedEvent): Uint8Array {
+  return encode(e, false);
+}
+
+/**
+ * {@link encodeEvent}'s bytes after their length as a varint: the value of a length-delimited
+ * field holding the event (what a repeated `RecordedEvent` field carries for each element).
+ */
+export function encodeEventDelimited(e: RecordedEvent): Uint8Array {
+  return encode(e, true);
+}
+
+function encode(e: RecordedEvent, delimited: boolean): Uint8Array {
+  const data = e.data === undefined ? '' : (JSON.stringify(e.data) ?? '');
+  const metadata = e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
+  const streamLen = Buffer.byteLength(e.stream);
+  const typeLen = Buffer.byteLength(e.type);
+  const idLen = Buffer.byteLength(e.id);
+  const dataLen = Buffer.byteLength(data);
+  const metaLen = Buffer.byteLength(metadata);
+  const schemaVersion = e.schemaVersion ?? 0;
+  let size = 0;
+  if (streamLen > 0) size += 1 + varintSize(streamLen) + streamLen;
+  if (e.version !== 0) size += 1 + varintSize(e.version);
+  if (e.position !== 0) size += 1 + varintSize(e.position);
+  if (typeLen > 0) size += 1 + varintSize(typeLen) + typeLen;
+  if (idLen > 0) size += 1 + varintSize(idLen) + idLen;
+  if (e.timestamp !== 0) size += 1 + (e.timestamp < 0 ? 10 : varintSize(e.timestamp));
+  if (dataLen > 0) size += 1 + varintSize(dataLen) + dataLen;
+  if (metaLen > 0) size += 1 + varintSize(metaLen) + metaLen;
+  if (schemaVersion !== 0) size += 1 + varintSize(schemaVersion);
+  const buf = Buffer.allocUnsafe(delimited ? varintSize(size) + size : size);
+  let pos = delimited ? writeVarint(buf, 0, size) : 0;
+  const str = (field: number, s: string, len: number) => {
+    if (len === 0) return;
+    buf[pos++] = tag(field, LEN);
+    pos = writeVarint(buf, pos, len);
+    pos += buf.write(s, pos, len);
+  };
+  str(STREAM, e.stream, streamLen);
+  if (e.version !== 0) {
+    buf[pos++] = tag(VERSION, VARINT);
+    pos = writeVarint(buf, pos, e.version);
+  }
+  if (e.position !== 0) {
+    buf[pos++] = tag(POSITION, VARINT);
+    pos = writeVarint(buf, pos, e.position);
+  }
+  str(TYPE, e.type, typeLen);
+  str(ID, e.id, idLen);
+  if (e.timestamp !== 0) {
+    buf[pos++] = tag(TIMESTAMP, VARINT);
+    pos = e.timestamp < 0 ? writeNegative(buf, pos, e.timestamp) : writeVarint(buf, pos, e.timestamp);
+  }
+  str(DATA, data, dataLen);
+  str(METADATA, metadata, metaLen);
+  if (schemaVersion !== 0) {
+    buf[pos++] = tag(SCHEMA_VERSION, VARINT);
+    pos = writeVarint(buf, pos, schemaVersion);
+  }
+  return buf;
+}
+
+/** The 64-bit two's complement `hi:lo` as a number (negative when the top bit is set). */
+function join(lo: number, hi: number): number {
+  let l = lo >>> 0;
+  let h = hi >>> 0;
+  if (h < 0x80000000) return h * TWO_32 + l;
+  l = (~l + 1) >>> 0;
+  h = ~h >>> 0;
+  if (l === 0) h = (h + 1) >>> 0;
+  return -(h * TWO_32 + l);
+}
+
+/** Reads protobuf binary from one buffer. */
+class Reader {
+  pos = 0;
+  constructor(readonly buf: Buffer) {}
+
+  /** A varint as a number: exact below 2^53; an int64 below zero comes back negative. */
+  varint(): number {
+    const b = this.buf;
+    let lo = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      const byte = this.byte(b);
+      lo |= (byte & 0x7f) << shift;
+      if (byte < 128) return lo;
+    }
+    let byte = this.byte(b);
+    lo |= (byte & 0x0f) << 28;
+    let hi = (byte & 0x7f) >> 4;
+    if (byte < 128) return join(lo, hi);
+    for (let shift = 3; shift <= 31; shift += 7) {
+      byte = this.byte(b);
+      hi |= (byte & 0x7f) << shift;
+      if (byte < 128) return join(lo, hi);
+    }
+    throw new InvalidEventError('malformed event from the server: a varint runs over 10 bytes');
+  }
+
+  private byte(b: Buffer): number {
+    if (this.pos >= b.length) throw new InvalidEventError('malformed event from the server: it ends inside a field');
+    return b[this.pos++]!;
+  }
+
+  string(): string {
+    const len = this.varint();
+    const end = this.pos + len;
+    if (len < 0 || end > this.buf.length) throw new InvalidEventError('malformed event from the server: a field runs past its end');
+    const s = this.buf.toString(undefined, this.pos, end);
+    this.pos = end;
+    return s;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case VARINT:
+        this.varint();
+        return;
+      case FIXED64:
+        this.pos += 8;
+        break;
+      case FIXED32:
+        this.pos += 4;
+        break;
+      case LEN: {
+        const len = this.varint();
+        this.pos += len;
+        break;
+      }
+      default:
+        throw new InvalidEventError(`malformed event from the server: wire type ${wireType}`);
+    }
+    if (this.pos > this.buf.length) throw new InvalidEventError('malformed event from the server: a field runs past its end');
+  }
+}
+
+/**
+ * The protobuf binary of a `strand.v1.RecordedEvent` as a {@link RecordedEvent} (what
+ * `fromWireEvent(fromBinary(RecordedEventSchema, bytes))` gives): fields in any order, the last
+ * of a repeated scalar wins, unknown fields skipped.
+ */
+export function decodeEvent(bytes: Uint8Array): RecordedEvent {
+  const r = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  let stream = '';
+  let version = 0;
+  let position = 0;
+  let type = '';
+  let id = '';
+  let timestamp = 0;
+  let data = '';
+  let metadata = '';
+  let schemaVersion = 0;
+  const end = r.buf.length;
+  while (r.pos < end) {
+    const key = r.varint();
+    const field = Math.floor(key / 8);
+    const wireType = key % 8;
+    if (wireType === LEN) {
+      if (field === STREAM) stream = r.string();
+      else if (field === TYPE) type = r.string();
+      else if (field === ID) id = r.string();
+      else if (field === DATA) data = r.string();
+      else if (field === METADATA) metadata = r.string();
+      else r.skip(wireType);
+    } else if (wireType === VARINT) {
+      if (field === VERSION) version = r.varint();
+      else if (field === POSITION) position = r.varint();
+      else if (field === TIMESTAMP) timestamp = r.varint();
+      // uint32: the low 32 bits, as a reader of the generated code keeps them.
+      else if (field === SCHEMA_VERSION) schemaVersion = r.varint() % TWO_32;
+      else r.skip(wireType);
+    } else {
+      r.skip(wireType);
+    }
+  }
+  return {
+    stream,
+    version,
+    position,
+    type,
+    id,
+    timestamp,
+    data: parseJsonText(data, 'data'),
+    metadata: metadata === '' ? undefined : (parseJsonText(metadata, 'metadata') as Record<string, unknown>),
+    schemaVersion: schemaVersion === 0 ? undefined : schemaVersion,
+  };
+}
+
+/**
+ * The `position` field of an encoded `strand.v1.RecordedEvent` (0 when absent), read without
+ * decoding the rest: a client that receives the same event on several subscriptions decodes it
+ * once.
+ */
+export function peekPosition(bytes: Uint8Array): number {
+  const r = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  let position = 0;
+  while (r.pos < r.buf.length) {
+    const key = r.varint();
+    const field = Math.floor(key / 8);
+    const wireType = key % 8;
+    if (field === POSITION && wireType === VARINT) position = r.varint();
+    // The generated writer puts fields in number order: past field 3, position is known.
+    else if (field > POSITION && position !== 0) return position;
+    else r.skip(wireType);
+  }
+  return position;
+}
