@@ -8,27 +8,12 @@
 import type { EventStore, Logger, RecordedEvent, Sublevel } from '@strand/core';
 import { Subject } from 'rxjs';
 import { generationMeta, parkedKey, readCheckpoint, readParked } from './catalog.js';
+import { Lane, type ParkedStream, parkRecord, type RetryPolicy } from './lanes.js';
 import type { CompiledProjection } from './projection.js';
 import { Collections, WriteBuffer } from './read-model.js';
 import { type ArchiveReader, TruncationGuard } from './truncated.js';
 
-/** A stream whose handler kept failing: it is skipped until retried or skipped on request. */
-export interface ParkedStream {
-  /** The stream. */
-  readonly stream: string;
-  /** Version of the first event not applied. */
-  readonly version: number;
-  /** Its global position. */
-  readonly position: number;
-  /** The handler's last error message. */
-  readonly error: string;
-  /** The error's code when it was a StrandError (`STRAND_STREAM_TRUNCATED`: history missing). */
-  readonly code?: string;
-  /** Attempts made. */
-  readonly attempts: number;
-  /** When it was parked (ms since epoch). */
-  readonly parkedAt: number;
-}
+export type { ParkedStream } from './lanes.js';
 
 /** Tuning of a runner. */
 export interface EngineOptions {
@@ -58,20 +43,14 @@ interface State {
 }
 
 /**
- * One stream's pending work (docs/design/0007, "Dispatch"). At most `cap` events are buffered in
- * memory; past that the stream *overflows*: the follower leaves its later events in the log and
- * the stream's worker reads them back from the store itself, so a hot stream never holds up the
- * follower (and with it every other stream).
+ * One stream's pending work (docs/design/0007, "Dispatch"): a {@link Lane} (shared with consumer
+ * groups) of at most `cap` buffered events; past that the stream *overflows*: the follower leaves
+ * its later events in the log and the stream's worker reads them back from the store itself, so a
+ * hot stream never holds up the follower (and with it every other stream).
  */
-interface StreamWork {
-  readonly stream: string;
-  /** Buffered events, oldest first, from `head`. The event being applied stays at the head. */
-  readonly queue: RecordedEvent[];
-  head: number;
-  /** Events of this stream left in the log: read back from `nextVersion` up to `lastSeen`. */
-  overflow: { nextVersion: number; nextPosition: number; lastSeen: number } | undefined;
+class StreamWork extends Lane<RecordedEvent> {
   /** Resolved once the worker has nothing left (resume waits for its replay). */
-  idle: Array<() => void>;
+  readonly idle: Array<() => void> = [];
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -98,6 +77,8 @@ export class Engine {
   private buffered = 0;
   /** Events buffered per stream before it overflows to reading the store. */
   private readonly streamCap: number;
+  /** Handler attempts and backoff (no upper bound on the delay). */
+  private readonly retry: RetryPolicy;
   private dispatched = 0;
   private completedSinceCommit = 0;
   private running = 0;
@@ -125,6 +106,7 @@ export class Engine {
     this.meta = generationMeta(log, projection.name, generation);
     this.buffer = new WriteBuffer(this.collections);
     this.streamCap = Math.max(1, Math.min(1024, Math.floor(options.maxInFlight / 16)));
+    this.retry = { maxAttempts: options.attempts, backoffMs: options.backoffMs, maxBackoffMs: Number.POSITIVE_INFINITY };
     this.guard = new TruncationGuard(log, this.meta, projection.name, options.archive, projection.truncated ?? 'park');
   }
 
@@ -220,7 +202,7 @@ export class Engine {
       const w = this.work.get(event.stream);
       if (w?.overflow !== undefined) {
         // Left in the log: the stream's worker reads it back in order.
-        w.overflow.lastSeen = event.position;
+        w.spill(event);
         this.dispatched = event.position;
         continue;
       }
@@ -252,14 +234,12 @@ export class Engine {
     const w = this.work.get(before.stream);
     if (w?.overflow !== undefined) return false;
     for (const m of missed) this.slots.set(m, before.position);
+    const lane = w ?? new StreamWork(before.stream);
+    for (const m of missed) lane.push(m);
+    this.buffered += missed.length;
     if (w === undefined) {
-      const fresh: StreamWork = { stream: before.stream, queue: [...missed], head: 0, overflow: undefined, idle: [] };
-      this.buffered += missed.length;
-      this.work.set(before.stream, fresh);
-      this.startWorker(fresh);
-    } else {
-      w.queue.push(...missed);
-      this.buffered += missed.length;
+      this.work.set(before.stream, lane);
+      this.startWorker(lane);
     }
     return true;
   }
@@ -271,16 +251,7 @@ export class Engine {
 
   /** Parks a stream at an event (committed with the next batch). */
   private park(event: RecordedEvent, error: unknown, attempts: number): void {
-    const code = (error as { code?: unknown } | null)?.code;
-    const p: ParkedStream = {
-      stream: event.stream,
-      version: event.version,
-      position: event.position,
-      error: String((error as Error)?.message ?? error),
-      ...(typeof code === 'string' ? { code } : {}),
-      attempts,
-      parkedAt: this.options.clock(),
-    };
+    const p = parkRecord(event.stream, event, error, attempts, this.options.clock());
     this.parked.set(event.stream, p);
     this.parkedDirty.set(event.stream, p);
     this.options.logger.warn({ projection: this.projection.name, stream: event.stream, version: event.version, err: error }, 'stream parked');
@@ -289,16 +260,12 @@ export class Engine {
   private enqueue(event: RecordedEvent): void {
     const w = this.work.get(event.stream);
     if (w === undefined) {
-      const fresh: StreamWork = { stream: event.stream, queue: [event], head: 0, overflow: undefined, idle: [] };
+      const fresh = new StreamWork(event.stream);
+      fresh.push(event);
       this.buffered++;
       this.work.set(event.stream, fresh);
       this.startWorker(fresh);
-    } else if (w.overflow !== undefined) {
-      w.overflow.lastSeen = Math.max(w.overflow.lastSeen, event.position);
-    } else if (w.queue.length - w.head >= this.streamCap) {
-      w.overflow = { nextVersion: event.version, nextPosition: event.position, lastSeen: event.position };
-    } else {
-      w.queue.push(event);
+    } else if (w.offer(event, this.streamCap)) {
       this.buffered++;
     }
   }
@@ -314,60 +281,44 @@ export class Engine {
   private async drain(w: StreamWork): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      if (w.head === w.queue.length && w.overflow !== undefined) await this.refill(w);
-      if (w.head === w.queue.length) {
+      if (w.size === 0 && w.overflow !== undefined) await this.refill(w);
+      if (w.size === 0) {
         if (w.overflow !== undefined) continue;
         this.work.delete(w.stream);
         for (const r of w.idle.splice(0)) r();
         this.scheduleCommit(false);
         return;
       }
-      const event = w.queue[w.head]!;
+      const event = w.first()!;
       if (this.parked.has(w.stream)) {
         // Everything after a parked event waits in the log for retry/skip.
-        this.buffered -= w.queue.length - w.head;
-        w.queue.length = 0;
-        w.head = 0;
-        w.overflow = undefined;
+        this.buffered -= w.clear();
         this.wakeFollower();
         continue;
       }
-      await this.applyOnce(event);
-      w.head++;
+      await this.applyOnce(w, event);
+      w.drop(1);
       this.buffered--;
-      if (w.head > 64 && w.head * 2 > w.queue.length) {
-        w.queue.splice(0, w.head);
-        w.head = 0;
-      }
       this.wakeFollower();
     }
   }
 
   /** Reads the next page of an overflowed stream from the store. */
   private async refill(w: StreamWork): Promise<void> {
-    const over = w.overflow!;
-    const applied = over.nextPosition <= this.state.highWater ? ((await this.meta.get(`v:${w.stream}`)) as number | undefined) : undefined;
-    let read = 0;
-    let last = over.nextPosition - 1;
-    let passed = false;
-    // Every event of the stream at or below `seen` was committed before this read started.
-    const seen = over.lastSeen;
-    for await (const e of this.log.readStream(w.stream, { from: over.nextVersion, limit: this.streamCap, ifTruncated: 'skip' })) {
-      if (e.position > over.lastSeen) {
-        passed = true;
-        break;
+    const applied = w.overflow!.nextPosition <= this.state.highWater ? ((await this.meta.get(`v:${w.stream}`)) as number | undefined) : undefined;
+    // Every event of the stream at or below the request's `to` was committed before this read started.
+    const req = w.readRequest(this.streamCap)!;
+    const events: RecordedEvent[] = [];
+    try {
+      for await (const e of this.log.readStream(w.stream, { from: req.from, limit: req.limit, ifTruncated: 'skip' })) {
+        events.push(e);
+        if (e.position > w.overflow!.lastSeen) break;
       }
-      read++;
-      last = e.position;
-      over.nextVersion = e.version + 1;
-      if (!this.projection.handlerFor(e.type) || (applied !== undefined && e.version <= applied)) continue;
-      w.queue.push(e);
-      this.buffered++;
+    } catch (error) {
+      w.readFailed();
+      throw error;
     }
-    // Done when the read passed everything the follower left, or reached the stream's end while the
-    // follower left nothing new meanwhile.
-    if (passed || last >= over.lastSeen || (read < this.streamCap && over.lastSeen === seen)) w.overflow = undefined;
-    else over.nextPosition = last + 1;
+    this.buffered += w.absorb(events, (e) => this.projection.handlerFor(e.type) !== undefined && !(applied !== undefined && e.version <= applied));
   }
 
   private wakeFollower(): void {
@@ -385,26 +336,29 @@ export class Engine {
     else this.running--;
   }
 
-  private async applyOnce(event: RecordedEvent): Promise<void> {
+  private async applyOnce(w: StreamWork, event: RecordedEvent): Promise<void> {
     if (this.parked.has(event.stream)) return this.finish(undefined);
     const handler = this.projection.handlerFor(event.type)!;
     if (this.running < this.options.concurrency) this.running++;
     else await this.acquire();
     try {
-      for (let attempt = 1; ; attempt++) {
+      for (;;) {
         const tx = this.buffer.tx();
         try {
           await handler(event, tx);
           tx.commit();
+          w.succeeded();
           this.versions.set(event.stream, { version: event.version, position: this.slotOf(event) });
           return this.finish(event);
         } catch (error) {
           tx.abort();
-          if (attempt >= this.options.attempts || this.stopped) {
-            this.park(event, error, attempt);
+          const delay = w.failed(String((error as Error)?.message ?? error), this.options.clock(), this.retry);
+          if (delay === 'park' || this.stopped) {
+            this.park(event, error, w.attempts);
+            w.succeeded();
             return this.finish(undefined);
           }
-          await sleep(this.options.backoffMs * 2 ** (attempt - 1));
+          await sleep(delay);
         }
       }
     } finally {
@@ -427,7 +381,8 @@ export class Engine {
     let low = this.dispatched;
     for (const w of this.work.values()) {
       if (this.parked.has(w.stream)) continue;
-      const first = w.head < w.queue.length ? this.slotOf(w.queue[w.head]!) : w.overflow?.nextPosition;
+      const head = w.first();
+      const first = head !== undefined ? this.slotOf(head) : w.overflow?.nextPosition;
       if (first !== undefined && first - 1 < low) low = first - 1;
     }
     return Math.max(low, this.state.checkpoint);
@@ -534,14 +489,10 @@ export class Engine {
     for (const a of archived) this.slots.set(a, p.position);
     // The stream's events from `from` up to what the follower has passed are read back from the
     // store by its worker; the follower's later events of the stream queue behind them.
-    const w: StreamWork = {
-      stream,
-      queue: archived.filter((a) => this.projection.handlerFor(a.type) !== undefined),
-      head: 0,
-      overflow: { nextVersion: from, nextPosition: p.position, lastSeen: this.dispatched },
-      idle: [],
-    };
-    this.buffered += w.queue.length;
+    const w = new StreamWork(stream);
+    for (const a of archived) if (this.projection.handlerFor(a.type) !== undefined) w.push(a);
+    w.overflow = { nextVersion: from, nextPosition: p.position, lastSeen: this.dispatched };
+    this.buffered += w.size;
     this.parked.delete(stream);
     this.parkedDirty.set(stream, null);
     this.work.set(stream, w);

@@ -6,6 +6,7 @@
  * @module
  */
 import type { RecordedEvent } from '@strand/core';
+import { Lane, type ParkedStream, parkRecord } from '../lanes.js';
 import { MemberExpiredError, StaleLeaseError } from './errors.js';
 
 /** Tuning of a consumer group. */
@@ -37,21 +38,8 @@ export const defaultTuning: GroupTuning = {
   maxActiveStreams: 10_000,
 };
 
-/** A stream whose events kept failing: its remaining events wait, in order, for retry or skip. */
-export interface GroupParkedStream {
-  /** The stream. */
-  readonly stream: string;
-  /** Version of the first event not acknowledged. */
-  readonly version: number;
-  /** Its global position. */
-  readonly position: number;
-  /** The last failure. */
-  readonly error: string;
-  /** Attempts made. */
-  readonly attempts: number;
-  /** When it was parked (ms since epoch). */
-  readonly parkedAt: number;
-}
+/** A stream whose events kept failing: its remaining events wait, in order, for retry or skip (the same record as a projection's). */
+export type GroupParkedStream = ParkedStream;
 
 /** What a member receives: one event, or an ordered batch, of one stream. */
 export interface Delivery {
@@ -133,24 +121,29 @@ interface InFlight {
   count: number;
 }
 
-interface StreamEntry {
-  readonly name: string;
-  acked: number;
+/**
+ * A tracked stream: its {@link Lane} (shared with `ProjectionRunner`: events buffered from
+ * acked+1, contiguous, the in-flight ones first, the rest left in the log and read back; attempts
+ * and backoff) plus its lease.
+ */
+class StreamEntry extends Lane<RecordedEvent> {
   known: number;
-  knownPosition: number;
-  /** Events from acked+1, contiguous (the in-flight ones first). */
-  buffer: RecordedEvent[];
-  reading: boolean;
+  knownPosition = 0;
   lease: { member: string; epoch: number } | undefined;
   inflight: InFlight | undefined;
   /** An ack with effects is being committed: the lease cannot move until it settles. */
-  committing: boolean;
+  committing = false;
   /** Move the lease once nothing is in flight. */
-  revoke: boolean;
-  attempts: number;
-  lastError: string;
-  retryAt: number;
+  revoke = false;
   parked: GroupParkedStream | undefined;
+
+  constructor(
+    readonly name: string,
+    public acked: number,
+  ) {
+    super(name);
+    this.known = acked;
+  }
 }
 
 interface MemberEntry {
@@ -220,7 +213,7 @@ export class GroupState {
   }
 
   private newStream(name: string, acked: number): StreamEntry {
-    return { name, acked, known: acked, knownPosition: 0, buffer: [], reading: false, lease: undefined, inflight: undefined, committing: false, revoke: false, attempts: 0, lastError: '', retryAt: 0, parked: undefined };
+    return new StreamEntry(name, acked);
   }
 
   /** Every matching event at or below this position has been seen by the group. */
@@ -284,13 +277,11 @@ export class GroupState {
     }
     s.known = e.version;
     s.knownPosition = e.position;
-    const last = s.buffer.length === 0 ? s.acked : s.buffer[s.buffer.length - 1]!.version;
-    if (!s.parked && !s.reading && e.version === last + 1 && s.buffer.length < this.tuning.prefetch) {
-      s.buffer.push(e);
-      this.markReady(s);
-    } else if (!s.parked) {
-      this.markReady(s);
-    }
+    const last = s.last()?.version ?? s.acked;
+    // A lane buffers from acked+1, contiguous; anything else waits in the log until read back.
+    if (s.parked || e.version !== last + 1) s.spill(e);
+    else s.offer(e, this.tuning.prefetch);
+    if (!s.parked) this.markReady(s);
   }
 
   /** Moves the watermark over positions with no matching event (the feeder is caught up to here). */
@@ -303,9 +294,11 @@ export class GroupState {
     const out: ReadRequest[] = [];
     for (const name of this.readQueue) {
       const s = this.streams.get(name);
-      if (s === undefined || s.reading || s.parked || s.buffer.length > 0 || s.known <= s.acked) continue;
-      s.reading = true;
-      out.push({ stream: name, from: s.acked + 1, limit: this.tuning.prefetch, to: this.watermarkValue });
+      if (s === undefined || s.reading || s.parked || s.size > 0 || s.known <= s.acked) continue;
+      // Pending events not buffered are in the log: from acked+1 up to the last one the feeder passed.
+      if (s.overflow === undefined || s.overflow.nextVersion !== s.acked + 1) s.overflow = { nextVersion: s.acked + 1, nextPosition: s.overflow?.nextPosition ?? 0, lastSeen: Math.max(s.knownPosition, s.overflow?.lastSeen ?? 0) };
+      const r = s.readRequest(this.tuning.prefetch);
+      if (r !== undefined) out.push({ stream: name, from: r.from, limit: r.limit, to: r.to });
     }
     this.readQueue.clear();
     return out;
@@ -314,29 +307,26 @@ export class GroupState {
   /** The result of a read (events at or below the request's `to`, in stream order). */
   onRead(stream: string, events: readonly RecordedEvent[], failed = false): void {
     const s = this.streams.get(stream);
-    if (s === undefined) return;
-    s.reading = false;
+    if (s === undefined || !s.reading) return;
     if (failed) {
+      s.readFailed();
       this.readQueue.add(stream);
       return;
     }
-    if (s.parked || s.buffer.length > 0) return;
-    for (const e of events) {
-      const expected = s.buffer.length === 0 ? s.acked + 1 : s.buffer[s.buffer.length - 1]!.version + 1;
-      if (e.version < expected) continue;
-      if (e.version > expected) {
-        if (s.buffer.length > 0) break;
-        // A gap only truncation leaves: what was removed counts as done.
-        s.acked = e.version - 1;
-        this.dirty.add(stream);
-      }
-      if (e.version > s.known) break;
-      s.buffer.push(e);
-      if (s.buffer.length >= this.tuning.prefetch) break;
+    if (s.parked || s.size > 0) {
+      s.readFailed();
+      return;
     }
-    if (s.buffer.length === 0 && events.length === 0) {
+    s.absorb(events, undefined, true);
+    const first = s.first();
+    if (first !== undefined && first.version > s.acked + 1) {
+      // A gap only truncation leaves: what was removed counts as done.
+      s.acked = first.version - 1;
+      this.dirty.add(stream);
+    }
+    if (s.size === 0 && s.overflow === undefined) {
       // Nothing left to read (deleted or truncated away): done.
-      s.acked = s.known;
+      s.acked = Math.max(s.acked, s.known);
       this.dirty.add(stream);
       this.maybeRetire(s);
       return;
@@ -506,9 +496,8 @@ export class GroupState {
     const f = s.inflight!;
     s.inflight = undefined;
     s.acked = f.version + f.count - 1;
-    s.buffer.splice(0, f.count);
-    s.attempts = 0;
-    s.lastError = '';
+    s.drop(f.count);
+    s.succeeded();
     this.dirty.add(s.name);
     this.releaseCredit(f.member);
     this.afterSettle(s);
@@ -530,22 +519,19 @@ export class GroupState {
   }
 
   private fail(s: StreamEntry, error: string, now: number, delayMs?: number): void {
-    s.attempts++;
-    s.lastError = error;
-    if (s.attempts >= this.tuning.maxAttempts) {
+    if (s.failed(error, now, this.tuning, delayMs) === 'park') {
       this.park(s, now);
       return;
     }
-    const backoff = delayMs ?? Math.min(this.tuning.maxBackoffMs, this.tuning.backoffMs * 2 ** (s.attempts - 1));
-    s.retryAt = now + backoff;
     this.retrying.add(s.name);
   }
 
   private park(s: StreamEntry, now: number): void {
-    const first = s.buffer[0];
+    const first = s.first();
     this.parkedCount++;
-    s.parked = { stream: s.name, version: s.acked + 1, position: first?.position ?? s.knownPosition, error: s.lastError, attempts: s.attempts, parkedAt: now };
-    s.buffer = [];
+    s.parked = parkRecord(s.name, { version: s.acked + 1, position: first?.position ?? s.knownPosition }, s.lastError, s.attempts, now);
+    // Its remaining events wait in the log (read back from acked+1 when it is retried or skipped).
+    s.clear();
     s.retryAt = 0;
     this.retrying.delete(s.name);
     this.unassigned.delete(s.name);
@@ -606,7 +592,7 @@ export class GroupState {
       }
       return;
     }
-    if (s.buffer.length === 0) {
+    if (s.size === 0) {
       if (s.known > s.acked && !s.reading) this.readQueue.add(s.name);
       return;
     }
@@ -678,11 +664,11 @@ export class GroupState {
           this.retrying.add(name);
           continue;
         }
-        if (s.buffer.length === 0) {
+        if (s.size === 0) {
           this.markReady(s);
           continue;
         }
-        const events = s.buffer.slice(0, this.tuning.maxBatch);
+        const events = s.peek(this.tuning.maxBatch);
         s.inflight = { member: m.id, epoch: s.lease.epoch, version: events[0]!.version, count: events.length };
         m.inflight++;
         out.push({ member: m.id, delivery: { stream: name, epoch: s.lease.epoch, events, attempt: s.attempts + 1 } });
