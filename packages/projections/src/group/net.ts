@@ -7,7 +7,6 @@
  * @module
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { InvalidArgumentError, isStrandError } from '@strand/core';
 import type { AckEffects, ConsumerGroup, GroupHandler, MemberSession } from './coordinator.js';
 import { GroupClosedError, MemberExpiredError, StaleLeaseError } from './errors.js';
@@ -28,6 +27,7 @@ type ClientMessage =
   | { t: 'join'; group: string; credits?: number }
   | { t: 'hb' }
   | { t: 'ack'; id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }
+  | { t: 'acks'; acks: Array<{ id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }> }
   | { t: 'nack'; ref: DeliveryRef; error: string; delayMs?: number }
   | { t: 'leave' }
   | { t: 'admin'; id: number; group: string; op: AdminOp; stream?: string };
@@ -39,17 +39,67 @@ type ServerMessage =
   | { t: 'admin'; id: number; result?: unknown; error?: { code: string; message: string } }
   | { t: 'joined'; member: string; sessionTimeoutMs: number }
   | { t: 'd'; d: Delivery }
+  | { t: 'ds'; ds: Delivery[] }
   | { t: 'acked'; id: number; error?: { code: string; message: string } }
+  | { t: 'oks'; ids: number[] }
   | { t: 'error'; error: { code: string; message: string } };
 
-/** Writes a message; the messages of one tick (a pump's deliveries, acks of timers that fired together) leave in one write. */
-const send = (socket: Socket, msg: ServerMessage | ClientMessage) => {
-  if (socket.writableCorked === 0) {
-    socket.cork();
-    process.nextTick(() => socket.uncork());
+type Message = ServerMessage | ClientMessage;
+
+/**
+ * The messages of one tick leave in one write, and runs of deliveries, acks and successful ack
+ * replies travel as one line each (`ds`, `acks`, `oks`): a pump's deliveries to a member, the
+ * acks of handlers whose timers fired together, the replies of one checkpoint write. Order is
+ * kept: a run is only what is consecutive.
+ */
+const outboxes = new WeakMap<Socket, Message[]>();
+const send = (socket: Socket, msg: Message): void => {
+  let box = outboxes.get(socket);
+  if (box === undefined) {
+    box = [];
+    outboxes.set(socket, box);
   }
-  return socket.write(`${JSON.stringify(msg)}\n`);
+  if (box.length === 0) setImmediate(flush, socket);
+  box.push(msg);
 };
+const runKind = (m: Message): 'd' | 'ack' | 'ok' | undefined => (m.t === 'd' ? 'd' : m.t === 'ack' ? 'ack' : m.t === 'acked' && m.error === undefined ? 'ok' : undefined);
+function flush(socket: Socket): void {
+  const box = outboxes.get(socket);
+  if (box === undefined || box.length === 0) return;
+  outboxes.set(socket, []);
+  if (socket.destroyed) return;
+  let out = '';
+  for (let i = 0; i < box.length; ) {
+    const kind = runKind(box[i]!);
+    let j = i + 1;
+    if (kind !== undefined) while (j < box.length && runKind(box[j]!) === kind) j++;
+    let msg: Message = box[i]!;
+    if (j - i > 1) {
+      const run = box.slice(i, j);
+      if (kind === 'd') msg = { t: 'ds', ds: run.map((m) => (m as { d: Delivery }).d) };
+      else if (kind === 'ack') msg = { t: 'acks', acks: run.map((m) => { const { id, ref, appends } = m as { id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }; return { id, ref, appends }; }) };
+      else msg = { t: 'oks', ids: run.map((m) => (m as { id: number }).id) };
+    }
+    out += `${JSON.stringify(msg)}\n`;
+    i = j;
+  }
+  socket.write(out);
+}
+
+/** Calls `onLine` with each newline-terminated line the socket receives (UTF-8), in order. */
+function onLines(socket: Socket, onLine: (line: string) => void): void {
+  let rest: Buffer | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
+    let start = 0;
+    for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+      const line = buf.toString('utf8', start, nl);
+      start = nl + 1;
+      onLine(line);
+    }
+    rest = start < buf.length ? buf.subarray(start) : undefined;
+  });
+}
 const describeError = (error: unknown) => ({ code: isStrandError(error) ? error.code : 'STRAND_INTERNAL', message: String((error as Error)?.message ?? error) });
 
 /**
@@ -101,19 +151,19 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
       if (msg.t === 'hb') session.heartbeat();
       else if (msg.t === 'nack') session.nack(msg.ref, msg.error, msg.delayMs);
       else if (msg.t === 'leave') session.leave();
-      else if (msg.t === 'ack') {
-        try {
-          await session.ack(msg.ref, msg.appends === undefined ? undefined : { appends: msg.appends });
-          send(socket, { t: 'acked', id: msg.id });
-        } catch (error) {
-          send(socket, { t: 'acked', id: msg.id, error: describeError(error) });
-        }
+      else if (msg.t === 'ack') await ack(session, msg);
+      else if (msg.t === 'acks') await Promise.all(msg.acks.map((a) => ack(session!, a)));
+    };
+    const ack = async (member: MemberSession, a: { id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }) => {
+      try {
+        await member.ack(a.ref, a.appends === undefined ? undefined : { appends: a.appends });
+        send(socket, { t: 'acked', id: a.id });
+      } catch (error) {
+        send(socket, { t: 'acked', id: a.id, error: describeError(error) });
       }
     };
-    const lines = createInterface({ input: socket });
     // A member killed mid-write resets its connection: the socket's close handler below cleans up.
-    lines.on('error', () => {});
-    lines.on('line', (line) => {
+    onLines(socket, (line) => {
       let msg: ClientMessage;
       try {
         msg = JSON.parse(line) as ClientMessage;
@@ -188,19 +238,21 @@ export async function connectGroup(address: GroupAddress, group: string, handler
   let beat: NodeJS.Timeout | undefined;
   let closedResolve!: () => void;
   const closed = new Promise<void>((resolve) => (closedResolve = resolve));
+  const settle = (id: number, error?: { code: string; message: string }) => {
+    const p = pendingAcks.get(id);
+    pendingAcks.delete(id);
+    if (error) p?.reject(toError(group, error));
+    else p?.resolve();
+  };
   const joined = new Promise<{ member: string; sessionTimeoutMs: number }>((resolve, reject) => {
-    const lines = createInterface({ input: socket });
-    lines.on('error', () => {});
-    lines.on('line', (line) => {
+    onLines(socket, (line) => {
       const msg = JSON.parse(line) as ServerMessage;
-      if (msg.t === 'joined') resolve(msg);
+      if (msg.t === 'd') void run(msg.d);
+      else if (msg.t === 'ds') for (const d of msg.ds) void run(d);
+      else if (msg.t === 'oks') for (const id of msg.ids) settle(id);
+      else if (msg.t === 'acked') settle(msg.id, msg.error);
+      else if (msg.t === 'joined') resolve(msg);
       else if (msg.t === 'error') reject(toError(group, msg.error));
-      else if (msg.t === 'acked') {
-        const p = pendingAcks.get(msg.id);
-        pendingAcks.delete(msg.id);
-        if (msg.error) p?.reject(toError(group, msg.error));
-        else p?.resolve();
-      } else if (msg.t === 'd') void run(msg.d);
     });
   });
   const run = async (d: Delivery) => {
@@ -245,6 +297,8 @@ export async function connectGroup(address: GroupAddress, group: string, handler
       if (socket.destroyed) return;
       send(socket, { t: 'leave' });
       if (inflight > 0) await new Promise<void>((resolve) => (idle = resolve));
+      // What this tick queued (the leave, the last acks) goes out before the end.
+      flush(socket);
       socket.end();
       await closed;
     },
@@ -265,9 +319,7 @@ export async function adminGroup(address: GroupAddress, group: string, op: Admin
       socket.once('error', reject);
     });
     const reply = new Promise<ServerMessage>((resolve, reject) => {
-      const lines = createInterface({ input: socket });
-      lines.on('error', () => {});
-      lines.once('line', (line) => resolve(JSON.parse(line) as ServerMessage));
+      onLines(socket, (line) => resolve(JSON.parse(line) as ServerMessage));
       socket.once('close', () => reject(new GroupClosedError(group)));
     });
     send(socket, { t: 'admin', id: 1, group, op, stream });

@@ -136,6 +136,8 @@ class StreamEntry extends Lane<RecordedEvent> {
   /** Move the lease once nothing is in flight. */
   revoke = false;
   parked: GroupParkedStream | undefined;
+  /** The member whose ready queue holds this stream (once: the flag stands for membership). */
+  readyIn: MemberEntry | undefined;
 
   constructor(
     readonly name: string,
@@ -154,8 +156,14 @@ interface MemberEntry {
   /** Set by leave(): expires at this time even if it keeps heartbeating. */
   leaveBy: number | undefined;
   readonly leases: Set<string>;
-  /** Leased streams that may be deliverable. */
-  readonly ready: Set<string>;
+  /**
+   * Leased streams that may be deliverable, oldest first from `readyHead`. A queue, not a set:
+   * pump takes from the front on every pass, and a set's iteration would walk past every entry
+   * deleted since its last rehash (thousands with many leases). An entry counts only while its
+   * stream's `readyIn` is this member; others are skipped.
+   */
+  ready: StreamEntry[];
+  readyHead: number;
 }
 
 /** A delivery addressed to a member. */
@@ -339,7 +347,7 @@ export class GroupState {
   /** Adds a member with a credit window (deliveries in flight at most). */
   join(member: string, credits: number, now: number): void {
     if (this.members.has(member)) throw new TypeError(`member ${member} already joined`);
-    this.members.set(member, { id: member, credits, inflight: 0, lastSeen: now, leaveBy: undefined, leases: new Set(), ready: new Set() });
+    this.members.set(member, { id: member, credits, inflight: 0, lastSeen: now, leaveBy: undefined, leases: new Set(), ready: [], readyHead: 0 });
     this.rebalanceDue = true;
   }
 
@@ -576,7 +584,7 @@ export class GroupState {
     if (s.lease === undefined) return;
     const m = this.members.get(s.lease.member);
     m?.leases.delete(s.name);
-    m?.ready.delete(s.name);
+    s.readyIn = undefined;
     s.lease = undefined;
     s.revoke = false;
     if (!s.parked && s.acked < s.known) {
@@ -596,7 +604,18 @@ export class GroupState {
       if (s.known > s.acked && !s.reading) this.readQueue.add(s.name);
       return;
     }
-    this.members.get(s.lease.member)?.ready.add(s.name);
+    const m = this.members.get(s.lease.member);
+    if (m !== undefined && s.readyIn !== m) {
+      s.readyIn = m;
+      m.ready.push(s);
+      // Entries of streams released since they were queued stay until passed; keep them few.
+      if (m.ready.length - m.readyHead > 2 * m.leases.size + 64) {
+        const kept = new Set<StreamEntry>();
+        for (let i = m.readyHead; i < m.ready.length; i++) if (m.ready[i]!.readyIn === m) kept.add(m.ready[i]!);
+        m.ready = [...kept];
+        m.readyHead = 0;
+      }
+    }
   }
 
   // ---- parked streams ------------------------------------------------------------------------
@@ -655,11 +674,12 @@ export class GroupState {
     const out: Addressed[] = [];
     for (const m of this.members.values()) {
       if (m.leaveBy !== undefined) continue;
-      for (const name of m.ready) {
-        if (m.inflight >= m.credits) break;
-        m.ready.delete(name);
-        const s = this.streams.get(name);
-        if (s === undefined || s.lease?.member !== m.id || s.parked || s.inflight || s.committing || s.revoke) continue;
+      while (m.readyHead < m.ready.length && m.inflight < m.credits) {
+        const s = m.ready[m.readyHead++]!;
+        if (s.readyIn !== m) continue;
+        s.readyIn = undefined;
+        const name = s.name;
+        if (this.streams.get(name) !== s || s.lease?.member !== m.id || s.parked || s.inflight || s.committing || s.revoke) continue;
         if (s.retryAt > now) {
           this.retrying.add(name);
           continue;
@@ -672,6 +692,13 @@ export class GroupState {
         s.inflight = { member: m.id, epoch: s.lease.epoch, version: events[0]!.version, count: events.length };
         m.inflight++;
         out.push({ member: m.id, delivery: { stream: name, epoch: s.lease.epoch, events, attempt: s.attempts + 1 } });
+      }
+      if (m.readyHead === m.ready.length) {
+        m.ready.length = 0;
+        m.readyHead = 0;
+      } else if (m.readyHead > 1024 && m.readyHead * 2 > m.ready.length) {
+        m.ready.splice(0, m.readyHead);
+        m.readyHead = 0;
       }
     }
     return out;
