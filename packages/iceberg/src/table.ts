@@ -51,6 +51,88 @@ export interface TableMetadata {
   refs: Record<string, { 'snapshot-id': number; type: 'branch' | 'tag' }>;
 }
 
+/**
+ * Metadata files parsed lately, by table location and version, with their bytes: a metadata file
+ * never changes once created, so a handle that reads a version again (a new `exportIceberg` on the
+ * same table) compares the bytes and skips the parse. The bytes are compared, not trusted by
+ * name, because a table removed and created again reuses the names. A few entries: the latest
+ * versions of the tables this process writes.
+ */
+const parsedMetadata = new Map<string, { bytes: Uint8Array; metadata: TableMetadata }>();
+const PARSED_MAX = 8;
+
+function rememberParsed(location: string, version: number, bytes: Uint8Array, metadata: TableMetadata): void {
+  const key = `${location}#${version}`;
+  parsedMetadata.delete(key);
+  parsedMetadata.set(key, { bytes, metadata });
+  if (parsedMetadata.size > PARSED_MAX) parsedMetadata.delete(parsedMetadata.keys().next().value as string);
+}
+
+/**
+ * JSON bytes made once: of each snapshot and snapshot-log entry (immutable objects carried from
+ * one metadata to the next), and of each such array, so that an array that is the previous one
+ * plus an entry (what a commit makes) costs one copy of the previous bytes and the new entry's
+ * text. The file still holds every snapshot, as the spec asks; only the work of making it is saved.
+ */
+const itemBytes = new WeakMap<object, Buffer>();
+const arrayBytes = new WeakMap<readonly object[], Buffer>();
+/** The last array made whose last element is the key: the candidate prefix of the next one. */
+const arrayEndingWith = new WeakMap<object, readonly object[]>();
+const COMMA = Buffer.from(',');
+
+function bytesOfItem(x: object): Buffer {
+  let b = itemBytes.get(x);
+  if (b === undefined) {
+    b = Buffer.from(JSON.stringify(x));
+    itemBytes.set(x, b);
+  }
+  return b;
+}
+
+/** The JSON of an array's elements, without the brackets. */
+function bytesOfElements(arr: readonly object[]): Buffer {
+  const hit = arrayBytes.get(arr);
+  if (hit !== undefined) return hit;
+  const n = arr.length;
+  const prev = n > 1 ? arrayEndingWith.get(arr[n - 2]!) : undefined;
+  let out: Buffer;
+  if (prev !== undefined && prev.length === n - 1 && prev.every((x, i) => x === arr[i])) {
+    out = Buffer.concat([arrayBytes.get(prev)!, COMMA, bytesOfItem(arr[n - 1]!)]);
+  } else {
+    const parts: Buffer[] = [];
+    arr.forEach((x, i) => {
+      if (i > 0) parts.push(COMMA);
+      parts.push(bytesOfItem(x));
+    });
+    out = Buffer.concat(parts);
+  }
+  arrayBytes.set(arr, out);
+  if (n > 0) arrayEndingWith.set(arr[n - 1]!, arr);
+  return out;
+}
+
+/**
+ * The metadata as JSON bytes: byte for byte what `JSON.stringify` gives, with `snapshots` and
+ * `snapshot-log` (the parts that grow with history) made from bytes kept from earlier commits
+ * ({@link bytesOfElements}).
+ */
+export function serializeMetadata(m: TableMetadata): Buffer {
+  const parts: Buffer[] = [];
+  let text = '{';
+  let first = true;
+  for (const [k, v] of Object.entries(m)) {
+    if (v === undefined) continue;
+    text += `${first ? '' : ','}${JSON.stringify(k)}:`;
+    first = false;
+    if (k === 'snapshots' || k === 'snapshot-log') {
+      parts.push(Buffer.from(`${text}[`), bytesOfElements(v as object[]));
+      text = ']';
+    } else text += JSON.stringify(v);
+  }
+  parts.push(Buffer.from(`${text}}`));
+  return Buffer.concat(parts);
+}
+
 /** Previous metadata files kept in `metadata-log` (the reference implementation's default). */
 export const METADATA_LOG_MAX = 100;
 
@@ -115,9 +197,12 @@ export function snapshotsOverRetention(m: TableMetadata, retain: number): Snapsh
   return oldest.slice(0, Math.max(0, m.snapshots.length - Math.max(retain, pinned.size)));
 }
 
+const manifestListCache = new Map<string, ManifestFile[]>();
+
 /** A table handle: the metadata version it last read, and the commit primitive. */
 export class IcebergTable {
-  private readonly manifestLists = new Map<string, ManifestFile[]>();
+  /** Manifest lists read or written lately, by URI (immutable, and named uniquely per commit): shared by every handle. */
+  private readonly manifestLists = manifestListCache;
 
   private constructor(
     /** Where the table lives. */
@@ -139,6 +224,8 @@ export class IcebergTable {
   private static async readVersion(io: TableIO, version: number): Promise<TableMetadata | undefined> {
     const bytes = await io.read(metadataPath(version));
     if (bytes === undefined) return undefined;
+    const seen = parsedMetadata.get(`${io.location}#${version}`);
+    if (seen !== undefined && Buffer.from(seen.bytes.buffer, seen.bytes.byteOffset, seen.bytes.byteLength).equals(bytes)) return seen.metadata;
     let m: TableMetadata;
     try {
       m = JSON.parse(Buffer.from(bytes).toString('utf8')) as TableMetadata;
@@ -146,6 +233,7 @@ export class IcebergTable {
       throw new IcebergCorruptionError(io.location, `${metadataPath(version)} is not JSON`, cause);
     }
     if (m['format-version'] !== 2) throw new IcebergTableMismatchError(io.location, `has format version ${String(m['format-version'])}; this exporter writes version 2 tables`);
+    rememberParsed(io.location, version, bytes, m);
     return m;
   }
 
@@ -230,9 +318,14 @@ export class IcebergTable {
     return other;
   }
 
-  /** Re-reads the table: picks up versions other writers committed. Returns whether there were any. */
+  /**
+   * Re-reads the table: picks up versions other writers committed. Returns whether there were any.
+   * Only the versions after the one held are read (a probe of the next one when there is none).
+   */
   async refresh(): Promise<boolean> {
-    const l = await IcebergTable.latest(this.io, this.ver);
+    const next = await IcebergTable.readVersion(this.io, this.ver + 1);
+    if (next === undefined) return false;
+    const l = await IcebergTable.latest(this.io, this.ver + 1);
     if (l === undefined || l.version === this.ver) return false;
     if (l.metadata['table-uuid'] !== this.meta['table-uuid']) throw new IcebergCorruptionError(this.io.location, `table-uuid changed from ${this.meta['table-uuid']} to ${l.metadata['table-uuid']}`);
     this.meta = l.metadata;
@@ -249,9 +342,11 @@ export class IcebergTable {
     const log = [...this.meta['metadata-log'], { 'metadata-file': uriOf(this.io, metadataPath(this.ver)), 'timestamp-ms': this.meta['last-updated-ms'] }];
     const max = Number(next.properties['write.metadata.previous-versions-max'] ?? METADATA_LOG_MAX);
     const m: TableMetadata = { ...next, 'last-updated-ms': Math.max(now, this.meta['last-updated-ms']), 'metadata-log': log.slice(Math.max(0, log.length - max)) };
-    if (!(await this.io.create(metadataPath(this.ver + 1), Buffer.from(JSON.stringify(m))))) return false;
+    const bytes = serializeMetadata(m);
+    if (!(await this.io.create(metadataPath(this.ver + 1), bytes))) return false;
     this.meta = m;
     this.ver++;
+    rememberParsed(this.io.location, this.ver, bytes, m);
     await this.io.write(HINT, Buffer.from(String(this.ver))).catch(() => undefined);
     return true;
   }
