@@ -2,7 +2,7 @@
 // a time below a name prefix, and one stream's: its version, aggregate, size and state as JSON.
 // Only streams the key may read are listed; a refused stream shows the server's error.
 import type { Snapshot } from '@strand/wire/snapshots_pb.js';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Failure, failure, prettyJson } from './api.js';
 import type { Session } from './app.js';
 import { bytes, ErrorBanner, snapshotHref, time } from './common.js';
@@ -16,19 +16,23 @@ export function Snapshots({ session, selected }: { session: Session; selected: s
   const [next, setNext] = useState<string | undefined>();
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<Failure | undefined>();
+  // Typing a prefix asks once per keystroke: only the answer to the latest request is shown.
+  const latest = useRef(0);
   const load = async (after: string | undefined) => {
+    const request = ++latest.current;
     setLoading(true);
     try {
       const r = await session.api.snapshots.listSnapshots({ prefix: prefix.trim().replace(/\/+$/, ''), after: after ?? '', limit: PAGE });
+      if (request !== latest.current) return;
       setList((old) => (after === undefined ? r.snapshots : [...old, ...r.snapshots]));
       setNext(r.next);
       setError(undefined);
     } catch (err) {
+      if (request !== latest.current) return;
       setError(failure(err));
       if (after === undefined) setList([]);
-    } finally {
-      setLoading(false);
     }
+    setLoading(false);
   };
   useEffect(() => {
     void load(undefined);
