@@ -100,3 +100,22 @@ export function progressBar(out: Output, label: string, total: number): { update
   bar.start(total, 0);
   return { update: (n) => bar.update(n), stop: () => bar.stop() };
 }
+
+/** What `strand projections` and `strand groups` list: a consumer of the log and its parked streams. */
+interface ParkingConsumer {
+  name: string;
+  parked: ReadonlyArray<{ stream: string; version: number; attempts: number; error: string }>;
+}
+
+/**
+ * Prints one row per consumer (`row`, under `columns`), or with `parkedOnly` every parked stream
+ * of every consumer, under `owner` (the consumer's name), stream, version, attempts and error.
+ */
+export function consumersTable<C extends ParkingConsumer>(out: Output, consumers: readonly C[], options: { owner: string; parkedOnly: boolean; columns: string[]; row: (c: C) => Record<string, unknown> }): void {
+  if (options.parkedOnly) {
+    const rows = consumers.flatMap((c) => c.parked.map((p) => ({ [options.owner]: c.name, stream: p.stream, version: p.version, attempts: p.attempts, error: p.error })));
+    out.table(rows, [options.owner, 'stream', 'version', 'attempts', 'error']);
+  } else {
+    out.table(consumers.map(options.row), options.columns);
+  }
+}

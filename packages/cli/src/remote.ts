@@ -8,7 +8,7 @@
  */
 import { connect, type RemoteProjectionStatus, type StrandClient } from '@strand/client';
 import { compilePattern, type ExpectedVersion, isStrandError, type RecordedEvent } from '@strand/core';
-import { ExitCode, type Output, progressBar } from './output.js';
+import { consumersTable, ExitCode, type Output, progressBar } from './output.js';
 
 /** Runs `fn` with a client of `server` (key from `STRAND_API_KEY`), then closes it. */
 export async function withServer<T>(server: string, out: Output, fn: (client: StrandClient) => Promise<T>): Promise<T> {
@@ -96,14 +96,12 @@ export async function remoteInfo(client: StrandClient, out: Output, server: stri
 
 /** `strand projections` against a server: its hosted projections. */
 export async function remoteProjections(client: StrandClient, out: Output, opts: { parked?: boolean }): Promise<void> {
-  const rows: Array<Record<string, unknown>> = [];
-  const parkedRows: Array<Record<string, unknown>> = [];
-  for (const p of await client.projections().list()) {
-    for (const x of p.parked) parkedRows.push({ projection: p.name, stream: x.stream, version: x.version, attempts: x.attempts, error: x.error });
-    rows.push({ name: p.name, generation: p.generation, position: p.position, head: p.head, lag: p.lagEvents, lagMs: p.lagMs, parked: p.parked.length });
-  }
-  if (opts.parked) out.table(parkedRows, ['projection', 'stream', 'version', 'attempts', 'error']);
-  else out.table(rows, ['name', 'generation', 'position', 'head', 'lag', 'lagMs', 'parked']);
+  consumersTable(out, await client.projections().list(), {
+    owner: 'projection',
+    parkedOnly: opts.parked === true,
+    columns: ['name', 'generation', 'position', 'head', 'lag', 'lagMs', 'parked'],
+    row: (p) => ({ name: p.name, generation: p.generation, position: p.position, head: p.head, lag: p.lagEvents, lagMs: p.lagMs, parked: p.parked.length }),
+  });
 }
 
 /** `strand projections retry|skip <name> <stream>` against a server. */
