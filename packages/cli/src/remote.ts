@@ -7,7 +7,8 @@
  * @module
  */
 import { connect, type RemoteProjectionStatus, type StrandClient } from '@strand/client';
-import { compilePattern, type ExpectedVersion, isStrandError, type RecordedEvent } from '@strand/core';
+import { compilePattern, isStrandError, type RecordedEvent } from '@strand/core';
+import { appendInput } from './append-input.js';
 import { consumersTable, ExitCode, type Output, progressBar } from './output.js';
 
 /** Runs `fn` with a client of `server` (key from `STRAND_API_KEY`), then closes it. */
@@ -26,14 +27,8 @@ export async function withServer<T>(server: string, out: Output, fn: (client: St
 
 /** `strand append` against a server. */
 export async function remoteAppend(client: StrandClient, out: Output, stream: string, opts: { type: string; data: string; expect: string; id?: string }): Promise<void> {
-  let data: unknown;
-  try {
-    data = JSON.parse(opts.data);
-  } catch {
-    out.fail(ExitCode.usage, 'STRAND_INVALID_EVENT', `--data is not valid JSON: ${opts.data}`);
-  }
-  const expectedVersion: ExpectedVersion = /^\d+$/.test(opts.expect) ? Number(opts.expect) : (opts.expect as ExpectedVersion);
-  const r = await client.append(stream, [{ type: opts.type, data, ...(opts.id ? { id: opts.id } : {}) }], { expectedVersion });
+  const { event, expectedVersion } = appendInput(out, opts);
+  const r = await client.append(stream, [event], { expectedVersion });
   out.object({ stream: r.stream, version: r.version, position: r.position, id: r.events[0]?.id, idempotent: r.idempotent });
 }
 

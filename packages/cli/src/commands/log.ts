@@ -4,9 +4,10 @@
  * @module
  */
 import { existsSync } from 'node:fs';
-import { compilePattern, type ExpectedVersion, openLog } from '@strand/core';
+import { compilePattern, openLog } from '@strand/core';
 import { dirSize } from '@strand/core/testing';
 import type { Command } from 'commander';
+import { appendInput } from '../append-input.js';
 import { type Cli, isS3, openS3, sleep } from '../context.js';
 import { ExitCode, output } from '../output.js';
 import { remoteAppend, remoteInfo, remoteRead, remoteStreams, remoteTail } from '../remote.js';
@@ -153,14 +154,8 @@ Examples:
       cli.remote((c, out) => remoteAppend(c, out, stream, opts)) ??
       cli.withLog(
         async (log, out) => {
-          let data: unknown;
-          try {
-            data = JSON.parse(opts.data);
-          } catch {
-            out.fail(ExitCode.usage, 'STRAND_INVALID_EVENT', `--data is not valid JSON: ${opts.data}`);
-          }
-          const expectedVersion: ExpectedVersion = /^\d+$/.test(opts.expect) ? Number(opts.expect) : (opts.expect as ExpectedVersion);
-          const r = await log.append(stream, [{ type: opts.type, data, ...(opts.id ? { id: opts.id } : {}) }], { expectedVersion });
+          const { event, expectedVersion } = appendInput(out, opts);
+          const r = await log.append(stream, [event], { expectedVersion });
           out.object({ stream: r.stream, version: r.version, position: r.position, id: r.events[0]?.id, idempotent: r.idempotent });
         },
         { create: true },
