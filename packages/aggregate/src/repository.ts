@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import {
   type AppendResult,
   consoleLogger,
@@ -14,14 +13,15 @@ import {
   type Logger,
   WrongExpectedVersionError,
   type RecordedEvent,
-  type Sublevel,
 } from '@strand/core';
 import type { z } from 'zod';
+import { CommandIdIndex, commandHash, DEFAULT_COMMAND_ID_RETENTION_MS, DuplicateCommand } from './command-ids.js';
 import { type Aggregate, type CommandsOf, type EventsOf, foldRecorded, type StateSchemaOf, type Message, type SchemaMap } from './define.js';
 import { CommandIdReusedError, ConcurrencyRetriesExhaustedError, StateUnrecoverableError } from './errors.js';
 import { type Backoff, backOff, resolveBackoff } from './retry.js';
 import { StateCache } from './state-cache.js';
 import { assertPolicies, type RetentionPolicy, type SnapshotPolicy, type SnapshotRecord, SnapshotStore } from './snapshots.js';
+import { Snapshotter } from './snapshotting.js';
 
 /** The repository type of an aggregate: `RepositoryOf<typeof Account>`. */
 export type RepositoryOf<A> = AggregateRepository<CommandsOf<A>, EventsOf<A>, StateSchemaOf<A>>;
@@ -137,46 +137,6 @@ export interface RepositoryStats {
   commandIdsPruned: number;
 }
 
-/** What the command-id hook keeps per stream and command id (also used by the unit of work). */
-export interface CommandRecord {
-  version: number;
-  firstVersion: number;
-  position: number;
-  /** Hash of the command's type and parsed data (absent in records of older versions). */
-  hash?: string;
-  /** When the command was handled (ms since epoch; absent in records of older versions). */
-  at?: number;
-}
-
-/** JSON with object keys sorted, so equal data always hashes equal. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
-}
-
-/** The identity of a command for command-id reuse checks: its type and parsed data. */
-export function commandHash(type: string, data: unknown): string {
-  return createHash('sha256').update(stableJson([type, data])).digest('base64url');
-}
-
-/** Sortable time prefix of the command-id time index (ms since epoch, base 36, fixed width). */
-const timeKey = (ms: number) => Math.max(0, Math.floor(ms)).toString(36).padStart(11, '0');
-const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Internal signal from the command-id hook to `handle` and the unit of work; never escapes the package. */
-export class DuplicateCommand extends Error {
-  constructor(
-    readonly record: CommandRecord,
-    readonly stream: string,
-  ) {
-    super('This command id was already handled; returning its original result.');
-  }
-}
-
 /** What the unit of work needs from a repository beyond its public API (not exported from the package). */
 export interface RepositoryInternals {
   /** Snapshot policy after a commit (never fails the command). */
@@ -199,18 +159,13 @@ export const internals = Symbol('strand.aggregate.repository.internals');
  */
 export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S extends z.ZodType> {
   private readonly snapshots: SnapshotStore;
-  private readonly commands: Sublevel;
-  /** `<time>\0<stream>\0<command id>` keys: the order in which command ids expire. */
-  private readonly commandTimes: Sublevel;
-  private lastPrune = 0;
-  private readonly removeHook: () => void;
+  private readonly snapshotter: Snapshotter<S>;
+  private readonly commandIds: CommandIdIndex;
   private readonly options: Required<Omit<RepositoryOptions, 'snapshots' | 'retention'>> & Pick<RepositoryOptions, 'snapshots'> & { retention: RetentionPolicy };
   /** Folded state per stream at a version (docs/design/0010-cpu-per-event.md, "Aggregates"). */
   private readonly states: StateCache<z.output<S>>;
   private readonly backoff: Backoff;
   private background: Promise<void> = Promise.resolve();
-  private readonly inFlight = new Set<string>();
-  private readonly waiting = new Map<string, { state: z.output<S>; version: number }>();
   /** Snapshot and retention counters. */
   readonly stats: RepositoryStats = { snapshotsWritten: 0, snapshotsFailed: 0, snapshotsIgnored: 0, eventsTruncated: 0, eventsArchived: 0, truncationsFailed: 0, commandIdsPruned: 0 };
 
@@ -235,7 +190,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       clock: options.clock ?? Date.now,
       random: options.random ?? Math.random,
       logger: options.logger ?? consoleLogger,
-      commandIdRetentionMs: options.commandIdRetentionMs ?? 7 * DAY_MS,
+      commandIdRetentionMs: options.commandIdRetentionMs ?? DEFAULT_COMMAND_ID_RETENTION_MS,
       snapshots: options.snapshots,
       retention: options.retention ?? { mode: 'keep-all' },
       stateCacheSize: options.stateCacheSize ?? 1000,
@@ -243,36 +198,9 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     this.backoff = resolveBackoff({ backoffMs: this.options.backoffMs, random: this.options.random }, { backoffMs: 2, maxBackoffMs: 200 });
     this.states = new StateCache(this.options.stateCacheSize);
     this.snapshots = new SnapshotStore(log);
-    this.commands = log.sublevel(`commands-${aggregate.name}`);
-    this.commandTimes = log.sublevel(`command-times-${aggregate.name}`);
-    // Command ids are recorded in the same atomic batch as the events they produced, so a retried
-    // command can never write twice, even when two copies race (docs/design/0004-snapshots.md).
-    // A remote store runs no commit hooks: there the record is written right after the append,
-    // and a re-sent command is still recognised by its event ids (`${commandId}:${i}`).
-    this.removeHook = log.addCommitHook === undefined ? () => {} : log.addCommitHook({
-      name: `command-ids:${aggregate.name}`,
-      onCommit: async (events, tx) => {
-        // One append may hold several streams (a unit of work): each stream's run of events is
-        // one command's, recorded under that stream and the command id its first event carries.
-        for (let i = 0; i < events.length; ) {
-          const first = events[i]!;
-          let j = i + 1;
-          while (j < events.length && events[j]!.stream === first.stream) j++;
-          const last = events[j - 1]!;
-          i = j;
-          const meta = first.metadata as { commandId?: unknown; aggregate?: unknown; commandHash?: unknown } | undefined;
-          if (typeof meta?.commandId !== 'string' || meta.aggregate !== aggregate.name) continue;
-          const key = `${first.stream}\u0000${meta.commandId}`;
-          const prior = (await tx.get(this.commands, key)) as CommandRecord | undefined;
-          if (prior !== undefined && prior !== null) throw new DuplicateCommand(prior, first.stream);
-          const at = this.options.clock();
-          const record: CommandRecord = { version: last.version, firstVersion: first.version, position: last.position, at };
-          if (typeof meta.commandHash === 'string') record.hash = meta.commandHash;
-          tx.put(this.commands, key, record);
-          tx.put(this.commandTimes, `${timeKey(at)}\u0000${key}`, 1);
-        }
-      },
-    });
+    const { clock, logger, retention } = this.options;
+    this.snapshotter = new Snapshotter({ log, snapshots: this.snapshots, aggregate, retention, clock, logger, stats: this.stats, background: (task) => this.runInBackground(task) });
+    this.commandIds = new CommandIdIndex(log, aggregate.name, this.options.clock, this.options.commandIdRetentionMs);
   }
 
   /** Package-internal hooks for the unit of work. */
@@ -307,7 +235,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     const cached = info === undefined || info.deleted ? undefined : this.states.get(stream);
     if (cached !== undefined && (cached.version > info!.version || cached.version + 1 < floor)) this.states.delete(stream);
     const fromCache = cached !== undefined && cached.version <= info!.version && cached.version + 1 >= floor;
-    const snap = fromCache || info === undefined ? undefined : await this.usableSnapshot(stream, info.version);
+    const snap = fromCache || info === undefined ? undefined : await this.snapshotter.usable(stream, info.version);
     let state = fromCache ? cached.state : (snap?.state ?? this.aggregate.definition.initialState());
     let version = fromCache ? cached.version : (snap?.version ?? 0);
     const source: LoadSource = fromCache ? 'cache' : snap ? 'snapshot' : 'events';
@@ -322,30 +250,9 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
       replayed++;
     }
     const policy = this.options.snapshots;
-    if (policy?.whenReplayOver !== undefined && replayed > policy.whenReplayOver) this.schedule(stream, state, version);
+    if (policy?.whenReplayOver !== undefined && replayed > policy.whenReplayOver) this.snapshotter.schedule(stream, state, version);
     if (version > 0) this.states.set(stream, state, version);
     return { state, version, snapshotVersion: snap?.version ?? 0, replayed, source };
-  }
-
-  private async usableSnapshot(stream: string, streamVersion: number): Promise<{ state: z.output<S>; version: number } | undefined> {
-    const rec = await this.snapshots.get(stream);
-    if (rec === undefined || rec.aggregate !== this.aggregate.name || rec.version > streamVersion) return undefined;
-    let candidate: unknown = rec.state;
-    if (rec.stateVersion !== this.aggregate.stateVersion) {
-      const migrate = this.aggregate.definition.migrateSnapshot;
-      candidate = migrate ? migrate(rec.state, rec.stateVersion) : undefined;
-      if (candidate === undefined) {
-        this.stats.snapshotsIgnored++;
-        return undefined;
-      }
-    }
-    const parsed = this.aggregate.definition.state.safeParse(candidate);
-    if (!parsed.success) {
-      this.stats.snapshotsIgnored++;
-      this.options.logger.warn({ stream, version: rec.version, issues: parsed.error.issues.length }, 'snapshot does not match the state schema; ignored');
-      return undefined;
-    }
-    return { state: parsed.data as z.output<S>, version: rec.version };
   }
 
   /**
@@ -402,13 +309,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
         if (attempt < this.options.maxRetries) await backOff(attempt, this.backoff);
         continue;
       }
-      if (commandId !== undefined && this.log.addCommitHook === undefined && !appended.idempotent) {
-        const first = appended.events[0]!;
-        const at = this.options.clock();
-        const key = `${stream}\u0000${commandId}`;
-        await this.commands.put(key, { version: appended.version, firstVersion: first.version, position: appended.position, at, hash: hash! } satisfies CommandRecord);
-        await this.commandTimes.put(`${timeKey(at)}\u0000${key}`, 1);
-      }
+      if (commandId !== undefined && !this.commandIds.inBatch && !appended.idempotent) await this.commandIds.recordAppended(stream, commandId, appended, hash!);
       // The log recognises a retry whose event ids already sit at these versions (idempotent append):
       // the command record says whether it was this command or another one under the same id.
       if (appended.idempotent && commandId !== undefined) {
@@ -425,8 +326,8 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   }
 
   private async priorResult(stream: string, commandId: string, retries: number, hash?: string, commandType = 'command'): Promise<CommandResult | undefined> {
-    const rec = (await this.commands.get(`${stream}\u0000${commandId}`)) as CommandRecord | undefined;
-    if (rec === undefined || rec === null) return undefined;
+    const rec = await this.commandIds.get(stream, commandId);
+    if (rec === undefined) return undefined;
     if (hash !== undefined && rec.hash !== undefined && rec.hash !== hash) throw new CommandIdReusedError(stream, commandId, commandType);
     const events: RecordedEvent[] = [];
     for await (const e of this.log.readStream(stream, { from: rec.firstVersion, limit: rec.version - rec.firstVersion + 1, ifTruncated: 'skip' })) events.push(e);
@@ -450,15 +351,18 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
 
   /** Prunes expired command ids in the background, at most every tenth of the retention window. */
   private maybePrune(): void {
-    const now = this.options.clock();
-    if (now - this.lastPrune < Math.max(1000, this.options.commandIdRetentionMs / 10)) return;
-    this.lastPrune = now;
-    this.background = this.background
-      .then(() => this.pruneCommandIds())
-      .then(
+    if (!this.commandIds.pruneDue()) return;
+    this.runInBackground(() =>
+      this.pruneCommandIds().then(
         () => {},
         (error: unknown) => this.options.logger.warn({ aggregate: this.aggregate.name, err: error }, 'pruning expired command ids failed; will try again'),
-      );
+      ),
+    );
+  }
+
+  /** Queues `task` (which never rejects) after the snapshot and pruning work queued before it. */
+  private runInBackground(task: () => Promise<void>): void {
+    this.background = this.background.then(task);
   }
 
   /**
@@ -466,18 +370,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
    * background as commands arrive). Returns how many were removed.
    */
   async pruneCommandIds(): Promise<number> {
-    const cutoff = timeKey(this.options.clock() - this.options.commandIdRetentionMs);
-    let removed = 0;
-    for (;;) {
-      const keys = (await this.commandTimes.keys({ lt: cutoff, limit: 1000 }).all()) as string[];
-      if (keys.length === 0) break;
-      const ops: Array<{ type: 'del'; key: string; sublevel: Sublevel }> = [];
-      for (const k of keys) {
-        ops.push({ type: 'del', key: k, sublevel: this.commandTimes }, { type: 'del', key: k.slice(k.indexOf('\u0000') + 1), sublevel: this.commands });
-      }
-      await this.commands.batch(ops as never);
-      removed += keys.length;
-    }
+    const removed = await this.commandIds.prune();
     this.stats.commandIdsPruned += removed;
     return removed;
   }
@@ -492,34 +385,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     appended.events.forEach((e, i) => {
       state = this.aggregate.evolve(state, events[i]!, { version: e.version, timestamp: e.timestamp });
     });
-    this.schedule(stream, state, appended.version);
-  }
-
-  private schedule(stream: string, state: z.output<S>, version: number): void {
-    // One snapshot per stream at a time; a request that arrives meanwhile replaces any waiting one,
-    // so a slow snapshot (or archive) delays the next but never drops the latest.
-    if (this.inFlight.has(stream)) {
-      const waiting = this.waiting.get(stream);
-      if (waiting === undefined || waiting.version < version) this.waiting.set(stream, { state, version });
-      return;
-    }
-    this.inFlight.add(stream);
-    this.background = this.background
-      .then(async () => {
-        await this.writeSnapshot(stream, state, version);
-      })
-      .catch((error: unknown) => {
-        this.stats.snapshotsFailed++;
-        this.options.logger.warn({ stream, version, err: error }, 'snapshot failed; the command was not affected');
-      })
-      .finally(() => {
-        this.inFlight.delete(stream);
-        const next = this.waiting.get(stream);
-        if (next !== undefined) {
-          this.waiting.delete(stream);
-          this.schedule(stream, next.state, next.version);
-        }
-      });
+    this.snapshotter.schedule(stream, state, appended.version);
   }
 
   /**
@@ -530,44 +396,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
     const stream = this.aggregate.streamOf(id);
     const loaded = await this.load(id);
     if (loaded.version === 0) return { version: 0, truncated: 0 };
-    return this.writeSnapshot(stream, loaded.state, loaded.version);
-  }
-
-  private async writeSnapshot(stream: string, state: z.output<S>, version: number): Promise<{ version: number; truncated: number }> {
-    const parsed = this.aggregate.definition.state.safeParse(state);
-    if (!parsed.success) throw new InvalidArgumentError(`State of ${stream} at version ${version} does not match ${this.aggregate.name}'s state schema: ${parsed.error.message}`);
-    const record: SnapshotRecord = { format: 1, aggregate: this.aggregate.name, stateVersion: this.aggregate.stateVersion, version, state: parsed.data, takenAt: this.options.clock() };
-    const current = await this.snapshots.get(stream);
-    if (current !== undefined && current.version >= version && current.stateVersion === this.aggregate.stateVersion) return { version: current.version, truncated: 0 };
-    // The snapshot is synced before any truncation below: a crash in between leaves the full
-    // history plus a snapshot, never a truncated history without one.
-    await this.snapshots.put(stream, record);
-    this.stats.snapshotsWritten++;
-    try {
-      return { version, truncated: await this.applyRetention(stream, version) };
-    } catch (error) {
-      // The snapshot stands; only the truncation did not happen (it is tried again at the next one).
-      this.stats.truncationsFailed++;
-      this.options.logger.warn({ stream, version, err: error }, 'snapshot written, but retention failed (archive hook or truncation): history was not truncated');
-      return { version, truncated: 0 };
-    }
-  }
-
-  private async applyRetention(stream: string, snapshotVersion: number): Promise<number> {
-    const retention = this.options.retention;
-    if (retention.mode !== 'truncate') return 0;
-    const before = snapshotVersion + 1 - (retention.keepLast ?? 0);
-    const info = await this.log.streamInfo(stream);
-    if (info === undefined || before <= info.truncatedBefore) return 0;
-    if (retention.archive) {
-      const old: RecordedEvent[] = [];
-      for await (const e of this.log.readStream(stream, { from: info.truncatedBefore, limit: before - info.truncatedBefore })) old.push(e);
-      await retention.archive(stream, old);
-      this.stats.eventsArchived += old.length;
-    }
-    const t = await this.log.truncateBefore(stream, before);
-    this.stats.eventsTruncated += t.removed;
-    return t.removed;
+    return this.snapshotter.write(stream, loaded.state, loaded.version);
   }
 
   /** Resolves when every scheduled snapshot (and truncation) has finished. */
@@ -582,7 +411,7 @@ export class AggregateRepository<C extends SchemaMap, E extends SchemaMap, S ext
   /** Stops handling: waits for background work and removes the command-id hook. */
   async close(): Promise<void> {
     await this.flush();
-    this.removeHook();
+    this.commandIds.removeHook();
   }
 
   /** The stored snapshot of an aggregate, if any (for tools and tests). */

@@ -22,7 +22,8 @@ import {
 import type { z } from 'zod';
 import type { Message, SchemaMap } from './define.js';
 import { ConcurrencyRetriesExhaustedError } from './errors.js';
-import { type AggregateRepository, DuplicateCommand, internals, type Loaded } from './repository.js';
+import { DuplicateCommand } from './command-ids.js';
+import { type AggregateRepository, internals, type Loaded } from './repository.js';
 import { type Backoff, backOff, resolveBackoff, type RetryOptions } from './retry.js';
 
 /**
