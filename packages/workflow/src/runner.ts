@@ -9,11 +9,13 @@
  * @module
  */
 import { AggregateRepository, type Backoff, backOff, resolveBackoff, type RetryOptions, type SchemaMap, type SnapshotPolicy, UnitOfWork } from '@strand/aggregate';
-import { type EventLog, InvalidArgumentError, isStrandError, type Logger, type RecordedEvent, type Sublevel, silentLogger, TimeoutError } from '@strand/core';
+import { type EventLog, InvalidArgumentError, type Logger, type RecordedEvent, type Sublevel, silentLogger, TimeoutError } from '@strand/core';
 import type { z } from 'zod';
-import type { InputSource, Rejection, Workflow, WorkflowInput } from './define.js';
-import { InvalidWorkflowActionError } from './errors.js';
-import { type InstanceAggregate, type InstanceRecord, type InstanceState, instanceAggregate } from './instance.js';
+import { DeadlineIndex, pad } from './deadlines.js';
+import type { InputSource, Workflow } from './define.js';
+import { type InstanceAggregate, type InstanceState, instanceAggregate } from './instance.js';
+import { Progress, type Slot } from './progress.js';
+import { type AnyInput, decideStep, type StepOutcome } from './step.js';
 
 /** Any aggregate's repository (the runner routes sends by aggregate name). */
 // biome-ignore lint/suspicious/noExplicitAny: repositories of different aggregates are mixed in one list; sends are checked at run time.
@@ -87,15 +89,6 @@ export interface InstanceView<S> {
   readonly parked: ParkedInstance | undefined;
 }
 
-type AnyInput = WorkflowInput<SchemaMap, SchemaMap>;
-
-interface Slot {
-  position: number;
-  done: boolean;
-}
-
-const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(16, '0');
-
 /**
  * Runs one workflow.
  *
@@ -114,19 +107,15 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   private readonly repositories = new Map<string, AggregateRepository<SchemaMap, SchemaMap, z.ZodType>>();
   private readonly uow: UnitOfWork;
   private readonly meta: Sublevel;
-  private readonly deadlines: Sublevel;
-  private readonly removeHook: () => void;
+  private readonly deadlines: DeadlineIndex;
   private readonly options: Required<Omit<WorkflowRunnerOptions, 'repositories' | 'snapshots' | keyof RetryOptions>>;
   private readonly backoff: Backoff;
   private readonly chains = new Map<string, Promise<void>>();
   private readonly parkedMap = new Map<string, ParkedInstance>();
   private readonly firing = new Set<string>();
-  private readonly slots: Slot[] = [];
-  private slotHead = 0;
-  private checkpoint = 0;
+  private readonly progress = new Progress();
   private running = 0;
   private readonly waiting: Array<() => void> = [];
-  private progressWaiters: Array<() => void> = [];
   private saveScheduled = false;
   private saving: Promise<void> = Promise.resolve();
   private abort = new AbortController();
@@ -179,41 +168,18 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
       },
     });
     this.meta = log.sublevel(`wf-${workflow.name}`);
-    this.deadlines = log.sublevel(`wf-${workflow.name}-deadlines`);
-    // The deadline index changes in the same atomic batch as the instance records that cause it,
-    // so a crash can neither lose a scheduled deadline nor fire a cancelled or fired one again.
-    const prefix = `workflows/${workflow.name}/`;
-    this.removeHook = log.addCommitHook({
-      name: `workflow-deadlines:${workflow.name}`,
-      onCommit: (events, tx) => {
-        for (const e of events) {
-          if (!e.stream.startsWith(prefix)) continue;
-          const instance = e.stream.slice(prefix.length);
-          const key = (name: string, at: number) => `${pad(at)}\u0000${instance}\u0000${name}`;
-          if (e.type === 'DeadlineScheduled') {
-            const d = e.data as { name: string; at: number; data: unknown };
-            tx.put(this.deadlines, key(d.name, d.at), { instance, name: d.name, at: d.at, data: d.data });
-          } else if (e.type === 'DeadlineCancelled') {
-            const d = e.data as { name: string; at: number };
-            tx.del(this.deadlines, key(d.name, d.at));
-          } else if (e.type === 'Received') {
-            const input = (e.data as { input: { kind: string; type: string; at?: number } }).input;
-            if (input.kind === 'deadline' && input.at !== undefined) tx.del(this.deadlines, key(input.type, input.at));
-          }
-        }
-      },
-    });
+    this.deadlines = new DeadlineIndex(log, workflow.name);
   }
 
   /** Every event up to here has been handled (committed, skipped or held for a parked instance). */
   get position(): number {
-    return this.checkpoint;
+    return this.progress.position;
   }
 
   /** Starts from the saved checkpoint: catch-up, then live; deadlines due meanwhile fire. */
   async start(): Promise<void> {
     if (this.started) return;
-    this.checkpoint = ((await this.meta.get('checkpoint')) as number | undefined) ?? 0;
+    this.progress.position = ((await this.meta.get('checkpoint')) as number | undefined) ?? 0;
     for await (const [, value] of this.meta.iterator({ gte: 'parked:', lt: 'parked;' })) {
       const p = value as ParkedInstance;
       this.parkedMap.set(p.instance, p);
@@ -224,7 +190,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     this.loop = this.follow().catch((error: unknown) => {
       this.failure = error;
       this.options.logger.error({ workflow: this.workflow.name, err: error }, 'workflow runner stopped');
-      this.wake();
+      this.progress.wake();
     });
     await this.arm();
   }
@@ -238,7 +204,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     await this.loop;
     await Promise.all([...this.chains.values()]);
     await this.saveNow();
-    this.wake();
+    this.progress.wake();
   }
 
   /** Stops and releases the log hooks (the runner cannot be started again). */
@@ -246,14 +212,13 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     await this.stop();
     await this.instances.close();
     this.uow.close();
-    this.removeHook();
+    this.deadlines.removeHook();
   }
 
   private async follow(): Promise<void> {
-    for await (const event of this.log.follow('>', { from: this.checkpoint + 1, signal: this.abort.signal })) {
-      while (this.slots.length - this.slotHead >= 10_000) await new Promise<void>((resolve) => this.progressWaiters.push(resolve));
-      const slot: Slot = { position: event.position, done: false };
-      this.slots.push(slot);
+    for await (const event of this.log.follow('>', { from: this.progress.position + 1, signal: this.abort.signal })) {
+      while (this.progress.pending >= 10_000) await this.progress.next();
+      const slot = this.progress.add(event.position);
       let routed: { instance: string; data: unknown } | undefined;
       try {
         routed = this.workflow.route(event);
@@ -310,38 +275,19 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
     else this.running--;
   }
 
+  /** A slot is handled: once the position moved, a checkpoint save is scheduled. */
   private done(slot: Slot): void {
-    slot.done = true;
-    let moved = false;
-    while (this.slotHead < this.slots.length && this.slots[this.slotHead]!.done) {
-      this.checkpoint = this.slots[this.slotHead]!.position;
-      this.slotHead++;
-      moved = true;
-    }
-    if (this.slotHead > 1024 && this.slotHead * 2 > this.slots.length) {
-      this.slots.splice(0, this.slotHead);
-      this.slotHead = 0;
-    }
-    if (!moved) return;
-    this.wake();
-    if (!this.saveScheduled) {
-      this.saveScheduled = true;
-      setImmediate(() => {
-        this.saveScheduled = false;
-        void this.saveNow();
-      });
-    }
-  }
-
-  private wake(): void {
-    const waiters = this.progressWaiters;
-    this.progressWaiters = [];
-    for (const w of waiters) w();
+    if (!this.progress.done(slot) || this.saveScheduled) return;
+    this.saveScheduled = true;
+    setImmediate(() => {
+      this.saveScheduled = false;
+      void this.saveNow();
+    });
   }
 
   /** The checkpoint is a resume hint: instance streams say what was applied (docs/design/0012). */
   private saveNow(): Promise<void> {
-    const at = this.checkpoint;
+    const at = this.progress.position;
     this.saving = this.saving
       // Saves are chained and the checkpoint only grows, so a save never moves it backwards.
       .then(() => this.meta.put('checkpoint', at))
@@ -386,91 +332,23 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   }
 
   private async runStep(instance: string, input: AnyInput, correlationId: string | undefined): Promise<void> {
-    const wf = this.workflow;
-    let outcome: 'skipped' | 'committed' = 'skipped';
-    let scheduled = false;
-    let rejections = 0;
+    let outcome: StepOutcome | undefined;
     const causationId = input.kind === 'event' ? input.source.id : `${input.kind}:${input.type}`;
+    const ctx = { workflow: this.workflow, instances: this.instances, repositories: this.repositories };
     await this.uow.run(
       async (tx) => {
-        outcome = 'skipped';
-        scheduled = false;
-        rejections = 0;
-        const loaded = await tx.load(this.instances, instance);
-        const inst = loaded.state as InstanceState<z.output<S>>;
-        if (inst.completed) return;
-        if (input.kind === 'event') {
-          if (input.source.position <= inst.lastPosition) return;
-          if (loaded.version === 0 && !wf.startsWith(input.type)) return;
-        } else if (input.kind === 'deadline') {
-          const p = inst.pending[input.type];
-          if (p === undefined || p.at !== input.at) return;
-        }
-        const correlation = { correlationId: inst.correlationId || (correlationId ?? instance) };
-        const records: InstanceRecord[] = [];
-        const pending = { ...inst.pending };
-        if (input.kind === 'deadline') delete pending[input.type];
-        let state = inst.state;
-        const queue: AnyInput[] = [input];
-        let completed = false;
-        for (let depth = 0; queue.length > 0 && !completed; depth++) {
-          if (depth >= 8) throw new InvalidWorkflowActionError(wf.name, 'decide answered 8 refused commands in a row without giving up');
-          const current = queue.shift()!;
-          records.push({ type: 'Received', data: { input: storable(current), ...(records.length === 0 && !inst.correlationId ? { correlationId: correlationId ?? instance } : {}) } });
-          const actions = wf.decide(current as never, state, { instance, now: tx.now });
-          state = wf.definition.evolve(state, current as never);
-          const undo = tx.savepoint();
-          let rejected: Rejection | undefined;
-          for (const a of actions) {
-            if (a.kind !== 'send') continue;
-            const repository = this.repositories.get(a.aggregate);
-            if (repository === undefined) throw new InvalidWorkflowActionError(wf.name, `it sends to ${a.aggregate}, but the runner has no repository for it`);
-            try {
-              await tx.handle(repository, a.id, a.command as never, { metadata: correlation });
-            } catch (error) {
-              if (!isStrandError(error, 'STRAND_DOMAIN_REJECTED')) throw error;
-              rejected = { aggregate: a.aggregate, id: a.id, command: a.command.type, reason: String((error as { reason?: unknown }).reason), message: error.message };
-              break;
-            }
-          }
-          if (rejected !== undefined) {
-            // All or nothing per decision: none of its commands or deadline changes happen.
-            undo();
-            rejections++;
-            queue.push({ kind: 'rejected', type: 'CommandRejected', data: rejected });
-            continue;
-          }
-          for (const a of actions) {
-            if (a.kind === 'schedule') {
-              const old = pending[a.deadline];
-              if (old !== undefined) records.push({ type: 'DeadlineCancelled', data: { name: a.deadline, at: old.at } });
-              pending[a.deadline] = { at: a.at, data: a.data };
-              records.push({ type: 'DeadlineScheduled', data: { name: a.deadline, at: a.at, data: a.data } });
-              scheduled = true;
-            } else if (a.kind === 'cancel') {
-              const old = pending[a.deadline];
-              if (old !== undefined) records.push({ type: 'DeadlineCancelled', data: { name: a.deadline, at: old.at } });
-              delete pending[a.deadline];
-            } else if (a.kind === 'complete') completed = true;
-          }
-        }
-        if (completed) {
-          for (const [name, p] of Object.entries(pending)) records.push({ type: 'DeadlineCancelled', data: { name, at: p.at } });
-          records.push({ type: 'Completed', data: {} });
-        }
-        await tx.handle(this.instances, instance, { type: 'Record', data: { records } } as never, { metadata: correlation });
-        outcome = 'committed';
+        outcome = await decideStep(tx, ctx, instance, input, correlationId);
       },
-      { metadata: { workflow: wf.name, instance, causationId } },
+      { metadata: { workflow: this.workflow.name, instance, causationId } },
     );
-    if (outcome === 'skipped') {
+    if (!outcome?.committed) {
       this.stats.skipped++;
       return;
     }
     this.stats.steps++;
-    this.stats.rejections += rejections;
+    this.stats.rejections += outcome.rejections;
     if (input.kind === 'deadline') this.stats.deadlinesFired++;
-    if (scheduled) await this.arm();
+    if (outcome.scheduled) await this.arm();
   }
 
   /**
@@ -480,11 +358,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
    */
   async fireDue(): Promise<number> {
     const now = this.options.clock();
-    const due: Array<{ key: string; instance: string; name: string; at: number; data: unknown }> = [];
-    for await (const [key, value] of this.deadlines.iterator({ lt: `${pad(now)}\u0001` })) {
-      const v = value as { instance: string; name: string; at: number; data: unknown };
-      if (!this.firing.has(key as string) && !this.parkedMap.has(v.instance)) due.push({ key: key as string, ...v });
-    }
+    const due = await this.deadlines.due(now, (d) => this.firing.has(d.key) || this.parkedMap.has(d.instance));
     const runs = due.map((d) => {
       this.firing.add(d.key);
       const input = { kind: 'deadline', type: d.name, data: d.data, at: d.at } as AnyInput;
@@ -497,11 +371,10 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
 
   private async arm(): Promise<void> {
     if (!this.options.timers || !this.started) return;
-    const [first] = await this.deadlines.keys({ limit: 1 }).all();
+    const at = await this.deadlines.first();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (first === undefined || !this.started) return;
-    const at = Number((first as string).slice(0, 16));
+    if (at === undefined || !this.started) return;
     const delay = Math.min(Math.max(0, at - this.options.clock()), 2 ** 31 - 1);
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -514,18 +387,12 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
   async waitFor(position: number, timeoutMs = 5000): Promise<void> {
     if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) throw new InvalidArgumentError('position must be an integer >= 0.');
     const deadline = Date.now() + timeoutMs;
-    while (this.checkpoint < position) {
+    while (this.progress.position < position) {
       if (this.failure !== undefined) throw this.failure;
       if (!this.started) throw new InvalidArgumentError(`Workflow runner ${this.workflow.name} is not running.`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new TimeoutError(`workflow ${this.workflow.name} to reach position ${position} (at ${this.checkpoint})`, timeoutMs);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.progressWaiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      if (left <= 0) throw new TimeoutError(`workflow ${this.workflow.name} to reach position ${position} (at ${this.progress.position})`, timeoutMs);
+      await this.progress.next(left);
     }
   }
 
@@ -587,12 +454,7 @@ export class WorkflowRunner<I extends SchemaMap, D extends SchemaMap, S extends 
 
   /** Deadlines not yet fired or cancelled, soonest first (for tools and tests). */
   async pendingDeadlines(): Promise<Array<{ instance: string; name: string; at: number }>> {
-    const out: Array<{ instance: string; name: string; at: number }> = [];
-    for await (const value of this.deadlines.values()) {
-      const v = value as { instance: string; name: string; at: number };
-      out.push({ instance: v.instance, name: v.name, at: v.at });
-    }
-    return out;
+    return this.deadlines.pending();
   }
 }
 
@@ -603,12 +465,4 @@ function sourceOf(event: RecordedEvent): InputSource {
 function correlationOf(event: RecordedEvent): string {
   const c = event.metadata?.correlationId;
   return typeof c === 'string' && c.length > 0 ? c : event.id;
-}
-
-function storable(input: AnyInput): z.output<typeof import('./instance.js').storedInput> {
-  return input.kind === 'event'
-    ? { kind: 'event', type: input.type, data: input.data, source: input.source }
-    : input.kind === 'deadline'
-      ? { kind: 'deadline', type: input.type, data: input.data, at: input.at }
-      : { kind: 'rejected', type: input.type, data: input.data };
 }
