@@ -16,11 +16,12 @@ import { openLog } from '@strand/core';
 import { defineProjection, ProjectionRunner } from '@strand/projections';
 import { AggregateRepository, defineAggregate } from '@strand/aggregate';
 import { z } from 'zod';
+// The bench's own payload and pool (built by npm run build), so the profile runs the same work.
+import { payload, pool } from '../../test/dist/bench/figure.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' }, scale: { type: 'string', default: '1' }, top: { type: 'string', default: '25' } } });
 const which = positionals[0];
 const scale = Number(values.scale);
-const payload = (i) => ({ n: i, note: 'x'.repeat(180 - String(i).length) });
 const root = await mkdtemp(join(tmpdir(), 'strand-profile-'));
 let dirs = 0;
 const dir = () => join(root, `d${dirs++}`);
@@ -38,13 +39,6 @@ async function profiled(fn) {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const { profile } = await session.post('Profiler.stop');
   return [ms, profile];
-}
-
-async function pool(total, inFlight, task) {
-  let next = 0;
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    for (let i = next++; i < total; i = next++) await task(i);
-  }));
 }
 
 async function readsFixture(total) {

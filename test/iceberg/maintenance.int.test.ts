@@ -1,21 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { type EventLog, openLog, SchemaRegistry } from '@strand/core';
+import { openLog, SchemaRegistry } from '@strand/core';
 import { compactTable, deleteStreams, expireSnapshots, exportedPosition, exportIceberg, FileTableIO, IcebergTable, liveFiles, removeOrphanFiles, type TableIO } from '@strand/iceberg';
 import { icebergRead } from 'icebird';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { metadataProblems, serveTables } from '../support/iceberg.js';
+import { metadataProblems } from '../support/iceberg.js';
+import { tickPositions, useTickLog } from './tick-log.js';
 
 const Tick = z.object({ n: z.number().int(), label: z.string() });
-
-async function tickPositions(log: EventLog): Promise<number[]> {
-  const out: number[] = [];
-  for await (const e of log.readAll()) if (e.type === 'Tick') out.push(e.position);
-  return out;
-}
 
 async function readPositions(dir: string): Promise<number[]> {
   const rows = await icebergRead({ tableUrl: new FileTableIO(dir).location });
@@ -23,25 +16,10 @@ async function readPositions(dir: string): Promise<number[]> {
 }
 
 describe('Iceberg table maintenance', () => {
-  let root: string;
-  let restore: () => void;
-  let log: EventLog;
-  let registry: SchemaRegistry;
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'strand-iceberg-maint-'));
-    restore = serveTables();
-    // One day for every event, so partitions (and so file counts) do not depend on when the test runs.
-    log = await openLog({ path: join(root, 'log'), clock: () => Date.UTC(2026, 5, 1, 12) });
-    registry = await SchemaRegistry.open(log);
-    await registry.register('Tick', 1, Tick);
-  });
-  afterAll(async () => {
-    restore();
-    await log.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  const suite = useTickLog('maint', Tick);
 
   it('compacts small files and manifests, expires snapshots and removes orphans; the rows stay the same', async () => {
+    const { root, log, registry } = suite;
     const dir = join(root, 'maint');
     for (let i = 0; i < 300; i++) await log.append(`t/${i % 5}`, [{ type: 'Tick', data: { n: i, label: `x${i}` } }]);
     await exportIceberg(registry, { types: ['Tick'], table: dir, commitEvery: 20 });
@@ -85,6 +63,7 @@ describe('Iceberg table maintenance', () => {
   });
 
   it('deletes the rows of streams (copy-on-write), and expiry plus orphan removal erase the old files', async () => {
+    const { root } = suite;
     const dir = join(root, 'erase');
     const log2 = await openLog({ path: join(root, 'erase-log'), clock: () => Date.UTC(2026, 5, 2, 12) });
     try {
@@ -122,6 +101,7 @@ describe('Iceberg table maintenance', () => {
   });
 
   it('an exporter that loses its commit to a compaction retries on the new metadata with the same files', async () => {
+    const { root, log, registry } = suite;
     const dir = join(root, 'retry');
     await exportIceberg(registry, { types: ['Tick'], table: dir, commitEvery: 50, to: 100 });
     const io = new FileTableIO(dir);

@@ -1,45 +1,24 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EventLog, openLog, SchemaRegistry } from '@strand/core';
 import { exportIceberg, FileTableIO, IcebergTable, readManifest, removeOrphanFiles, type TableMetadata } from '@strand/iceberg';
 import { icebergManifests, icebergMetadata, icebergRead } from 'icebird';
 import { fetchAvroRecords } from 'icebird/src/fetch.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { metadataProblems, serveTables } from '../support/iceberg.js';
+import { metadataProblems } from '../support/iceberg.js';
+import { tickPositions, useTickLog } from './tick-log.js';
 
 const Tick = z.object({ n: z.number().int() });
-
-async function tickPositions(log: EventLog): Promise<number[]> {
-  const out: number[] = [];
-  for await (const e of log.readAll()) if (e.type === 'Tick') out.push(e.position);
-  return out;
-}
 
 // Bounded metadata for long-lived tables (issue 19): manifests merge once a snapshot would list
 // more than `commit.manifest.min-count-to-merge` (100) of them, and `retainSnapshots` drops the
 // oldest snapshots in the commit. icebird, an independent reader, reads every table back.
 describe('Iceberg manifest merging and snapshot retention', () => {
-  let root: string;
-  let restore: () => void;
-  let log: EventLog;
-  let registry: SchemaRegistry;
-  beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'strand-iceberg-merge-'));
-    restore = serveTables();
-    log = await openLog({ path: join(root, 'log'), clock: () => Date.UTC(2026, 5, 1, 12) });
-    registry = await SchemaRegistry.open(log);
-    await registry.register('Tick', 1, Tick);
-  });
-  afterAll(async () => {
-    restore();
-    await log.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  const suite = useTickLog('merge', Tick);
 
   it('merges small manifests into one when a snapshot would list more than 100; entries keep their sequence numbers', async () => {
+    const { root, log, registry } = suite;
     const dir = join(root, 'merge');
     const from = log.position;
     for (let i = 0; i < 130; i++) await log.append(`t/${i % 7}`, [{ type: 'Tick', data: { n: i } }]);
@@ -87,6 +66,7 @@ describe('Iceberg manifest merging and snapshot retention', () => {
   });
 
   it('retainSnapshots keeps the newest snapshots only, deletes the dropped manifest lists, and the table reads the same', async () => {
+    const { root, log, registry } = suite;
     const dir = join(root, 'retain');
     const from = log.position;
     for (let i = 0; i < 30; i++) await log.append(`r/${i % 3}`, [{ type: 'Tick', data: { n: i } }]);

@@ -3,32 +3,12 @@
  * happens to be across the network. Their local state (snapshots, checkpoints, read models) lives
  * in the client's state store.
  */
-import { AggregateRepository, defineAggregate, ensure } from '@strand/aggregate';
+import { AggregateRepository } from '@strand/aggregate';
 import { isStrandError } from '@strand/core';
 import { appendAndConfirm, defineProjection, ProjectionRunner } from '@strand/projections';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { Account } from '../../examples/src/bank/account.js';
 import { cleanup, type Running, startServer } from './harness.js';
-
-const Account = defineAggregate({
-  name: 'account',
-  stream: (id) => `accounts/${id}`,
-  commands: { Deposit: z.object({ amount: z.number().int().positive() }), Withdraw: z.object({ amount: z.number().int().positive() }) },
-  events: { Credited: z.object({ amount: z.number().int() }), Debited: z.object({ amount: z.number().int() }) },
-  state: z.object({ balance: z.number().int().nonnegative() }),
-  initialState: () => ({ balance: 0 }),
-  decide: {
-    Deposit: (c) => ({ type: 'Credited', data: { amount: c.amount } }),
-    Withdraw: (c, s) => {
-      ensure(s.balance >= c.amount, 'INSUFFICIENT_FUNDS', 'Not enough money.');
-      return { type: 'Debited', data: { amount: c.amount } };
-    },
-  },
-  evolve: {
-    Credited: (s, e) => ({ balance: s.balance + e.amount }),
-    Debited: (s, e) => ({ balance: s.balance - e.amount }),
-  },
-});
 
 let s: Running;
 beforeEach(async () => {
@@ -43,13 +23,14 @@ describe('AggregateRepository on @strand/client', () => {
     const clientA = s.client();
     const a = new AggregateRepository(clientA, Account, { snapshots: { every: 10 }, maxRetries: 30 });
     const b = new AggregateRepository(s.client(), Account, { maxRetries: 30 });
+    await a.handle('eu/1', { type: 'Open', data: { owner: 'Ada' } });
     // Two repositories on two connections race on one stream: every command lands once.
     const worker = async (repo: typeof a) => {
       for (let i = 0; i < 20; i++) await repo.handle('eu/1', { type: 'Deposit', data: { amount: 1 } });
     };
     await Promise.all([worker(a), worker(b)]);
     expect((await a.load('eu/1')).state.balance).toBe(40);
-    expect((await s.log.streamInfo('accounts/eu/1'))?.version).toBe(40);
+    expect((await s.log.streamInfo('accounts/eu/1'))?.version).toBe(41);
     try {
       await a.handle('eu/1', { type: 'Withdraw', data: { amount: 41 } });
       expect.unreachable();
@@ -66,7 +47,7 @@ describe('AggregateRepository on @strand/client', () => {
     expect((await a.load('eu/1')).source).toBe('cache');
     // A repository that has not folded the stream starts from the snapshot (kept in the client's local state).
     const loaded = await new AggregateRepository(clientA, Account).load('eu/1');
-    expect([loaded.source, loaded.snapshotVersion, loaded.replayed, loaded.state.balance]).toEqual(['snapshot', 41, 0, 35]);
+    expect([loaded.source, loaded.snapshotVersion, loaded.replayed, loaded.state.balance]).toEqual(['snapshot', 42, 0, 35]);
   });
 });
 
