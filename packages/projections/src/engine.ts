@@ -160,6 +160,9 @@ export class Engine {
     }
   }
 
+  /** The version a stream's version key holds (applied above the checkpoint before a crash), else 0. */
+  private readonly appliedVersion = async (stream: string): Promise<number> => ((await this.meta.get(`v:${stream}`)) as number | undefined) ?? 0;
+
   private async follow(): Promise<void> {
     const { state, projection } = this;
     for await (const event of this.log.follow('>', { from: state.checkpoint + 1, signal: this.abort.signal })) {
@@ -176,7 +179,8 @@ export class Engine {
       const matched = projection.matches(event.stream);
       if (matched && !this.parked.has(event.stream)) {
         // Truncated history this generation never saw: replay it from the archive, or park.
-        const verdict = await this.guard.check(event, async () => ((await this.meta.get(`v:${event.stream}`)) as number | undefined) ?? 0);
+        const judged = this.guard.check(event, this.appliedVersion);
+        const verdict = judged instanceof Promise ? await judged : judged;
         if (verdict.kind === 'park') {
           this.park(event, verdict.error, 1);
           this.dispatched = event.position;
@@ -481,7 +485,7 @@ export class Engine {
       for await (const e of this.log.readStream(stream, { from: p.version, limit: 1, ifTruncated: 'skip' })) at = e;
       if (at !== undefined) {
         // Judged again: still missing (no archive holds it, nothing declared) keeps it parked.
-        const verdict = await this.guard.check(at, async () => ((await this.meta.get(`v:${stream}`)) as number | undefined) ?? 0);
+        const verdict = await this.guard.check(at, this.appliedVersion);
         if (verdict.kind === 'park') return false;
         if (verdict.kind === 'replay') archived = verdict.missed;
       }

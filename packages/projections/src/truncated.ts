@@ -102,16 +102,28 @@ export class TruncationGuard {
    * Judges an event of a matched stream before it is dispatched. `applied` reads the version the
    * stream's version key holds (events applied above the checkpoint before a crash).
    */
-  async check(e: RecordedEvent, applied: () => Promise<number>): Promise<Verdict> {
+  check(e: RecordedEvent, applied: (stream: string) => Promise<number>): Verdict | Promise<Verdict> {
+    // Runs for every dispatched event: the common answer is given without a promise, and the
+    // stream's entry is updated in place.
     const prior = this.seen.get(e.stream);
-    this.seen.set(e.stream, { version: e.version, position: e.position });
-    if (e.version === 1 || (prior !== undefined && e.version === prior.version + 1) || !this.anyGap) return OK;
+    const priorVersion = prior?.version;
+    if (prior === undefined) this.seen.set(e.stream, { version: e.version, position: e.position });
+    else {
+      prior.version = e.version;
+      prior.position = e.position;
+    }
+    if (e.version === 1 || (priorVersion !== undefined && e.version === priorVersion + 1) || !this.anyGap) return OK;
+    return this.judge(e, applied);
+  }
+
+  /** The rest of {@link check}: a stream whose history this generation may have missed. */
+  private async judge(e: RecordedEvent, applied: (stream: string) => Promise<number>): Promise<Verdict> {
     const info = await this.log.streamInfo(e.stream);
     // Nothing truncated, or its newest truncated event was there when this generation passed it.
     if (info === undefined || info.truncatedBefore <= 1) return OK;
     const through = info.truncatedThrough ?? info.lastPosition;
     if (!(await this.inGap(through))) return OK;
-    const done = await applied();
+    const done = await applied(e.stream);
     if (this.archive !== undefined) {
       const missed: RecordedEvent[] = [];
       let before: RecordedEvent | undefined;
