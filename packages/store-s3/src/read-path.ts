@@ -116,18 +116,30 @@ class MemCursor implements Cursor {
 /** Default scan readahead: one GET per this many bytes of blocks. */
 export const SCAN_READAHEAD_BYTES = 1024 * 1024;
 
+/**
+ * Readahead of a cursor's first fetch after a seek; each later fetch of the scan doubles it, up
+ * to the scan's readahead. Many scans stop after a few keys (the event log's last position, a
+ * `limit: 1` look for a sublevel's first key), and a 1 MiB GET for one key is a slow GET on a
+ * loaded store; a GET of 64 KiB costs about what one of a single block does.
+ */
+const FIRST_READAHEAD_BYTES = 64 * 1024;
+
 class SstCursor implements Cursor {
   key: Uint8Array | undefined;
   value: Uint8Array | null = null;
   private blockIdx = 0;
   private block: DecodedBlock | undefined;
   private pos = 0;
+  /** Readahead of the next fetch: small after a seek, doubling as the scan goes on. */
+  private ramp: number;
 
   constructor(
     private readonly reader: SstReader,
     private readonly reverse: boolean,
     private readonly readahead: number,
-  ) {}
+  ) {
+    this.ramp = Math.min(readahead, FIRST_READAHEAD_BYTES);
+  }
 
   private async loadBlock(i: number): Promise<boolean> {
     if (i < 0 || i >= this.reader.handles.length) {
@@ -136,7 +148,9 @@ class SstCursor implements Cursor {
       return false;
     }
     this.blockIdx = i;
-    this.block = await this.reader.block(i, this.readahead, this.reverse);
+    const ra = this.ramp;
+    this.ramp = Math.min(this.readahead, ra * 2);
+    this.block = await this.reader.block(i, ra, this.reverse);
     return true;
   }
 
@@ -169,6 +183,7 @@ class SstCursor implements Cursor {
 
   async seek(target: Uint8Array | undefined, inclusive: boolean): Promise<void> {
     const n = this.reader.handles.length;
+    this.ramp = Math.min(this.readahead, FIRST_READAHEAD_BYTES);
     if (n === 0) {
       this.block = undefined;
       this.key = undefined;

@@ -27,10 +27,10 @@ afterAll(() => {
 });
 
 describe('S3Level on a real S3 server (Ceph RGW)', () => {
-  for (const directPut of [true, false]) {
-    const path = directPut ? 'direct PUT' : 'SDK PUT';
+  for (const direct of [true, false]) {
+    const path = direct ? 'direct PUT and GET' : 'SDK PUT and GET';
     const client = (over: Partial<S3ObjectStoreOptions> = {}) => {
-      const store = new S3ObjectStore({ ...rgwOptions(env), directPut, ...over });
+      const store = new S3ObjectStore({ ...rgwOptions(env), directPut: direct, directGet: direct, ...over });
       stores.push(store);
       return store;
     };
@@ -55,6 +55,7 @@ describe('S3Level on a real S3 server (Ceph RGW)', () => {
       const keys = ['a b', 'plus+sign', 'ünï/cødé', 'q?x=1&y', 'pct%20', "tilde~star*(paren)!'"].map((k) => prefix + k);
       for (const k of keys) await store.put(k, Buffer.from(k), { ifNoneMatch: '*' });
       for (const k of keys) expect(Buffer.from((await store.get(k)) as Uint8Array).toString()).toBe(k);
+      for (const k of keys) expect(Buffer.from((await store.getRange(k, 3, 9)) as Uint8Array).toString()).toBe(Buffer.from(k).subarray(3, 9).toString());
       expect((await store.list(prefix)).map((o) => o.key).sort()).toEqual([...keys].sort());
     });
 
@@ -65,10 +66,14 @@ describe('S3Level on a real S3 server (Ceph RGW)', () => {
       expect(err).toMatchObject({ code: 'STRAND_S3_REQUEST_FAILED', status: 403, retryable: false, outcomeUnknown: false });
       const noBucket = client({ bucket: 'no-such-bucket-strand' });
       await expect(noBucket.put('x', Buffer.from('1'))).rejects.toMatchObject({ status: 404, retryable: false });
+      // GETs classify the same way: refused is a typed error, a missing key is undefined.
+      await expect(badKey.get(`${uniquePrefix('denied')}x`)).rejects.toMatchObject({ code: 'STRAND_S3_REQUEST_FAILED', status: 403, retryable: false });
+      await expect(badKey.getRange(`${uniquePrefix('denied')}x`, 0, 1)).rejects.toMatchObject({ status: 403, retryable: false });
       // No server at all: retryable, and the outcome of a failed write counts as unknown.
       const nowhere = client({ endpoint: 'http://127.0.0.1:1', requestTimeoutMs: 2_000 });
       const down = await nowhere.put('x', Buffer.from('1')).catch((e: unknown) => e);
       expect(down).toMatchObject({ code: 'STRAND_S3_REQUEST_FAILED', status: undefined, retryable: true });
+      await expect(nowhere.get('x')).rejects.toMatchObject({ code: 'STRAND_S3_REQUEST_FAILED', status: undefined, retryable: true, outcomeUnknown: false });
     });
   }
 

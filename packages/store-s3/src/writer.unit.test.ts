@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { InMemoryObjectStore } from './object-store/memory.js';
+import type { ListOptions, ObjectInfo } from './object-store/types.js';
 import { S3Level } from './s3-level.js';
 
 describe('bounded replay', () => {
@@ -57,6 +58,36 @@ describe('WAL segments', () => {
     // Without segments every WAL object is a GET.
     for (const k of store.keys().filter((k) => k.startsWith('walseg/'))) await store.delete(k);
     expect(await reopenGets()).toBeGreaterThanOrEqual(100);
+  });
+
+  it('a reopen LISTs wal/ only after the run of segments from the replay point, and reads those slots from the segments', async () => {
+    const lists: { prefix: string; startAfter: string | undefined }[] = [];
+    const store = new (class extends InMemoryObjectStore {
+      override list(prefix: string, options?: ListOptions): Promise<ObjectInfo[]> {
+        lists.push({ prefix, startAfter: options?.startAfter });
+        return super.list(prefix, options);
+      }
+    })();
+    const opts = { store, flushIntervalMs: 0, walReplayMaxObjects: 1000, walSegmentObjects: 8 };
+    const db = new S3Level<string, string>(opts);
+    await db.open();
+    for (let i = 0; i < 20; i++) await db.put(`a${i}`, 'v');
+    await db.flushMemtable(); // the replay point moves into the run of segments
+    for (let i = 0; i < 80; i++) await db.put(`b${String(i).padStart(2, '0')}`, 'v');
+    const from = db.manifest?.walReplayFrom as number;
+    await db.close(); // segments written; the memtable is not flushed
+    const segments = store.keys().filter((k) => k.startsWith('walseg/'));
+    const lastCovered = Math.max(...segments.map((k) => Number(k.slice(-20))));
+    expect(lastCovered).toBeGreaterThan(from + 60);
+    lists.length = 0;
+    const next = new S3Level<string, string>(opts);
+    await next.open();
+    const walList = lists.find((l) => l.prefix === 'wal/');
+    expect(walList?.startAfter).toBe(`wal/${String(lastCovered).padStart(20, '0')}`);
+    expect(next.requests.get).toBeLessThan(20); // a GET per segment, not per slot
+    expect((await next.keys({ gte: 'b', lt: 'c' }).all()).length).toBe(80);
+    expect(await next.get('a19')).toBe('v');
+    await next.close();
   });
 
   it('GC deletes segments below the replay point, like WAL objects', async () => {

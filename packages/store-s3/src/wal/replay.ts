@@ -57,18 +57,33 @@ export class WalReader {
    * replaying at open) fences the replayer when a newer writer's object turns up.
    */
   async replay(from: number, apply: (batches: WalBatch[], slot: number) => void, writerEpoch?: number): Promise<number> {
-    const [listed, segmentsListed] = await Promise.all([
-      this.store.list(`${this.prefix}wal/`, { startAfter: walKey(this.prefix, from - 1) }),
-      this.store.list(`${this.prefix}walseg/`, { startAfter: segmentListStart(this.prefix, from) }),
-    ]);
-    const slots = listed
-      .map((o) => walIdOf(this.prefix, o.key))
-      .filter((id): id is number => id !== undefined && id >= from)
-      .sort((a, b) => a - b);
+    const segmentsListed = await this.store.list(`${this.prefix}walseg/`, { startAfter: segmentListStart(this.prefix, from) });
     const segments = segmentsListed
       .map((o) => ({ key: o.key, range: segmentRangeOf(this.prefix, o.key) }))
       .filter((s): s is ListedSegment => s.range !== undefined && s.range.last >= from)
       .sort((a, b) => a.range.first - b.range.first || b.range.last - a.range.last);
+    // The run of segments from `from` on covers slots whose objects are there: a segment copies
+    // acknowledged WAL objects, which stay until GC, and GC deletes none at or after the replay
+    // point. So only the slots after the run are LISTed (docs/design/0005, "Bounded replay"), and
+    // the segments' GETs go out at once, beside that LIST.
+    let covered = from - 1;
+    for (const s of segments) {
+      if (s.range.first > covered + 1) break;
+      covered = Math.max(covered, s.range.last);
+    }
+    const slots: number[] = [];
+    for (let s = from; s <= covered; s++) slots.push(s);
+    let listed = false;
+    const tail = this.store.list(`${this.prefix}wal/`, { startAfter: walKey(this.prefix, covered) }).then((objects) => {
+      for (const id of objects
+        .map((o) => walIdOf(this.prefix, o.key))
+        .filter((id): id is number => id !== undefined && id > covered)
+        .sort((a, b) => a - b)) {
+        slots.push(id);
+      }
+      listed = true;
+    });
+    tail.catch(() => undefined);
     let segmentAt = 0;
     /** The segment covering `slot` that reaches furthest, if any (asked in slot order). */
     const segmentFor = (slot: number): ListedSegment | undefined => {
@@ -87,7 +102,12 @@ export class WalReader {
     // many slots); `outstanding` holds the index in `slots` of the last slot each one covers.
     const outstanding: number[] = [];
     let ahead = 0;
-    for (let i = 0; i < slots.length; i++) {
+    for (let i = 0; ; i++) {
+      if (i >= slots.length) {
+        if (listed) break;
+        await tail;
+        if (i >= slots.length) break;
+      }
       const slot = slots[i] as number;
       if (slot < next) continue; // skipped by a fence
       if (slot > next) break; // a gap: the log ends here
@@ -130,6 +150,7 @@ export class WalReader {
       apply(obj.batches, slot);
       next = obj.resumeAt || slot + 1;
     }
+    await tail; // a failed LIST fails the replay, even when the log ended before its slots
     return next;
   }
 
