@@ -1,28 +1,21 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { openLog, SchemaRegistry } from '@strand/core';
 import { exportedPosition, FileTableIO, IcebergTable } from '@strand/iceberg';
 import { icebergRead } from 'icebird';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { serveTables } from '../support/iceberg.js';
+import { bin, strandAt } from './strand.js';
 
 // The real `strand` binary exporting to an Iceberg table; icebird reads what it wrote.
-const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
 let root: string;
 let restore: () => void;
 
-function strand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, '--path', join(root, 'log'), ...args], { env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const strand = (...args: string[]) => strandAt(join(root, 'log'), args);
 
 async function append(from: number, to: number): Promise<void> {
   const log = await openLog({ path: join(root, 'log'), clock: () => Date.UTC(2026, 5, 1, 12) }); // one partition

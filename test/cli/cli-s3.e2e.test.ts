@@ -1,23 +1,15 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { openS3Log } from '@strand/store-s3';
 import { ensureRgw, uniquePrefix } from '@strand/store-s3/testing';
 import { describe, expect, it } from 'vitest';
+import { strandAt } from './strand.js';
 
 // The real `strand` binary on a log in a real S3 bucket (Ceph RGW), opened by URL with the AWS
 // credential chain (environment variables here).
-const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
-
 describe('strand CLI on S3', () => {
   it('appends, reads, lists and verifies a log given as an s3:// URL', async () => {
     const env = await ensureRgw();
     const url = `s3://${env.bucket}/${uniquePrefix('cli')}?endpoint=${encodeURIComponent(env.endpoint)}&region=${env.region}&flushIntervalMs=0`;
-    const run = (...args: string[]) =>
-      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-        execFile(process.execPath, [bin, '--path', url, ...args], { env: { ...process.env, AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey } }, (error, stdout, stderr) =>
-          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-        ),
-      );
+    const run = (...args: string[]) => strandAt(url, args, { AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey });
     const a = await run('append', 'orders/eu/o-1', '--type', 'Placed', '--data', '{"total":4}', '--expect', 'no_stream', '--json');
     expect(a.code, a.stderr).toBe(0);
     expect(JSON.parse(a.stdout)).toMatchObject({ version: 1, position: 1 });

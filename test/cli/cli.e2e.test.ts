@@ -1,22 +1,16 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, strandAt } from './strand.js';
 
 // The real `strand` binary (the npm bin shim over the built CLI) on a real LevelDB store.
-const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
 let dir: string;
 
-function strand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, '--path', dir, ...args], { env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const strand = (...args: string[]) => strandAt(dir, args);
 
 beforeAll(async () => {
   dir = join(await mkdtemp(join(tmpdir(), 'strand-cli-')), 'log');

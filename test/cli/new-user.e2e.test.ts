@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,20 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { type EventLog, openLog, SchemaRegistry } from '@strand/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { bin, strandAt } from './strand.js';
 
 // Issue 21: what a new user hits with the CLI (items 1, 2, 5, 6, 7, 8). The real binary on LevelDB.
-const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
 const projectionsEntry = fileURLToPath(new URL('../../packages/projections/dist/index.js', import.meta.url));
 let root: string;
 let dir: string;
 
-function strand(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, '--path', dir, ...args], { env: { ...process.env, NO_COLOR: '1' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const strand = (...args: string[]) => strandAt(dir, args);
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'strand-new-user-'));
@@ -64,9 +58,7 @@ describe('strand CLI for a new user (issue 21)', () => {
     // The parent of the log: an existing directory that is not a Strand log.
     const before = await readdir(root);
     for (const args of [['info'], ['read', 'orders/o-1'], ['verify'], ['tail', 'orders/>', '--count', '1']]) {
-      const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-        execFile(process.execPath, [bin, '--path', root, ...args, '--json'], (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }));
-      });
+      const r = await strandAt(root, [...args, '--json']);
       expect(r.code, args.join(' ')).toBe(3);
       expect(JSON.parse(r.stderr), args.join(' ')).toMatchObject({ error: 'STRAND_NOT_FOUND' });
     }
@@ -79,7 +71,7 @@ describe('strand CLI for a new user (issue 21)', () => {
     const db = new ClassicLevel(empty);
     await db.open();
     await db.close();
-    const r = await new Promise<{ code: number }>((resolve) => execFile(process.execPath, [bin, '--path', empty, 'info'], (error) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0 })));
+    const r = await strandAt(empty, ['info']);
     expect(r.code).toBe(3);
   });
 
