@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '@strand/core';
 import { isStrandError } from '@strand/core';
+import { seededRandom } from '@strand/store-s3';
 import { describe, expect, it } from 'vitest';
 import { type CheckpointEntry, type Delivery, defaultTuning, GroupState, type GroupTuning, type RestoredEntry } from './state.js';
 
@@ -9,17 +10,6 @@ import { type CheckpointEntry, type Delivery, defaultTuning, GroupState, type Gr
 // its durable checkpoint. Every invariant is checked after every step.
 // Replay one seed: STRAND_GROUP_SEED=1234 npx vitest run packages/projections/src/group/simulation.unit.test.ts
 // More seeds: STRAND_GROUP_SEEDS=500.
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SimMember {
   id: string;
@@ -35,7 +25,7 @@ interface SimMember {
 const POISON = 'p/poison';
 
 export function simulate(seed: number, steps = 1500): { delivered: number; acked: number; parked: number; coordinatorCrashes: number } {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const chance = (p: number) => rnd() < p;
   const fail = (msg: string): never => {
