@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openLog } from '@strand/core';
 import { defineProjection, ProjectionRunner } from '@strand/projections';
-import { AggregateRepository, defineAggregate } from '@strand/aggregate';
-import { z } from 'zod';
-// The bench's own payload and pool (built by npm run build), so the profile runs the same work.
+import { AggregateRepository } from '@strand/aggregate';
+// The bench's own payload, pool and aggregate (built by npm run build), so the profile runs the same work.
+import { Counter } from '../../test/dist/bench/aggregate.js';
 import { payload, pool } from '../../test/dist/bench/figure.js';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' }, scale: { type: 'string', default: '1' }, top: { type: 'string', default: '25' } } });
@@ -115,16 +115,6 @@ const workloads = {
   async aggregate() {
     const total = Math.round(10_000 * scale);
     const note = 'x'.repeat(170);
-    const Counter = defineAggregate({
-      name: 'counter',
-      stream: (id) => `counters/${id}`,
-      commands: { Add: z.object({ n: z.number().int(), note: z.string() }) },
-      events: { Added: z.object({ n: z.number().int(), note: z.string() }) },
-      state: z.object({ total: z.number().int(), count: z.number().int() }),
-      initialState: () => ({ total: 0, count: 0 }),
-      decide: { Add: (c) => ({ type: 'Added', data: c }) },
-      evolve: { Added: (s, e) => ({ total: s.total + e.n, count: s.count + 1 }) },
-    });
     const log = await openLog({ path: dir() });
     const repo = new AggregateRepository(log, Counter);
     const r = await profiled(() => pool(total, 32, (i) => repo.handle(`c-${i % 1000}`, { type: 'Add', data: { n: i, note } })));

@@ -10,7 +10,8 @@ import { z } from 'zod';
 import { dirSize } from '@strand/core/testing';
 import { type BenchContext, type BenchSection, type Figure, median, timeMs } from './figure.js';
 
-const Counter = defineAggregate({
+/** The bench's aggregate: a counter whose commands carry a ~200-byte payload (also profiled by scripts/profile/workloads.mjs). */
+export const Counter = defineAggregate({
   name: 'counter',
   stream: (id) => `counters/${id}`,
   commands: { Add: z.object({ n: z.number().int(), note: z.string() }) },
