@@ -4,24 +4,25 @@
  * This file is the facade: it validates, checks the open state and hands each call to its part:
  * the commit pipeline (`commit/`, docs/design/0002-commit-path.md), reads (`log/reads.ts`),
  * follow and subscribe (`log/follow.ts`, docs/design/0003-subscriptions.md), the hierarchy
- * (`log/hierarchy.ts`) and maintenance (`log/maintenance.ts`).
+ * (`log/hierarchy.ts`) and maintenance (`log/maintenance.ts`); opening the store and its format
+ * record is `log/open-store.ts`.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, type Observable } from 'rxjs';
-import { type PayloadCodec, builtInCodecs, jsonCodec, meta } from './codec.js';
+import type { PayloadCodec } from './codec.js';
 import { CommitPipeline } from './commit/pipeline.js';
 import { type PrepareOptions, type PreparedPart, prepareAppend } from './commit/prepare.js';
-import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedError, LogLockedError, LogNotFoundError, StorageUnavailableError } from './errors.js';
+import { describeValue, type ExpectedVersion, InvalidArgumentError, LogClosedError } from './errors.js';
 import { HeadCache } from './head-cache.js';
-import { Space, metaKey, positionOfGlobalKey } from './keys.js';
 import { LiveRing } from './live-ring.js';
 import { SchemaRegistry } from './schema/registry.js';
-import { type AnyLevel, intercept, type LogContext, VALUE_OPTS, writeOptions } from './log/context.js';
+import { type AnyLevel, intercept, type LogContext } from './log/context.js';
 import { Followers } from './log/follow.js';
 import { countStreams, listChildren } from './log/hierarchy.js';
 import { Maintenance } from './log/maintenance.js';
+import { lastGlobalPosition, listenForRefresh, openStore, storePipelineDepth } from './log/open-store.js';
 import { LogReads } from './log/reads.js';
 import type { AppendInterceptor, CommitHook, Logger, ReadInterceptor, Sublevel, WorkKind, WorkMeter } from './plugins.js';
 import { silentLogger } from './plugins.js';
@@ -101,15 +102,6 @@ export interface EventLogOptions {
   /** Structured logger. Default: silent. */
   logger?: Logger;
 }
-
-/**
- * The log format this code writes: 2 (binary event records, docs/design/0010-cpu-per-event.md).
- * Logs of format 1 (msgpack records) open and read as before; new records are written in
- * format 2, and the log's metadata says 2 from then on, so an older Strand refuses the log
- * instead of failing on a record it cannot read.
- */
-const FORMAT_VERSION = 2;
-const READABLE_FORMATS: readonly number[] = [1, 2];
 
 /**
  * An open event log. One instance owns its store (or sublevel) for writing: open it once per
@@ -237,44 +229,8 @@ export class EventLog implements EventStore {
     if (options.durability !== undefined && options.durability !== 'sync' && options.durability !== 'buffered') {
       throw new InvalidArgumentError(`durability must be 'sync' or 'buffered', got ${describeValue(options.durability)}.`);
     }
-    const store = options.store;
-    try {
-      if (store.status === 'opening' || store.status === 'closed') await store.open();
-    } catch (cause) {
-      throw mapOpenError(cause, store);
-    }
-    const formatBytes = (await store.get(metaKey('format'), VALUE_OPTS)) as Uint8Array | undefined;
-    const requested = typeof options.codec === 'string' ? builtInCodecs.get(options.codec) : options.codec;
-    if (typeof options.codec === 'string' && requested === undefined) {
-      throw new InvalidArgumentError(`Unknown codec "${options.codec}"; built-in codecs are ${[...builtInCodecs.keys()].join(', ')}, or pass a PayloadCodec object.`);
-    }
-    let codec: PayloadCodec;
-    if (formatBytes === undefined) {
-      if (options.createIfMissing === false) throw new LogNotFoundError(describeStore(store), 'the store holds no Strand log');
-      codec = requested ?? jsonCodec;
-      await store.put(metaKey('format'), meta.encode({ format: FORMAT_VERSION, codec: codec.name, created: (options.clock ?? Date.now)() }), writeOptions(true));
-    } else {
-      const stored = meta.decode(formatBytes) as { format: number; codec: string; created?: number };
-      if (!READABLE_FORMATS.includes(stored.format)) {
-        throw new InvalidArgumentError(`This log has format ${stored.format}; this version of Strand reads formats ${READABLE_FORMATS.join(' and ')}. Upgrade Strand.`);
-      }
-      if (requested !== undefined && requested.name !== stored.codec) {
-        throw new InvalidArgumentError(`This log was created with the "${stored.codec}" codec; open it with that codec (or none) instead of "${requested.name}".`);
-      }
-      const found = requested ?? builtInCodecs.get(stored.codec);
-      if (found === undefined) {
-        throw new InvalidArgumentError(`This log was created with the custom codec "${stored.codec}"; pass it as the codec option to open it.`);
-      }
-      codec = found;
-      if (stored.format < FORMAT_VERSION) {
-        try {
-          await store.put(metaKey('format'), meta.encode({ ...stored, format: FORMAT_VERSION }), writeOptions(true));
-        } catch {
-          // A read-only store (a follower) writes no records either: it stays as it is.
-        }
-      }
-    }
-    const log = new EventLog(options, codec, await lastGlobalPosition(store));
+    const { codec, lastPosition } = await openStore(options);
+    const log = new EventLog(options, codec, lastPosition);
     // The log enforces the schema registry stored in it, whichever process opens it (docs/design/0006).
     try {
       await SchemaRegistry.enforceStored(log);
@@ -498,50 +454,4 @@ export class EventLog implements EventStore {
   private assertOpen(): void {
     if (this.closed) throw new LogClosedError();
   }
-}
-
-/** The last position in the store's global order (0 for an empty log). */
-async function lastGlobalPosition(store: AnyLevel): Promise<number> {
-  let last = 0;
-  for await (const key of store.keys({ gte: Uint8Array.of(Space.global), lt: Uint8Array.of(Space.global + 1), reverse: true, limit: 1, keyEncoding: 'view' })) {
-    last = (key as Uint8Array).length === 9 ? positionOfGlobalKey(key as Uint8Array) : 0;
-  }
-  return last;
-}
-
-/**
- * Calls `onRefresh` whenever the store emits `'refresh'` (a read-only S3Level does after a poll
- * that saw new data; other stores never do). Returns the function that stops it.
- */
-function listenForRefresh(store: AnyLevel, onRefresh: () => void): () => void {
-  const emitter = store as unknown as { on?: (e: string, f: () => void) => unknown; off?: (e: string, f: () => void) => unknown };
-  if (typeof emitter.on !== 'function' || typeof emitter.off !== 'function') return () => undefined;
-  emitter.on.call(store, 'refresh', onRefresh);
-  return () => void emitter.off?.call(store, 'refresh', onRefresh);
-}
-
-/**
- * The pipeline depth a store offers (`strandPipelineDepth`, e.g. S3Level's 4), looked up on the
- * store or the database a sublevel belongs to; 1 for every other store.
- */
-function storePipelineDepth(store: AnyLevel): number {
-  const own = (store as { strandPipelineDepth?: unknown }).strandPipelineDepth;
-  const root = (store as { db?: { strandPipelineDepth?: unknown } }).db?.strandPipelineDepth;
-  const depth = own ?? root;
-  return typeof depth === 'number' && Number.isSafeInteger(depth) && depth >= 1 ? depth : 1;
-}
-
-/** Where a store is, for messages: its location when it has one. */
-function describeStore(store: AnyLevel): string {
-  const location = (store as { location?: unknown }).location;
-  return typeof location === 'string' ? location : 'this store';
-}
-
-function mapOpenError(cause: unknown, store: AnyLevel): Error {
-  const code = (cause as { code?: string; cause?: { code?: string } })?.cause?.code ?? (cause as { code?: string })?.code;
-  if (code === 'LEVEL_LOCKED') {
-    const location = (store as { location?: unknown }).location;
-    return new LogLockedError(typeof location === 'string' ? location : 'the given store', cause);
-  }
-  return new StorageUnavailableError('open', cause);
 }
