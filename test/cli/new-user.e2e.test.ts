@@ -106,6 +106,7 @@ describe('strand CLI for a new user (issue 21)', () => {
       expect(error).toBe('STRAND_LOG_LOCKED');
       expect(message).toMatch(/running application/);
       expect(message).toMatch(/--lock-timeout/);
+      expect(message).toMatch(/--server URL/);
       expect(message).toMatch(/S3/);
     } finally {
       await app.close();

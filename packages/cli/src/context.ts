@@ -41,7 +41,7 @@ function lockedError(path: string, waitedMs: number, cause: unknown): StrandErro
   return new StrandError(
     'STRAND_LOG_LOCKED',
     'closed',
-    `The log at ${path} is held by another process, probably your running application (LevelDB lets one process open a directory; waited ${waitedMs} ms). Stop that process and retry, or wait longer with --lock-timeout <ms>; read it from inside the application (log.readStream, runner.status()...); or keep the log on S3 (--path s3://...), where read-only commands open a follower beside the running writer. (Reading through a running application with --server URL comes with strand serve.)`,
+    `The log at ${path} is held by another process, probably your running application (LevelDB lets one process open a directory; waited ${waitedMs} ms). Stop that process and retry, or wait longer with --lock-timeout <ms>; serve the log from that process (strand serve, or createServer in the application) and point this command at it with --server URL; or keep the log on S3 (--path s3://...), where read-only commands open a follower beside the running writer.`,
     { cause, details: { path, waitedMs } },
   );
 }
