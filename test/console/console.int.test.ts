@@ -17,9 +17,10 @@ import { TenantManager } from '@strand/core/tenancy';
 import { collect } from '@strand/core/testing';
 import { defineProjection, ProjectionRunner } from '@strand/projections';
 import { createServer, type StrandServer } from '@strand/server';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureConsoleBuilt, launchBrowser } from '../support/browser.js';
+import { login, pageOpener } from './pages.js';
 
 const KEY = 'console-test-key-0123456789abcdef';
 const ADMIN_KEY = 'console-admin-key-0123456789abcdef';
@@ -74,37 +75,7 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface Opened {
-  context: BrowserContext;
-  page: Page;
-  /** Console errors and uncaught exceptions seen in the page. */
-  errors: string[];
-}
-
-const opened: Opened[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) await o.context.close();
-});
-
-async function open(base: string, viewport = { width: 1280, height: 800 }): Promise<Opened> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${base}/ui/`);
-  const o = { context, page, errors };
-  opened.push(o);
-  return o;
-}
-
-async function login(page: Page, key: string): Promise<void> {
-  await page.fill('#api-key', key);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('nav[aria-label=Screens]');
-}
+const open = pageOpener(() => browser);
 
 const versions = (page: Page) => page.$$eval('tr.event', (rows) => rows.map((r) => Number(r.getAttribute('data-version'))));
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);

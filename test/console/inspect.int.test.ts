@@ -21,10 +21,11 @@ import { collect, dirSize } from '@strand/core/testing';
 import { defineProjection, ProjectionRunner } from '@strand/projections';
 import { createServer } from '@strand/server';
 import { MemoryLevel } from 'memory-level';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ensureConsoleBuilt, launchBrowser, repoRoot } from '../support/browser.js';
+import { login, pageOpener } from './pages.js';
 
 const KEY = 'console-inspect-key-0123456789abcdef';
 const ADMIN_KEY = 'console-inspect-admin-0123456789abcdef';
@@ -68,36 +69,7 @@ async function strandServe(args: readonly string[], env: Record<string, string>)
   return { url: (JSON.parse(line) as { url: string }).url, child };
 }
 
-interface Opened {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-}
-
-const opened: Opened[] = [];
-afterEach(async () => {
-  for (const o of opened.splice(0)) await o.context.close();
-});
-
-async function open(base: string, viewport = { width: 1280, height: 800 }): Promise<Opened> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${base}/ui/`);
-  const o = { context, page, errors };
-  opened.push(o);
-  return o;
-}
-
-async function login(page: Page, key: string): Promise<void> {
-  await page.fill('#api-key', key);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('nav[aria-label=Screens]');
-}
+const open = pageOpener(() => browser);
 
 /** The README's screenshot, written only when asked (it is committed; a test run leaves it alone). */
 async function readmeShot(page: Page, name: string): Promise<void> {
