@@ -21,11 +21,12 @@ export type { CompiledProjection, EventHandler, EventSchemas, IndexDefinition, P
 export type { ReadModelTx, ReadModelView } from './read-model.js';
 export { ConsumerGroup } from './group/coordinator.js';
 export type { AckEffects, GroupHandler, GroupMember, GroupOptions, GroupStart, GroupStatus, MemberSession } from './group/coordinator.js';
-export { GroupClosedError, MemberExpiredError, StaleLeaseError } from './group/errors.js';
+export { GroupClosedError, GroupProtocolError, MemberExpiredError, StaleLeaseError } from './group/errors.js';
+export type { ProtocolRange } from './group/errors.js';
 export { listGroups, resumeParkedAtRest } from './group/admin.js';
 export type { StoredGroup } from './group/admin.js';
-export { adminGroup, connectGroup, serveGroup } from './group/net.js';
-export type { AdminOp, GroupAddress, GroupServer, RemoteMember } from './group/net.js';
+export { adminGroup, connectGroup, MEMBER_PROTOCOL, serveGroup } from './group/net.js';
+export type { AdminOp, GroupAddress, GroupServer, RemoteMember, ServeGroupOptions } from './group/net.js';
 export { defaultTuning as defaultGroupTuning } from './group/state.js';
 export type { Delivery, DeliveryRef, GroupParkedStream, GroupTuning } from './group/state.js';
 export { ProjectionRunner } from './runner.js';

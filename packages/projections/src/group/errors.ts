@@ -38,3 +38,30 @@ export class GroupClosedError extends StrandError {
     super('STRAND_GROUP_CLOSED', 'closed', `Consumer group ${group} is closed. Open it again (or reconnect to its coordinator).`, { details: { group }, cause });
   }
 }
+
+/** A range of member protocol versions a peer speaks (docs/design/0011, "Versions of the member protocol"). */
+export interface ProtocolRange {
+  /** Lowest version spoken. */
+  readonly min: number;
+  /** Highest version spoken. */
+  readonly max: number;
+}
+
+const span = (r: ProtocolRange) => (r.min === r.max ? `version ${r.min}` : `versions ${r.min} to ${r.max}`);
+
+/**
+ * A member and a coordinator that speak no member protocol version in common: the join is refused
+ * (by the coordinator, or by the member when the coordinator answers with a version it does not
+ * speak) and the connection closed. Code `STRAND_GROUP_PROTOCOL`.
+ */
+export class GroupProtocolError extends StrandError {
+  constructor(group: string, member: ProtocolRange, coordinator: ProtocolRange) {
+    const fix =
+      member.max < coordinator.min
+        ? `Upgrade the member: its release is older than the oldest this coordinator still serves (it needs a member that speaks version ${coordinator.min} or later).`
+        : `Upgrade the coordinator (the process that serves the group) to a release that speaks version ${member.min} or later, or run a member release that still speaks ${span(coordinator)}.`;
+    super('STRAND_GROUP_PROTOCOL', 'invalid', `Consumer group ${group}: the member speaks member protocol ${span(member)}, the coordinator ${span(coordinator)}; with no version in common the join was refused. ${fix}`, {
+      details: { group, member: { min: member.min, max: member.max }, coordinator: { min: coordinator.min, max: coordinator.max } },
+    });
+  }
+}

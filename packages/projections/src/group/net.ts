@@ -2,15 +2,29 @@
  * Members in other processes: the coordinator serves its groups over a socket (TCP or a Unix
  * socket), one connection per member, newline-delimited JSON. The messages are the five of a
  * {@link MemberSession}: join, heartbeat, ack (with optional effects), nack, leave. A closed
- * connection expires its member at once. Design: docs/design/0011-consumer-groups.md.
+ * connection expires its member at once. The join negotiates a protocol version and optional
+ * capabilities (see {@link MEMBER_PROTOCOL}). Design: docs/design/0011-consumer-groups.md.
  *
  * @module
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { InvalidArgumentError, isStrandError } from '@strand/core';
 import type { AckEffects, ConsumerGroup, GroupHandler, MemberSession } from './coordinator.js';
-import { GroupClosedError, MemberExpiredError, StaleLeaseError } from './errors.js';
+import { GroupClosedError, GroupProtocolError, MemberExpiredError, type ProtocolRange, StaleLeaseError } from './errors.js';
 import type { Delivery, DeliveryRef } from './state.js';
+
+/**
+ * The member protocol versions this release speaks, and the optional capabilities it offers.
+ * Docs: docs/design/0011, "Versions of the member protocol".
+ * - Version 1: the messages of the releases before versioning; a join without `v` is version 1.
+ *   One message per line, nothing batched.
+ * - Version 2: the join carries `v` (the highest version the member speaks), `vmin` (its lowest)
+ *   and `caps` (the capabilities it offers); `joined` answers with the version chosen (the highest
+ *   both speak) and the capabilities both offer. A peer uses a capability only when `joined` lists
+ *   it. Capability `batch`: runs of deliveries, acks and ack replies travel as one line each
+ *   (`ds`, `acks`, `oks`).
+ */
+export const MEMBER_PROTOCOL: { readonly min: number; readonly max: number; readonly caps: readonly string[] } = Object.freeze({ min: 1, max: 2, caps: Object.freeze(['batch']) });
 
 /** Where a group server listens: a TCP port (and host), or a Unix socket path. */
 export type GroupAddress = { port: number; host?: string } | { path: string };
@@ -23,11 +37,24 @@ export interface GroupServer {
   close(): Promise<void>;
 }
 
+/** Options of {@link serveGroup}. */
+export interface ServeGroupOptions {
+  /**
+   * The oldest member protocol version served (default 1: every release's members). Members that
+   * speak only older versions are refused with `STRAND_GROUP_PROTOCOL`.
+   */
+  minProtocol?: number;
+}
+
+type WireError = { code: string; message: string; details?: Record<string, unknown> };
+type WireAck = { id: number; ref: DeliveryRef; appends?: AckEffects['appends'] };
+
+/** What members send. The coordinator accepts every message of every version it speaks, whatever was negotiated. */
 type ClientMessage =
-  | { t: 'join'; group: string; credits?: number }
+  | { t: 'join'; group: string; credits?: number; v?: number; vmin?: number; caps?: string[] }
   | { t: 'hb' }
-  | { t: 'ack'; id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }
-  | { t: 'acks'; acks: Array<{ id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }> }
+  | ({ t: 'ack' } & WireAck)
+  | { t: 'acks'; acks: WireAck[] }
   | { t: 'nack'; ref: DeliveryRef; error: string; delayMs?: number }
   | { t: 'leave' }
   | { t: 'admin'; id: number; group: string; op: AdminOp; stream?: string };
@@ -35,55 +62,81 @@ type ClientMessage =
 /** What {@link adminGroup} can ask a running coordinator. */
 export type AdminOp = 'status' | 'parked' | 'retry' | 'skip';
 
+/** What the coordinator sends. A member accepts every message of every version it speaks. */
 type ServerMessage =
-  | { t: 'admin'; id: number; result?: unknown; error?: { code: string; message: string } }
-  | { t: 'joined'; member: string; sessionTimeoutMs: number }
+  | { t: 'admin'; id: number; result?: unknown; error?: WireError }
+  | { t: 'joined'; member: string; sessionTimeoutMs: number; v?: number; caps?: string[] }
   | { t: 'd'; d: Delivery }
   | { t: 'ds'; ds: Delivery[] }
-  | { t: 'acked'; id: number; error?: { code: string; message: string } }
+  | { t: 'acked'; id: number; error?: WireError }
   | { t: 'oks'; ids: number[] }
-  | { t: 'error'; error: { code: string; message: string } };
+  | { t: 'error'; error: WireError };
 
 type Message = ServerMessage | ClientMessage;
 
 /**
- * The messages of one tick leave in one write, and runs of deliveries, acks and successful ack
- * replies travel as one line each (`ds`, `acks`, `oks`): a pump's deliveries to a member, the
- * acks of handlers whose timers fired together, the replies of one checkpoint write. Order is
- * kept: a run is only what is consecutive.
+ * A socket's messages not yet written. The messages of one tick leave in one write; with the
+ * `batch` capability agreed, runs of deliveries, acks and successful ack replies travel as one
+ * line each (`ds`, `acks`, `oks`): a pump's deliveries to a member, the acks of handlers whose
+ * timers fired together, the replies of one checkpoint write. Order is kept: a run is only what
+ * is consecutive. Without it (a version 1 peer, or one that did not offer it) one message a line.
  */
-const outboxes = new WeakMap<Socket, Message[]>();
-const send = (socket: Socket, msg: Message): void => {
+interface Outbox {
+  msgs: Message[];
+  batch: boolean;
+}
+const outboxes = new WeakMap<Socket, Outbox>();
+const outbox = (socket: Socket): Outbox => {
   let box = outboxes.get(socket);
   if (box === undefined) {
-    box = [];
+    box = { msgs: [], batch: false };
     outboxes.set(socket, box);
   }
-  if (box.length === 0) setImmediate(flush, socket);
-  box.push(msg);
+  return box;
+};
+const send = (socket: Socket, msg: Message): void => {
+  const box = outbox(socket);
+  if (box.msgs.length === 0) setImmediate(flush, socket);
+  box.msgs.push(msg);
 };
 const runKind = (m: Message): 'd' | 'ack' | 'ok' | undefined => (m.t === 'd' ? 'd' : m.t === 'ack' ? 'ack' : m.t === 'acked' && m.error === undefined ? 'ok' : undefined);
 function flush(socket: Socket): void {
   const box = outboxes.get(socket);
-  if (box === undefined || box.length === 0) return;
-  outboxes.set(socket, []);
+  if (box === undefined || box.msgs.length === 0) return;
+  const msgs = box.msgs;
+  box.msgs = [];
   if (socket.destroyed) return;
   let out = '';
-  for (let i = 0; i < box.length; ) {
-    const kind = runKind(box[i]!);
+  for (let i = 0; i < msgs.length; ) {
+    const kind = box.batch ? runKind(msgs[i]!) : undefined;
     let j = i + 1;
-    if (kind !== undefined) while (j < box.length && runKind(box[j]!) === kind) j++;
-    let msg: Message = box[i]!;
+    if (kind !== undefined) while (j < msgs.length && runKind(msgs[j]!) === kind) j++;
+    let msg: Message = msgs[i]!;
     if (j - i > 1) {
-      const run = box.slice(i, j);
+      const run = msgs.slice(i, j);
       if (kind === 'd') msg = { t: 'ds', ds: run.map((m) => (m as { d: Delivery }).d) };
-      else if (kind === 'ack') msg = { t: 'acks', acks: run.map((m) => { const { id, ref, appends } = m as { id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }; return { id, ref, appends }; }) };
+      else if (kind === 'ack') msg = { t: 'acks', acks: run.map((m) => { const { id, ref, appends } = m as WireAck; return { id, ref, appends }; }) };
       else msg = { t: 'oks', ids: run.map((m) => (m as { id: number }).id) };
     }
     out += `${JSON.stringify(msg)}\n`;
     i = j;
   }
   socket.write(out);
+}
+
+/** The version both speak, or undefined. */
+function negotiate(member: ProtocolRange, coordinator: ProtocolRange): number | undefined {
+  const v = Math.min(member.max, coordinator.max);
+  return v >= member.min && v >= coordinator.min ? v : undefined;
+}
+
+/** The versions a join says its member speaks (a join without `v` is version 1); undefined if malformed. */
+function joinRange(msg: { v?: unknown; vmin?: unknown }): ProtocolRange | undefined {
+  if (msg.v === undefined) return { min: 1, max: 1 };
+  const max = msg.v;
+  const min = msg.vmin ?? msg.v;
+  if (typeof max !== 'number' || typeof min !== 'number' || !Number.isSafeInteger(max) || !Number.isSafeInteger(min) || min < 1 || min > max) return undefined;
+  return { min, max };
 }
 
 /** Calls `onLine` with each newline-terminated line the socket receives (UTF-8), in order. */
@@ -100,7 +153,12 @@ function onLines(socket: Socket, onLine: (line: string) => void): void {
     rest = start < buf.length ? buf.subarray(start) : undefined;
   });
 }
-const describeError = (error: unknown) => ({ code: isStrandError(error) ? error.code : 'STRAND_INTERNAL', message: String((error as Error)?.message ?? error) });
+const describeError = (error: unknown): WireError => {
+  const message = String((error as Error)?.message ?? error);
+  if (!isStrandError(error)) return { code: 'STRAND_INTERNAL', message };
+  // Details travel for the errors a member rebuilds from them.
+  return error.code === 'STRAND_GROUP_PROTOCOL' ? { code: error.code, message, details: error.details } : { code: error.code, message };
+};
 
 /**
  * Serves groups to members in other processes.
@@ -112,15 +170,19 @@ const describeError = (error: unknown) => ({ code: isStrandError(error) ? error.
  * // elsewhere: await connectGroup({ port: 7070 }, 'billing', handler);
  * ```
  */
-export async function serveGroup(groups: readonly ConsumerGroup[], address: GroupAddress): Promise<GroupServer> {
+export async function serveGroup(groups: readonly ConsumerGroup[], address: GroupAddress, options: ServeGroupOptions = {}): Promise<GroupServer> {
   if (!Array.isArray(groups) || groups.length === 0) throw new InvalidArgumentError('serveGroup needs at least one ConsumerGroup.');
+  const minProtocol = options.minProtocol ?? MEMBER_PROTOCOL.min;
+  if (!Number.isSafeInteger(minProtocol) || minProtocol < MEMBER_PROTOCOL.min || minProtocol > MEMBER_PROTOCOL.max) {
+    throw new InvalidArgumentError(`minProtocol must be an integer from ${MEMBER_PROTOCOL.min} to ${MEMBER_PROTOCOL.max} (the member protocol versions this release speaks).`);
+  }
+  const served: ProtocolRange = { min: minProtocol, max: MEMBER_PROTOCOL.max };
   const byName = new Map(groups.map((g) => [g.name, g]));
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
     let session: MemberSession | undefined;
-    let group: ConsumerGroup | undefined;
     const onMessage = async (msg: ClientMessage) => {
       if (msg.t === 'admin') {
         try {
@@ -140,11 +202,26 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
         return;
       }
       if (msg.t === 'join') {
-        group = byName.get(msg.group);
-        if (group === undefined) throw new InvalidArgumentError(`No group named ${msg.group} here (serving ${[...byName.keys()].join(', ')}).`);
         if (session !== undefined) throw new InvalidArgumentError('This connection has joined already.');
-        session = group.join((d) => send(socket, { t: 'd', d }), { credits: msg.credits });
-        send(socket, { t: 'joined', member: session.id, sessionTimeoutMs: group.tuning.sessionTimeoutMs });
+        const g = byName.get(msg.group);
+        if (g === undefined) throw new InvalidArgumentError(`No group named ${msg.group} here (serving ${[...byName.keys()].join(', ')}).`);
+        const theirs = joinRange(msg);
+        if (theirs === undefined) throw new InvalidArgumentError(`A join's v and vmin are integers with 1 <= vmin <= v; got v ${JSON.stringify(msg.v)}, vmin ${JSON.stringify(msg.vmin)}.`);
+        const v = negotiate(theirs, served);
+        if (v === undefined) {
+          // Refused: say why, then hang up (the member's join fails with the same typed error).
+          send(socket, { t: 'error', error: describeError(new GroupProtocolError(g.name, theirs, served)) });
+          flush(socket);
+          socket.end();
+          return;
+        }
+        // Version 1 members get version 1's messages only; capabilities are what both offer.
+        const caps = v >= 2 && Array.isArray(msg.caps) ? MEMBER_PROTOCOL.caps.filter((c) => msg.caps!.includes(c)) : [];
+        outbox(socket).batch = caps.includes('batch');
+        const joined = g.join((d: Delivery) => send(socket, { t: 'd', d }), { credits: msg.credits });
+        session = joined;
+        const reply = { t: 'joined', member: joined.id, sessionTimeoutMs: g.tuning.sessionTimeoutMs } as const;
+        send(socket, v >= 2 ? { ...reply, v, caps } : reply);
         return;
       }
       if (session === undefined) throw new InvalidArgumentError('Join first.');
@@ -154,7 +231,7 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
       else if (msg.t === 'ack') await ack(session, msg);
       else if (msg.t === 'acks') await Promise.all(msg.acks.map((a) => ack(session!, a)));
     };
-    const ack = async (member: MemberSession, a: { id: number; ref: DeliveryRef; appends?: AckEffects['appends'] }) => {
+    const ack = async (member: MemberSession, a: WireAck) => {
       try {
         await member.ack(a.ref, a.appends === undefined ? undefined : { appends: a.appends });
         send(socket, { t: 'acked', id: a.id });
@@ -204,6 +281,8 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
 export interface RemoteMember {
   /** Its id in the group. */
   readonly id: string;
+  /** The member protocol version and capabilities agreed with the coordinator at the join. */
+  readonly protocol: { readonly version: number; readonly caps: readonly string[] };
   /** Resolves when the connection closes (the coordinator went away, or `close`). */
   readonly closed: Promise<void>;
   /** Leaves gracefully: finishes its deliveries in flight, then closes. */
@@ -212,10 +291,14 @@ export interface RemoteMember {
   close(): void;
 }
 
-function toError(group: string, e: { code: string; message: string }): Error {
+function toError(group: string, e: WireError): Error {
   if (e.code === 'STRAND_GROUP_STALE_LEASE') return Object.assign(new StaleLeaseError(group, '?', 0, e.message), { message: e.message });
   if (e.code === 'STRAND_GROUP_MEMBER_EXPIRED') return new MemberExpiredError(group, '?');
   if (e.code === 'STRAND_GROUP_CLOSED') return new GroupClosedError(group);
+  if (e.code === 'STRAND_GROUP_PROTOCOL') {
+    const d = e.details as { member?: ProtocolRange; coordinator?: ProtocolRange } | undefined;
+    if (d?.member !== undefined && d.coordinator !== undefined) return new GroupProtocolError(group, d.member, d.coordinator);
+  }
   return Object.assign(new Error(e.message), { code: e.code });
 }
 
@@ -238,21 +321,32 @@ export async function connectGroup(address: GroupAddress, group: string, handler
   let beat: NodeJS.Timeout | undefined;
   let closedResolve!: () => void;
   const closed = new Promise<void>((resolve) => (closedResolve = resolve));
-  const settle = (id: number, error?: { code: string; message: string }) => {
+  const settle = (id: number, error?: WireError) => {
     const p = pendingAcks.get(id);
     pendingAcks.delete(id);
     if (error) p?.reject(toError(group, error));
     else p?.resolve();
   };
-  const joined = new Promise<{ member: string; sessionTimeoutMs: number }>((resolve, reject) => {
+  const joined = new Promise<{ member: string; sessionTimeoutMs: number; version: number; caps: string[] }>((resolve, reject) => {
+    socket.once('close', () => reject(new GroupClosedError(group)));
     onLines(socket, (line) => {
       const msg = JSON.parse(line) as ServerMessage;
       if (msg.t === 'd') void run(msg.d);
       else if (msg.t === 'ds') for (const d of msg.ds) void run(d);
       else if (msg.t === 'oks') for (const id of msg.ids) settle(id);
       else if (msg.t === 'acked') settle(msg.id, msg.error);
-      else if (msg.t === 'joined') resolve(msg);
-      else if (msg.t === 'error') reject(toError(group, msg.error));
+      else if (msg.t === 'joined') {
+        // A coordinator of a release before versioning answers without v: version 1.
+        const version = msg.v ?? 1;
+        if (!Number.isSafeInteger(version) || version < MEMBER_PROTOCOL.min || version > MEMBER_PROTOCOL.max) {
+          reject(new GroupProtocolError(group, MEMBER_PROTOCOL, { min: version, max: version }));
+          socket.destroy();
+          return;
+        }
+        const caps = version >= 2 && Array.isArray(msg.caps) ? MEMBER_PROTOCOL.caps.filter((c) => msg.caps!.includes(c)) : [];
+        outbox(socket).batch = caps.includes('batch');
+        resolve({ member: msg.member, sessionTimeoutMs: msg.sessionTimeoutMs, version, caps });
+      } else if (msg.t === 'error') reject(toError(group, msg.error));
     });
   });
   const run = async (d: Delivery) => {
@@ -287,11 +381,19 @@ export async function connectGroup(address: GroupAddress, group: string, handler
     closedResolve();
   });
   socket.on('error', () => socket.destroy());
-  send(socket, { t: 'join', group, credits: options.credits });
-  const { member, sessionTimeoutMs } = await joined;
+  send(socket, { t: 'join', group, credits: options.credits, v: MEMBER_PROTOCOL.max, vmin: MEMBER_PROTOCOL.min, caps: [...MEMBER_PROTOCOL.caps] });
+  let agreed: Awaited<typeof joined>;
+  try {
+    agreed = await joined;
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  const { member, sessionTimeoutMs } = agreed;
   beat = setInterval(() => send(socket, { t: 'hb' }), Math.max(5, Math.floor(sessionTimeoutMs / 3)));
   return {
     id: member,
+    protocol: Object.freeze({ version: agreed.version, caps: Object.freeze(agreed.caps) }),
     closed,
     leave: async () => {
       if (socket.destroyed) return;
