@@ -1,6 +1,6 @@
 /**
  * Per-stream ordered dispatch, the one piece shared by `ProjectionRunner` (engine.ts) and consumer
- * groups (group/state.ts): a {@link Lane} holds one stream's pending events in order, at most
+ * groups (group/entries.ts): a {@link Lane} holds one stream's pending events in order, at most
  * `cap` of them in memory, with the rest left in the log and read back when the buffer runs dry
  * (so a hot stream costs one entry and never holds up the feeder or any other stream); the head
  * of the lane is the work in flight (at most one piece per stream, so order holds), a failure is

@@ -6,7 +6,8 @@
  * @module
  */
 import { type EventLog, InvalidArgumentError } from '@strand/core';
-import type { CheckpointEntry, GroupParkedStream } from './state.js';
+import type { CheckpointEntry } from './checkpoint.js';
+import type { GroupParkedStream } from './delivery.js';
 
 /** The sublevel listing every group opened on a log. */
 export const GROUP_CATALOG = 'groups';

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type EventLog, isStrandError, openLog } from '@strand/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConsumerGroup, type MemberSession } from './coordinator.js';
-import type { Delivery } from './state.js';
+import { ConsumerGroup } from './coordinator.js';
+import type { Delivery } from './delivery.js';
+import type { MemberSession } from './member.js';
 
 let dir: string;
 let log: EventLog;

@@ -9,9 +9,10 @@
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { InvalidArgumentError, isStrandError } from '@strand/core';
-import type { AckEffects, ConsumerGroup, GroupHandler, MemberSession } from './coordinator.js';
+import type { ConsumerGroup } from './coordinator.js';
+import type { Delivery, DeliveryRef } from './delivery.js';
 import { GroupClosedError, GroupProtocolError, MemberExpiredError, type ProtocolRange, StaleLeaseError } from './errors.js';
-import type { Delivery, DeliveryRef } from './state.js';
+import type { AckEffects, GroupHandler, MemberSession } from './member.js';
 
 /**
  * The member protocol versions this release speaks, and the optional capabilities it offers.

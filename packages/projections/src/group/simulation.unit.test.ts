@@ -2,7 +2,10 @@ import type { RecordedEvent } from '@strand/core';
 import { isStrandError } from '@strand/core';
 import { seededRandom } from '@strand/store-s3';
 import { describe, expect, it } from 'vitest';
-import { type CheckpointEntry, type Delivery, defaultTuning, GroupState, type GroupTuning, type RestoredEntry } from './state.js';
+import type { CheckpointEntry, RestoredEntry } from './checkpoint.js';
+import type { Delivery } from './delivery.js';
+import { GroupState } from './state.js';
+import { defaultTuning, type GroupTuning } from './tuning.js';
 
 // A seeded deterministic simulation of a consumer group: members join, leave, crash, stall and
 // come back as zombies; handlers are slow or fail; a poison stream fails forever; the store fails

@@ -1,178 +1,25 @@
 /**
  * The consumer group's state machine: leases, deliveries, acks, retries, parking, heartbeats and
  * the checkpoint, with no I/O, no timers and no randomness of its own (time is passed in), so a
- * seeded simulation can drive it step by step. Design: docs/design/0011-consumer-groups.md.
+ * seeded simulation can drive it step by step. What it tracks per stream and per member is in
+ * `entries.ts`, who holds which stream in `assignment.ts`, and what changed for the next checkpoint
+ * write in `checkpoint.ts`. Design: docs/design/0011-consumer-groups.md.
+ *
+ * Over 500 lines on purpose: `GroupState` is one class because its transitions (feeder, members,
+ * acks, parking, delivery) change the same maps together (a lease, its in-flight delivery, the
+ * unassigned set and the ready queues), and the simulation checks their invariants after every
+ * step; splitting the transitions would spread each invariant over modules.
  *
  * @module
  */
 import type { RecordedEvent } from '@strand/core';
-import { Lane, type ParkedStream, parkRecord } from '../lanes.js';
+import { parkRecord } from '../lanes.js';
+import { Assignment } from './assignment.js';
+import { type CheckpointEntry, CheckpointChanges, type CheckpointPlan, type RestoredEntry } from './checkpoint.js';
+import type { Addressed, DeliveryRef, GroupParkedStream, ReadRequest } from './delivery.js';
+import { type InFlight, MemberEntry, StreamEntry } from './entries.js';
 import { MemberExpiredError, StaleLeaseError } from './errors.js';
-
-/** Tuning of a consumer group. */
-export interface GroupTuning {
-  /** Failed attempts (nacks, or deliveries lost with their member) before a stream parks (default 5). */
-  maxAttempts: number;
-  /** First retry delay in ms, doubling per attempt (default 100). */
-  backoffMs: number;
-  /** Longest retry delay in ms (default 30,000). */
-  maxBackoffMs: number;
-  /** A member that has not been heard from for this long loses its leases (default 10,000 ms). */
-  sessionTimeoutMs: number;
-  /** Events of one stream in one delivery, in order (default 1). */
-  maxBatch: number;
-  /** Events buffered in memory per stream (default 16); the rest are read from the log when due. */
-  prefetch: number;
-  /** Streams with pending work tracked at once (default 10,000): bounds memory and the checkpoint. */
-  maxActiveStreams: number;
-}
-
-/** The default tuning. */
-export const defaultTuning: GroupTuning = {
-  maxAttempts: 5,
-  backoffMs: 100,
-  maxBackoffMs: 30_000,
-  sessionTimeoutMs: 10_000,
-  maxBatch: 1,
-  prefetch: 16,
-  maxActiveStreams: 10_000,
-};
-
-/** A stream whose events kept failing: its remaining events wait, in order, for retry or skip (the same record as a projection's). */
-export type GroupParkedStream = ParkedStream;
-
-/** What a member receives: one event, or an ordered batch, of one stream. */
-export interface Delivery {
-  /** The stream. */
-  readonly stream: string;
-  /** The lease epoch: acks carry it back, and are refused once the lease has moved. */
-  readonly epoch: number;
-  /** The events, in stream order (versions contiguous). */
-  readonly events: readonly RecordedEvent[];
-  /** 1 for the first delivery of the first event, then +1 per retry. */
-  readonly attempt: number;
-}
-
-/** Identifies a delivery in an ack or nack. */
-export interface DeliveryRef {
-  /** The stream. */
-  readonly stream: string;
-  /** The lease epoch the delivery carried. */
-  readonly epoch: number;
-  /** Version of the delivery's first event. */
-  readonly version: number;
-}
-
-/** A checkpoint entry: a stream with work in flight, pending or parked. */
-export interface CheckpointEntry {
-  /** Last acknowledged (or skipped) version. */
-  acked: number;
-  /** Set when the stream is parked. */
-  parked?: GroupParkedStream;
-}
-
-/**
- * The durable checkpoint: a low watermark plus the small set of streams not done below it.
- * @public
- */
-export interface GroupCheckpoint {
-  /** Every matching event at or below this position is acknowledged or parked, except the streams listed. */
-  watermark: number;
-  /** Coordinator incarnation (lease epochs of a new incarnation never repeat an old one's). */
-  incarnation: number;
-  /** Streams with unacknowledged events at or below the watermark, or parked. */
-  streams: Map<string, CheckpointEntry>;
-}
-
-/** A checkpoint entry as restored: with the stream's last event at or below the watermark. */
-export interface RestoredEntry extends CheckpointEntry {
-  /** Version of the stream's last event at or below the watermark. */
-  known: number;
-  /** Its position. */
-  knownPosition: number;
-}
-
-/** The writes that bring the durable checkpoint up to date. */
-export interface CheckpointPlan {
-  /** The watermark to store. */
-  watermark: number;
-  /** Entries to write. */
-  puts: Array<[string, CheckpointEntry]>;
-  /** Entries to delete. */
-  dels: string[];
-}
-
-/** A read the coordinator must do for a stream whose next events are not buffered. */
-export interface ReadRequest {
-  /** The stream. */
-  stream: string;
-  /** First version wanted. */
-  from: number;
-  /** Most events. */
-  limit: number;
-  /** Ignore events after this position (the group has not seen them yet). */
-  to: number;
-}
-
-interface InFlight {
-  member: string;
-  epoch: number;
-  version: number;
-  count: number;
-}
-
-/**
- * A tracked stream: its {@link Lane} (shared with `ProjectionRunner`: events buffered from
- * acked+1, contiguous, the in-flight ones first, the rest left in the log and read back; attempts
- * and backoff) plus its lease.
- */
-class StreamEntry extends Lane<RecordedEvent> {
-  known: number;
-  knownPosition = 0;
-  lease: { member: string; epoch: number } | undefined;
-  inflight: InFlight | undefined;
-  /** An ack with effects is being committed: the lease cannot move until it settles. */
-  committing = false;
-  /** Move the lease once nothing is in flight. */
-  revoke = false;
-  parked: GroupParkedStream | undefined;
-  /** The member whose ready queue holds this stream (once: the flag stands for membership). */
-  readyIn: MemberEntry | undefined;
-
-  constructor(
-    readonly name: string,
-    public acked: number,
-  ) {
-    super(name);
-    this.known = acked;
-  }
-}
-
-interface MemberEntry {
-  readonly id: string;
-  credits: number;
-  inflight: number;
-  lastSeen: number;
-  /** Set by leave(): expires at this time even if it keeps heartbeating. */
-  leaveBy: number | undefined;
-  readonly leases: Set<string>;
-  /**
-   * Leased streams that may be deliverable, oldest first from `readyHead`. A queue, not a set:
-   * pump takes from the front on every pass, and a set's iteration would walk past every entry
-   * deleted since its last rehash (thousands with many leases). An entry counts only while its
-   * stream's `readyIn` is this member; others are skipped.
-   */
-  ready: StreamEntry[];
-  readyHead: number;
-}
-
-/** A delivery addressed to a member. */
-export interface Addressed {
-  /** The member. */
-  member: string;
-  /** The delivery. */
-  delivery: Delivery;
-}
+import type { GroupTuning } from './tuning.js';
 
 /** The group state machine. Every method is synchronous and deterministic. */
 export class GroupState {
@@ -181,13 +28,15 @@ export class GroupState {
   private readonly unassigned = new Set<string>();
   private readonly retrying = new Set<string>();
   private readonly readQueue = new Set<string>();
-  private readonly dirty = new Set<string>();
-  /** Streams whose entry may be in the durable checkpoint (a superset: a del of a missing key is harmless). */
-  private readonly onDisk = new Set<string>();
+  private readonly changes = new CheckpointChanges();
   private parkedCount = 0;
-  private rotation = 0;
-  /** Last member of streams that went idle: a stream coming back prefers it (stickiness). */
-  private readonly affinity = new Map<string, string>();
+  private readonly assignment = new Assignment({
+    streams: this.streams,
+    members: this.members,
+    unassigned: this.unassigned,
+    release: (s) => this.release(s),
+    grant: (s, m) => this.grant(s, m),
+  });
   private watermarkValue: number;
   private epochCounter: number;
   /** Set when something changed that pump() may turn into deliveries. */
@@ -207,21 +56,17 @@ export class GroupState {
     // Epochs of this incarnation start above every epoch an earlier one could have handed out.
     this.epochCounter = saved.incarnation * 2 ** 32;
     for (const [name, entry] of saved.streams) {
-      const s = this.newStream(name, entry.acked);
+      const s = new StreamEntry(name, entry.acked);
       // An ack committed with its effects after the entry was written (x: keys) supersedes a
       // parking the entry still records.
       s.parked = entry.parked !== undefined && entry.parked.version > entry.acked ? entry.parked : undefined;
       if (s.parked) this.parkedCount++;
-      this.onDisk.add(name);
+      this.changes.restored(name);
       s.known = Math.max(entry.acked, entry.known);
       s.knownPosition = entry.knownPosition;
       this.streams.set(name, s);
       if (!this.maybeRetire(s) && !s.parked) this.unassigned.add(name);
     }
-  }
-
-  private newStream(name: string, acked: number): StreamEntry {
-    return new StreamEntry(name, acked);
   }
 
   /** Every matching event at or below this position has been seen by the group. */
@@ -250,7 +95,7 @@ export class GroupState {
   }
 
   /** Lease holder and in-flight delivery of a stream, for tests and status. */
-  inspect(stream: string): { acked: number; known: number; lease?: { member: string; epoch: number }; inflight?: { member: string; epoch: number; version: number; count: number }; parked?: GroupParkedStream; attempts: number } | undefined {
+  inspect(stream: string): { acked: number; known: number; lease?: { member: string; epoch: number }; inflight?: InFlight; parked?: GroupParkedStream; attempts: number } | undefined {
     const s = this.streams.get(stream);
     if (s === undefined) return undefined;
     return { acked: s.acked, known: s.known, lease: s.lease, inflight: s.inflight, parked: s.parked, attempts: s.attempts };
@@ -273,22 +118,16 @@ export class GroupState {
     let s = this.streams.get(e.stream);
     if (s === undefined) {
       // Not tracked: everything of it at or below the old watermark is acknowledged.
-      s = this.newStream(e.stream, e.version - 1);
+      s = new StreamEntry(e.stream, e.version - 1);
       this.streams.set(e.stream, s);
-      this.dirty.add(e.stream);
+      this.changes.changed(e.stream);
       this.unassigned.add(e.stream);
     }
-    if (e.version <= s.known) {
+    if (!s.seen(e, this.tuning.prefetch)) {
       // Acked before a restart past the old watermark (an ack committed with its effects).
       this.maybeRetire(s);
       return;
     }
-    s.known = e.version;
-    s.knownPosition = e.position;
-    const last = s.last()?.version ?? s.acked;
-    // A lane buffers from acked+1, contiguous; anything else waits in the log until read back.
-    if (s.parked || e.version !== last + 1) s.spill(e);
-    else s.offer(e, this.tuning.prefetch);
     if (!s.parked) this.markReady(s);
   }
 
@@ -301,12 +140,8 @@ export class GroupState {
   takeReads(): ReadRequest[] {
     const out: ReadRequest[] = [];
     for (const name of this.readQueue) {
-      const s = this.streams.get(name);
-      if (s === undefined || s.reading || s.parked || s.size > 0 || s.known <= s.acked) continue;
-      // Pending events not buffered are in the log: from acked+1 up to the last one the feeder passed.
-      if (s.overflow === undefined || s.overflow.nextVersion !== s.acked + 1) s.overflow = { nextVersion: s.acked + 1, nextPosition: s.overflow?.nextPosition ?? 0, lastSeen: Math.max(s.knownPosition, s.overflow?.lastSeen ?? 0) };
-      const r = s.readRequest(this.tuning.prefetch);
-      if (r !== undefined) out.push({ stream: name, from: r.from, limit: r.limit, to: r.to });
+      const r = this.streams.get(name)?.nextRead(this.tuning.prefetch);
+      if (r !== undefined) out.push(r);
     }
     this.readQueue.clear();
     return out;
@@ -325,17 +160,9 @@ export class GroupState {
       s.readFailed();
       return;
     }
-    s.absorb(events, undefined, true);
-    const first = s.first();
-    if (first !== undefined && first.version > s.acked + 1) {
-      // A gap only truncation leaves: what was removed counts as done.
-      s.acked = first.version - 1;
-      this.dirty.add(stream);
-    }
-    if (s.size === 0 && s.overflow === undefined) {
-      // Nothing left to read (deleted or truncated away): done.
-      s.acked = Math.max(s.acked, s.known);
-      this.dirty.add(stream);
+    const { advanced, done } = s.readBack(events);
+    if (advanced) this.changes.changed(stream);
+    if (done) {
       this.maybeRetire(s);
       return;
     }
@@ -347,7 +174,7 @@ export class GroupState {
   /** Adds a member with a credit window (deliveries in flight at most). */
   join(member: string, credits: number, now: number): void {
     if (this.members.has(member)) throw new TypeError(`member ${member} already joined`);
-    this.members.set(member, { id: member, credits, inflight: 0, lastSeen: now, leaveBy: undefined, leases: new Set(), ready: [], readyHead: 0 });
+    this.members.set(member, new MemberEntry(member, credits, now));
     this.rebalanceDue = true;
   }
 
@@ -454,12 +281,9 @@ export class GroupState {
 
   private check(member: string, ref: DeliveryRef): StreamEntry {
     const s = this.streams.get(ref.stream);
-    if (s === undefined) throw new StaleLeaseError(this.group, ref.stream, ref.epoch, 'the stream has no delivery in flight');
-    const f = s.inflight;
-    if (s.lease === undefined || s.lease.member !== member || s.lease.epoch !== ref.epoch) throw new StaleLeaseError(this.group, ref.stream, ref.epoch, 'the lease moved');
-    if (f === undefined || f.member !== member || f.epoch !== ref.epoch || f.version !== ref.version) throw new StaleLeaseError(this.group, ref.stream, ref.epoch, 'no such delivery in flight');
-    if (s.committing) throw new StaleLeaseError(this.group, ref.stream, ref.epoch, 'an ack of it is already being committed');
-    return s;
+    const stale = s === undefined ? 'the stream has no delivery in flight' : s.staleReason(member, ref);
+    if (stale !== undefined) throw new StaleLeaseError(this.group, ref.stream, ref.epoch, stale);
+    return s!;
   }
 
   /** Acknowledges a delivery: its events are done. Throws `STRAND_GROUP_STALE_LEASE` if the lease moved. */
@@ -506,7 +330,7 @@ export class GroupState {
     s.acked = f.version + f.count - 1;
     s.drop(f.count);
     s.succeeded();
-    this.dirty.add(s.name);
+    this.changes.changed(s.name);
     this.releaseCredit(f.member);
     this.afterSettle(s);
   }
@@ -544,7 +368,7 @@ export class GroupState {
     this.retrying.delete(s.name);
     this.unassigned.delete(s.name);
     if (s.lease !== undefined) this.release(s);
-    this.dirty.add(s.name);
+    this.changes.changed(s.name);
   }
 
   private releaseCredit(member: string): void {
@@ -568,15 +392,14 @@ export class GroupState {
   private maybeRetire(s: StreamEntry): boolean {
     if (s.parked || s.inflight || s.committing || s.acked < s.known || s.knownPosition > this.watermarkValue) return false;
     if (s.lease !== undefined) {
-      this.affinity.set(s.name, s.lease.member);
-      if (this.affinity.size > 100_000) this.affinity.delete(this.affinity.keys().next().value as string);
+      this.assignment.remember(s.name, s.lease.member);
       this.release(s);
     }
     this.streams.delete(s.name);
     this.unassigned.delete(s.name);
     this.retrying.delete(s.name);
     this.readQueue.delete(s.name);
-    this.dirty.add(s.name);
+    this.changes.changed(s.name);
     return true;
   }
 
@@ -604,18 +427,7 @@ export class GroupState {
       if (s.known > s.acked && !s.reading) this.readQueue.add(s.name);
       return;
     }
-    const m = this.members.get(s.lease.member);
-    if (m !== undefined && s.readyIn !== m) {
-      s.readyIn = m;
-      m.ready.push(s);
-      // Entries of streams released since they were queued stay until passed; keep them few.
-      if (m.ready.length - m.readyHead > 2 * m.leases.size + 64) {
-        const kept = new Set<StreamEntry>();
-        for (let i = m.readyHead; i < m.ready.length; i++) if (m.ready[i]!.readyIn === m) kept.add(m.ready[i]!);
-        m.ready = [...kept];
-        m.readyHead = 0;
-      }
-    }
+    this.members.get(s.lease.member)?.enqueue(s);
   }
 
   // ---- parked streams ------------------------------------------------------------------------
@@ -639,7 +451,7 @@ export class GroupState {
     s.parked = undefined;
     this.parkedCount--;
     s.attempts = 0;
-    this.dirty.add(stream);
+    this.changes.changed(stream);
     this.markReady(s);
     return true;
   }
@@ -653,7 +465,7 @@ export class GroupState {
     s.parked = undefined;
     this.parkedCount--;
     s.attempts = 0;
-    this.dirty.add(stream);
+    this.changes.changed(stream);
     if (!this.maybeRetire(s)) this.markReady(s);
     return true;
   }
@@ -669,15 +481,14 @@ export class GroupState {
     if (this.rebalanceDue || this.unassigned.size > 0) {
       const rebalance = this.rebalanceDue;
       this.rebalanceDue = false;
-      this.assign(rebalance);
+      this.assignment.run(rebalance);
     }
     const out: Addressed[] = [];
     for (const m of this.members.values()) {
       if (m.leaveBy !== undefined) continue;
-      while (m.readyHead < m.ready.length && m.inflight < m.credits) {
-        const s = m.ready[m.readyHead++]!;
-        if (s.readyIn !== m) continue;
-        s.readyIn = undefined;
+      while (m.inflight < m.credits) {
+        const s = m.next();
+        if (s === undefined) break;
         const name = s.name;
         if (this.streams.get(name) !== s || s.lease?.member !== m.id || s.parked || s.inflight || s.committing || s.revoke) continue;
         if (s.retryAt > now) {
@@ -693,101 +504,38 @@ export class GroupState {
         m.inflight++;
         out.push({ member: m.id, delivery: { stream: name, epoch: s.lease.epoch, events, attempt: s.attempts + 1 } });
       }
-      if (m.readyHead === m.ready.length) {
-        m.ready.length = 0;
-        m.readyHead = 0;
-      } else if (m.readyHead > 1024 && m.readyHead * 2 > m.ready.length) {
-        m.ready.splice(0, m.readyHead);
-        m.readyHead = 0;
-      }
+      m.compact();
     }
     return out;
   }
 
-  private live(): MemberEntry[] {
-    const out: MemberEntry[] = [];
-    for (const m of this.members.values()) if (m.leaveBy === undefined) out.push(m);
-    return out;
-  }
-
-  private assign(rebalance: boolean): void {
-    const live = this.live();
-    if (live.length === 0) return;
-    let leased = 0;
-    for (const m of live) leased += m.leases.size;
-    const target = Math.ceil((leased + this.unassigned.size) / live.length);
-    // Surplus leases of members above the target move, idle ones only: nothing in flight moves.
-    for (const m of rebalance ? live : []) {
-      let surplus = m.leases.size - target;
-      if (surplus <= 0) continue;
-      for (const name of [...m.leases]) {
-        if (surplus <= 0) break;
-        const s = this.streams.get(name)!;
-        if (s.revoke) {
-          surplus--;
-          continue;
-        }
-        // In flight: moves once its delivery is acked or nacked (never while in flight).
-        if (s.inflight !== undefined || s.committing) s.revoke = true;
-        else this.release(s);
-        surplus--;
-      }
-    }
-    for (const name of [...this.unassigned]) {
-      const s = this.streams.get(name);
-      this.unassigned.delete(name);
-      if (s === undefined || s.parked || s.lease !== undefined || s.acked >= s.known) continue;
-      const sticky = this.members.get(this.affinity.get(name) ?? '');
-      let chosen = sticky !== undefined && sticky.leaveBy === undefined && sticky.leases.size < target ? sticky : undefined;
-      if (chosen === undefined) {
-        // Least leased, then least busy; ties rotate so short-lived streams spread too.
-        const start = this.rotation++ % live.length;
-        for (let i = 0; i < live.length; i++) {
-          const m = live[(start + i) % live.length]!;
-          if (chosen === undefined || m.leases.size < chosen.leases.size || (m.leases.size === chosen.leases.size && m.inflight / m.credits < chosen.inflight / chosen.credits)) chosen = m;
-        }
-      }
-      const m = chosen!;
-      this.epochCounter++;
-      s.lease = { member: m.id, epoch: this.epochCounter };
-      s.revoke = false;
-      m.leases.add(name);
-      this.affinity.delete(name);
-      this.markReady(s);
-    }
+  /** Leases a stream to a member under a new epoch (epochs never repeat, see the constructor). */
+  private grant(s: StreamEntry, m: MemberEntry): void {
+    this.epochCounter++;
+    s.lease = { member: m.id, epoch: this.epochCounter };
+    s.revoke = false;
+    m.leases.add(s.name);
+    this.markReady(s);
   }
 
   // ---- the checkpoint ------------------------------------------------------------------------
 
   /** The writes that make the durable checkpoint match this state; pass it back to {@link planFailed} if they fail. */
   plan(): CheckpointPlan {
-    const puts: Array<[string, CheckpointEntry]> = [];
-    const dels: string[] = [];
-    for (const name of this.dirty) {
+    return this.changes.plan(this.watermarkValue, (name) => {
       const s = this.streams.get(name);
-      if (s === undefined) {
-        // A stream that came and went between two writes never reaches the store.
-        if (this.onDisk.delete(name)) dels.push(name);
-      } else {
-        puts.push([name, s.parked ? { acked: s.acked, parked: s.parked } : { acked: s.acked }]);
-        this.onDisk.add(name);
-      }
-    }
-    this.dirty.clear();
-    return { watermark: this.watermarkValue, puts, dels };
+      if (s === undefined) return undefined;
+      return s.parked ? { acked: s.acked, parked: s.parked } : ({ acked: s.acked } satisfies CheckpointEntry);
+    });
   }
 
   /** A plan's writes failed: its streams are written again with the next plan. */
   planFailed(plan: CheckpointPlan): void {
-    for (const [name] of plan.puts) this.dirty.add(name);
-    for (const name of plan.dels) {
-      this.dirty.add(name);
-      this.onDisk.add(name);
-    }
+    this.changes.failed(plan);
   }
 
   /** Something to write. */
   get dirtyCount(): number {
-    return this.dirty.size;
+    return this.changes.count;
   }
 }
