@@ -3,7 +3,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isStrandError, openLog, type RecordedEvent } from '@strand/core';
+import { isStrandError, type JsonTextEvent, openLog, type RecordedEvent } from '@strand/core';
 import { afterEach, describe, it } from 'vitest';
 
 // A LevelDB log written by Strand with record format 1 (fixtures/make-format1-log.mjs, run with
@@ -65,6 +65,15 @@ describe('a store written by record format 1', () => {
         [11, 'orders/eu/o-1'],
       ]);
       assert.deepEqual((await log.listChildren('orders')).entries.map((e) => e.name), ['orders/eu', 'orders/us']);
+      // followJson: format-1 records decode, then their data is stringified.
+      const followed: RecordedEvent[] = [];
+      for await (const e of log.follow('>', { from: 1 })) if (followed.push(e) === 8) break;
+      const texts: JsonTextEvent[] = [];
+      for await (const e of log.followJson('>', { from: 1 })) if (texts.push(e) === 8) break;
+      assert.deepEqual(
+        texts.map(({ dataJson, ...rest }) => ({ ...rest, data: JSON.parse(dataJson) as unknown })),
+        followed.map(plain),
+      );
       const report = await log.verify();
       assert.deepEqual(report, { events: 9, streams: 5, truncated: 2, lastPosition: 11, problems: [] });
     } finally {

@@ -51,6 +51,7 @@ export type {
   HierarchyEntry,
   HierarchyPage,
   IfTruncated,
+  JsonTextEvent,
   ListChildrenOptions,
   MultiAppendResult,
   ReadAllOptions,

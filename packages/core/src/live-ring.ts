@@ -5,13 +5,15 @@
  * @module
  */
 import type { PayloadCodec } from './codec.js';
-import { decodeRecord } from './record/decode.js';
-import type { RecordedEvent } from './types.js';
+import { decodeRecord, decodeRecordJson } from './record/decode.js';
+import type { JsonTextEvent, RecordedEvent } from './types.js';
 
 interface Slot {
   position: number;
   bytes: Uint8Array;
   event: RecordedEvent | undefined;
+  /** The event with its payload as JSON text, for JSON followers (`followJson`). */
+  json: JsonTextEvent | undefined;
 }
 
 /** A fixed-size ring of the last `capacity` committed events, indexed by global position. */
@@ -33,7 +35,7 @@ export class LiveRing {
   /** Records a committed event. Positions must arrive in order. */
   push(position: number, bytes: Uint8Array): void {
     // Keep the bytes, not the appender's data object, which the appender may still mutate.
-    this.slots[position % this.capacity] = { position, bytes, event: undefined };
+    this.slots[position % this.capacity] = { position, bytes, event: undefined, json: undefined };
     this.last = position;
   }
 
@@ -54,5 +56,12 @@ export class LiveRing {
     const slot = this.slots[position % this.capacity]!;
     if (slot.event === undefined) slot.event = Object.freeze(decodeRecord(slot.bytes, codec));
     return slot.event;
+  }
+
+  /** The event at `position` (which must be {@link LiveRing.has}) with its payload as JSON text, built once and shared. */
+  jsonEvent(position: number, codec: PayloadCodec): JsonTextEvent {
+    const slot = this.slots[position % this.capacity]!;
+    if (slot.json === undefined) slot.json = Object.freeze(decodeRecordJson(slot.bytes, codec));
+    return slot.json;
   }
 }

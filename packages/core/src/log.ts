@@ -32,6 +32,7 @@ import type {
   Durability,
   EventInput,
   HierarchyPage,
+  JsonTextEvent,
   ListChildrenOptions,
   MultiAppendResult,
   ReadAllOptions,
@@ -373,6 +374,17 @@ export class EventLog implements EventStore {
   follow(pattern: string, options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     return this.followers.follow(pattern, options);
+  }
+
+  /**
+   * {@link EventLog.follow} with each payload as JSON text ({@link JsonTextEvent}) instead of
+   * decoded data: with the `json` codec and no read interceptor the stored text is handed on as
+   * it is, never parsed, for a consumer that sends events on (the server). Same order, filter,
+   * catch-up and live switch as `follow`.
+   */
+  followJson(pattern: string, options: SubscribeOptions = {}): AsyncIterable<JsonTextEvent> {
+    this.assertOpen();
+    return this.followers.followJson(pattern, options);
   }
 
   /**

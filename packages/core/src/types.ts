@@ -47,6 +47,18 @@ export interface RecordedEvent<T = unknown> {
   readonly schemaVersion: number | undefined;
 }
 
+/**
+ * A recorded event whose payload was not decoded: `dataJson` is its data as JSON text, what a
+ * server puts on the wire (docs/design/0010-cpu-per-event.md, "Payload as JSON text"). In a log
+ * with the `json` codec it is the stored payload's text as it is, neither parsed nor stringified;
+ * other codecs (and logs with read interceptors) decode the event and stringify its data.
+ * Read with {@link EventLog.followJson}.
+ */
+export interface JsonTextEvent extends Omit<RecordedEvent, 'data'> {
+  /** The payload as JSON text (`''` for `undefined` data, which only non-JSON codecs store). */
+  readonly dataJson: string;
+}
+
 /** Options of a single-stream append. */
 export interface AppendOptions {
   /** What the stream's version must be for the append to happen. Default (absent) `'any'`; `null` is refused. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type AppendResult, type EventInput, type ExpectedVersion, InvalidEventError, type RecordedEvent, type StreamInfo } from '@strand/core';
+import { type AppendResult, type EventInput, type ExpectedVersion, InvalidEventError, type JsonTextEvent, type RecordedEvent, type StreamInfo } from '@strand/core';
 import type {
   AppendResult as WireAppendResult,
   EventInput as WireEventInput,
@@ -58,8 +58,8 @@ export function fromWireInput(e: WireEventInput): EventInput {
   return out;
 }
 
-/** A {@link RecordedEvent} as a wire message (server side). */
-export function toWireEvent(e: RecordedEvent): WireRecordedEvent {
+/** A {@link RecordedEvent} (or a {@link JsonTextEvent}, its JSON text as it is) as a wire message (server side). */
+export function toWireEvent(e: RecordedEvent | JsonTextEvent): WireRecordedEvent {
   return {
     $typeName: 'strand.v1.RecordedEvent',
     stream: e.stream,
@@ -68,7 +68,7 @@ export function toWireEvent(e: RecordedEvent): WireRecordedEvent {
     type: e.type,
     id: e.id,
     timestamp: BigInt(e.timestamp),
-    data: e.data === undefined ? '' : JSON.stringify(e.data),
+    data: 'dataJson' in e ? e.dataJson : e.data === undefined ? '' : JSON.stringify(e.data),
     metadata: e.metadata === undefined ? '' : JSON.stringify(e.metadata),
     schemaVersion: e.schemaVersion ?? 0,
   };

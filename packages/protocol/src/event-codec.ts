@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidEventError, type RecordedEvent } from '@strand/core';
+import { InvalidEventError, type JsonTextEvent, type RecordedEvent } from '@strand/core';
 import { parseJsonText } from './convert.js';
 
 // Field numbers of strand.v1.RecordedEvent (proto/strand/v1/store.proto).
@@ -65,9 +65,10 @@ function tag(field: number, wireType: number): number {
 /**
  * A recorded event as the protobuf binary of `strand.v1.RecordedEvent`: the same bytes as
  * `toBinary(RecordedEventSchema, toWireEvent(e))` (fields in number order, defaults left out,
- * payloads as JSON text).
+ * payloads as JSON text). A {@link JsonTextEvent} (`EventLog.followJson`) goes with its
+ * `dataJson` as it is, without a parse and a stringify.
  */
-export function encodeEvent(e: RecordedEvent): Uint8Array {
+export function encodeEvent(e: RecordedEvent | JsonTextEvent): Uint8Array {
   return encode(e, false);
 }
 
@@ -75,12 +76,18 @@ export function encodeEvent(e: RecordedEvent): Uint8Array {
  * {@link encodeEvent}'s bytes after their length as a varint: the value of a length-delimited
  * field holding the event (what a repeated `RecordedEvent` field carries for each element).
  */
-export function encodeEventDelimited(e: RecordedEvent): Uint8Array {
+export function encodeEventDelimited(e: RecordedEvent | JsonTextEvent): Uint8Array {
   return encode(e, true);
 }
 
-function encode(e: RecordedEvent, delimited: boolean): Uint8Array {
-  const data = e.data === undefined ? '' : (JSON.stringify(e.data) ?? '');
+/** The payload of an event as wire JSON text ('' for `undefined`). */
+function dataText(e: RecordedEvent | JsonTextEvent): string {
+  if ('dataJson' in e) return e.dataJson;
+  return e.data === undefined ? '' : (JSON.stringify(e.data) ?? '');
+}
+
+function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Array {
+  const data = dataText(e);
   const metadata = e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
   const streamLen = Buffer.byteLength(e.stream);
   const typeLen = Buffer.byteLength(e.type);

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { WireType } from '@bufbuild/protobuf/wire';
-import type { RecordedEvent } from '@strand/core';
+import type { JsonTextEvent, RecordedEvent } from '@strand/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromWireEvent, toWireEvent } from './convert.js';
@@ -31,6 +31,20 @@ describe('event codec', () => {
         expect(Buffer.from(encodeEvent(e)).equals(Buffer.from(toBinary(RecordedEventSchema, toWireEvent(e))))).toBe(true);
       }),
     );
+  });
+
+  it('encodes an event whose payload is JSON text (followJson) as the same event decoded, its text as it is', () => {
+    fc.assert(
+      fc.property(event, (e) => {
+        const { data, ...rest } = e;
+        const asText: JsonTextEvent = { ...rest, dataJson: data === undefined ? '' : JSON.stringify(data) };
+        expect(Buffer.from(encodeEventDelimited(asText)).equals(Buffer.from(encodeEventDelimited(e)))).toBe(true);
+        expect(toWireEvent(asText)).toEqual(toWireEvent(e));
+      }),
+    );
+    // The text goes as it is (a server never reformats what the log stored).
+    const spaced: JsonTextEvent = { stream: 's', version: 1, position: 1, type: 'T', id: 'i', timestamp: 0, dataJson: '{ "a" : 1 }', metadata: undefined, schemaVersion: undefined };
+    expect(fromBinary(RecordedEventSchema, encodeEvent(spaced)).data).toBe('{ "a" : 1 }');
   });
 
   it('decodes what the generated writer wrote, as fromWireEvent reads it', () => {

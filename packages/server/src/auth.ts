@@ -5,12 +5,14 @@
  * @module
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type EventLog, type EventStore, isStrandError, SchemaRegistry } from '@strand/core';
+import { type EventLog, type EventStore, isStrandError, type JsonTextEvent, SchemaRegistry, type SubscribeOptions } from '@strand/core';
 import { AccessDeniedError, allows, type Grant, PERMISSIONS, type Permission, type TenantClient, type TenantManager } from '@strand/core/tenancy';
 import { UnauthenticatedError } from '@strand/protocol';
 
 /** The data operations a scope runs, access-checked (and metered, in a tenant). */
 export type ScopedStore = Pick<EventStore, 'append' | 'appendMulti' | 'readStream' | 'readAll' | 'follow' | 'streamInfo'> & {
+  /** `follow` with payloads as JSON text, for subscriptions (`EventLog.followJson`, `TenantClient.followJson`). */
+  followJson(pattern: string, options?: SubscribeOptions): AsyncIterable<JsonTextEvent>;
   /** Streams at or below a prefix that the principal may read (`EventLog.countStreams`, `TenantClient.countStreams`). */
   countStreams(prefix?: string): Promise<number>;
 };

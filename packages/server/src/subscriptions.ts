@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { InvalidArgumentError, type RecordedEvent } from '@strand/core';
+import { InvalidArgumentError, type JsonTextEvent } from '@strand/core';
 import { AccessDeniedError } from '@strand/core/tenancy';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { encodeEventDelimited, SubscriptionEndedError, toWireEvent, type wire } from '@strand/protocol';
@@ -77,8 +77,8 @@ const turn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(() => r
  * times. Binary subscribers get each event's protobuf bytes (`encodeEventDelimited`) as the raw
  * elements of `EventBatch.events`; JSON subscribers (Connect JSON, curl) get messages.
  */
-const encodedEvents = new WeakMap<RecordedEvent, Uint8Array>();
-function encodedEvent(e: RecordedEvent): Uint8Array {
+const encodedEvents = new WeakMap<JsonTextEvent, Uint8Array>();
+function encodedEvent(e: JsonTextEvent): Uint8Array {
   let w = encodedEvents.get(e);
   if (w === undefined) {
     w = encodeEventDelimited(e);
@@ -86,8 +86,8 @@ function encodedEvent(e: RecordedEvent): Uint8Array {
   }
   return w;
 }
-const wireEvents = new WeakMap<RecordedEvent, ReturnType<typeof toWireEvent>>();
-function wireEvent(e: RecordedEvent): ReturnType<typeof toWireEvent> {
+const wireEvents = new WeakMap<JsonTextEvent, ReturnType<typeof toWireEvent>>();
+function wireEvent(e: JsonTextEvent): ReturnType<typeof toWireEvent> {
   let w = wireEvents.get(e);
   if (w === undefined) {
     w = toWireEvent(e);
@@ -101,7 +101,7 @@ function wireEvent(e: RecordedEvent): ReturnType<typeof toWireEvent> {
  * encoded event: the writer copies them as they are, and they are exactly what the field
  * `repeated RecordedEvent events = 1` holds, so any protobuf reader sees the usual message.
  */
-function eventBatch(events: readonly RecordedEvent[], binary: boolean): wire.EventBatch {
+function eventBatch(events: readonly JsonTextEvent[], binary: boolean): wire.EventBatch {
   if (!binary) return { $typeName: 'strand.v1.EventBatch', events: events.map(wireEvent) };
   const $unknown = new Array<{ no: number; wireType: WireType; data: Uint8Array }>(events.length);
   for (let i = 0; i < events.length; i++) $unknown[i] = { no: 1, wireType: WireType.LengthDelimited, data: encodedEvent(events[i]!) };
@@ -151,14 +151,14 @@ export class Subscriptions {
     signal.addEventListener('abort', onAbort, { once: true });
     sc.shutdown.addEventListener('abort', onAbort, { once: true });
     // Validates the pattern and the principal's grants before anything is sent.
-    const iterator = scope.store.follow(req.pattern, { from, signal: abort.signal })[Symbol.asyncIterator]();
+    const iterator = scope.store.followJson(req.pattern, { from, signal: abort.signal })[Symbol.asyncIterator]();
     const id = randomBytes(16).toString('base64url');
     const credits = new Credits(req.credits === 0 ? Number.POSITIVE_INFINITY : req.credits);
     this.open.set(id, { tenant: scope.tenant, principal: scope.principal, credits });
     const heartbeatMs = req.heartbeatMs === 0 ? sc.limits.heartbeatMs : Math.min(60_000, Math.max(100, req.heartbeatMs));
     const stallMs = sc.limits.subscriberStallMs;
     let cursor = from;
-    let pending: Promise<IteratorResult<RecordedEvent>> | undefined;
+    let pending: Promise<IteratorResult<JsonTextEvent>> | undefined;
     // A connection that stops reading blocks the `yield` (the server writes only what the
     // transport takes): past the stall limit its stream is ended; the client resumes from its cursor.
     let yieldedAt = 0;

@@ -11,10 +11,20 @@ import { globalKey } from '../keys.js';
 import { observeIterator } from '../observe.js';
 import { compilePattern } from '../names.js';
 import { type PageSource, paged } from '../paged.js';
-import type { RecordedEvent, SubscribeOptions } from '../types.js';
+import { toJsonText } from '../record/event.js';
+import type { JsonTextEvent, RecordedEvent, SubscribeOptions } from '../types.js';
 import { assertCount } from '../validate.js';
 import { intercept, type LogContext } from './context.js';
-import type { LogReads } from './reads.js';
+import type { LogReads, RecordRange } from './reads.js';
+
+/**
+ * How a follower gets its events: from the ring (`undefined` when its stream does not match or a
+ * read interceptor drops it) and from the store.
+ */
+interface EventSource<T> {
+  live(position: number, matches: (s: string) => boolean): T | undefined;
+  stored(range: RecordRange, span: number, matches: (s: string) => boolean): PageSource<T>;
+}
 
 /** Followers of one log and the commit signal that wakes them. */
 export class Followers {
@@ -32,22 +42,53 @@ export class Followers {
     for (const w of waiters) w();
   }
 
+  private readonly decoded: EventSource<RecordedEvent> = {
+    live: (position, matches) => {
+      const raw = this.ctx.ring.event(position, this.ctx.codec);
+      return matches(raw.stream) ? intercept(this.ctx.readInterceptors, raw) : undefined;
+    },
+    stored: (range, span, matches) => this.reads.eventPages(range, Number.POSITIVE_INFINITY, span, matches),
+  };
+
+  private readonly jsonText: EventSource<JsonTextEvent> = {
+    live: (position, matches) => {
+      const { ctx } = this;
+      if (ctx.readInterceptors.length === 0) {
+        const e = ctx.ring.jsonEvent(position, ctx.codec);
+        return matches(e.stream) ? e : undefined;
+      }
+      const raw = ctx.ring.event(position, ctx.codec);
+      const e = matches(raw.stream) ? intercept(ctx.readInterceptors, raw) : undefined;
+      return e === undefined ? undefined : toJsonText(e);
+    },
+    stored: (range, span, matches) => this.reads.jsonEventPages(range, Number.POSITIVE_INFINITY, span, matches),
+  };
+
   /** See {@link EventLog.follow}. */
   follow(pattern: string, options: SubscribeOptions): AsyncIterable<RecordedEvent> {
+    return this.followWith(pattern, options, this.decoded);
+  }
+
+  /** See {@link EventLog.followJson}. */
+  followJson(pattern: string, options: SubscribeOptions): AsyncIterable<JsonTextEvent> {
+    return this.followWith(pattern, options, this.jsonText);
+  }
+
+  private followWith<T extends { readonly stream: string }>(pattern: string, options: SubscribeOptions, events: EventSource<T>): AsyncIterable<T> {
     const match = compilePattern(pattern);
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('follow options must be an object.');
     if (options.from !== 'end') assertCount('from', options.from, { min: 0 });
     const from = options.from === 'end' ? this.ctx.position() + 1 : Math.max(options.from ?? 1, 1);
-    return this.followFrom(match.matches, from, options.signal);
+    return this.followFrom(match.matches, from, options.signal, events);
   }
 
-  private followFrom(matches: (s: string) => boolean, from: number, signal: AbortSignal | undefined): AsyncIterable<RecordedEvent> {
+  private followFrom<T extends { readonly stream: string }>(matches: (s: string) => boolean, from: number, signal: AbortSignal | undefined, events: EventSource<T>): AsyncIterable<T> {
     const { ctx } = this;
     let next = from;
-    let store: PageSource<RecordedEvent> | undefined;
+    let store: PageSource<T> | undefined;
     let storeEnd = 0;
     const stopped = () => ctx.isClosed() || signal?.aborted === true;
-    const source: PageSource<RecordedEvent> = {
+    const source: PageSource<T> = {
       next: async () => {
         if (stopped()) return undefined;
         if (next > ctx.position()) {
@@ -57,12 +98,10 @@ export class Followers {
         const upTo = ctx.position();
         if (store === undefined && ctx.ring.has(next)) {
           // Live: recent events come decoded from the shared ring, no store read.
-          const out: RecordedEvent[] = [];
+          const out: T[] = [];
           while (next <= upTo && ctx.ring.has(next)) {
-            const raw = ctx.ring.event(next, ctx.codec);
+            const e = events.live(next, matches);
             next++;
-            if (!matches(raw.stream)) continue;
-            const e = intercept(ctx.readInterceptors, raw);
             if (e !== undefined) out.push(e);
           }
           return out;
@@ -71,7 +110,7 @@ export class Followers {
         // (truncated history leaves holes in global order), then look at the ring again.
         if (store === undefined) {
           storeEnd = upTo;
-          store = this.reads.eventPages({ gte: globalKey(next), lte: globalKey(upTo) }, Number.POSITIVE_INFINITY, upTo - next + 1, matches);
+          store = events.stored({ gte: globalKey(next), lte: globalKey(upTo) }, upTo - next + 1, matches);
         }
         const page = await store.next();
         if (page !== undefined) return page;

@@ -10,8 +10,9 @@ import type { CachedHead } from '../head-cache.js';
 import { globalKey, headKey, streamKey, streamPrefix } from '../keys.js';
 import { assertStreamName, compilePattern } from '../names.js';
 import { type BatchIterator, type PageSource, paged, readAhead } from '../paged.js';
-import { decodeRecord } from '../record/decode.js';
-import type { ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamInfo } from '../types.js';
+import { decodeRecord, decodeRecordJson } from '../record/decode.js';
+import { toJsonText } from '../record/event.js';
+import type { JsonTextEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamInfo } from '../types.js';
 import { assertCount } from '../validate.js';
 import { intercept, type LogContext, VALUE_OPTS } from './context.js';
 
@@ -114,7 +115,36 @@ export class LogReads {
    * `stream` names the stream of a stream-key range (format-2 stream values do not carry it).
    */
   eventPages(range: RecordRange, limit: number, span: number, matches: ((s: string) => boolean) | undefined, stream?: string): PageSource<RecordedEvent> {
-    const { store, codec, readInterceptors } = this.ctx;
+    const { codec, readInterceptors } = this.ctx;
+    return this.pages(range, limit, span, matches, (bytes) => {
+      const raw = decodeRecord(bytes, codec, stream);
+      return matches !== undefined && !matches(raw.stream) ? undefined : intercept(readInterceptors, raw);
+    });
+  }
+
+  /**
+   * {@link LogReads.eventPages} as {@link JsonTextEvent}s: with no read interceptor, the `json`
+   * codec's payloads stay the stored text (docs/design/0010-cpu-per-event.md, "Payload as JSON text").
+   */
+  jsonEventPages(range: RecordRange, limit: number, span: number, matches: ((s: string) => boolean) | undefined): PageSource<JsonTextEvent> {
+    const { codec, readInterceptors } = this.ctx;
+    if (readInterceptors.length > 0) {
+      return this.pages(range, limit, span, matches, (bytes) => {
+        const raw = decodeRecord(bytes, codec);
+        if (matches !== undefined && !matches(raw.stream)) return undefined;
+        const e = intercept(readInterceptors, raw);
+        return e === undefined ? undefined : toJsonText(e);
+      });
+    }
+    return this.pages(range, limit, span, matches, (bytes) => {
+      const e = decodeRecordJson(bytes, codec);
+      return matches !== undefined && !matches(e.stream) ? undefined : e;
+    });
+  }
+
+  /** Records of a range, page by page with read-ahead, each through `decode` (`undefined`: skipped). */
+  private pages<T>(range: RecordRange, limit: number, span: number, matches: unknown, decode: (bytes: Uint8Array) => T | undefined): PageSource<T> {
+    const { store, readInterceptors } = this.ctx;
     let remaining = limit;
     // Filtered or intercepted reads may drop events, so only an unfiltered read caps its reads.
     const budget = matches === undefined && readInterceptors.length === 0 ? Math.min(limit, span) : span;
@@ -124,11 +154,9 @@ export class LogReads {
         if (remaining <= 0) return undefined;
         const page = await source.next();
         if (page === undefined) return undefined;
-        const out: RecordedEvent[] = [];
+        const out: T[] = [];
         for (const bytes of page) {
-          const raw = decodeRecord(bytes, codec, stream);
-          if (matches !== undefined && !matches(raw.stream)) continue;
-          const e = intercept(readInterceptors, raw);
+          const e = decode(bytes);
           if (e === undefined) continue;
           out.push(e);
           if (--remaining === 0) break;

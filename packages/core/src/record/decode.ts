@@ -5,10 +5,10 @@
  * @module
  */
 import type { PayloadCodec } from '../codec.js';
-import { meta } from '../codec.js';
+import { jsonCodec, meta } from '../codec.js';
 import { CorruptionError } from '../errors.js';
-import type { RecordedEvent } from '../types.js';
-import { recordedEvent } from './event.js';
+import type { JsonTextEvent, RecordedEvent } from '../types.js';
+import { jsonTextEvent, recordedEvent, toJsonText } from './event.js';
 import { decodeFormat1 } from './format1.js';
 import { BODY_2, type BodyFields, bodyOffset, GLOBAL_2, readBody } from './format2.js';
 
@@ -58,6 +58,25 @@ function decodeMeta(bytes: Uint8Array, start: number, end: number): Record<strin
 }
 
 /**
+ * Reads the envelope of a format-2 record into `fields`; returns the stream name. A format-2
+ * stream value carries no name: `stream` (from its key) must be given then. `b` must be `bytes`.
+ */
+function readEnvelope(bytes: Uint8Array, first: number, stream: string | undefined): string {
+  let name: string;
+  let o: number;
+  if (first === GLOBAL_2) {
+    o = bodyOffset(bytes);
+    name = lastStream.get(3, o);
+  } else {
+    if (stream === undefined) throw new CorruptionError('a stream record was read where a global record belongs');
+    name = stream;
+    o = 0;
+  }
+  readBody(bytes, o, text, fields);
+  return name;
+}
+
+/**
  * Decodes a stored record (format 1 or 2) into an event. A format-2 stream value carries no name:
  * `stream` (from its key) must be given then; for other records it is ignored.
  */
@@ -66,20 +85,29 @@ export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: st
   if (first !== GLOBAL_2 && first !== BODY_2) return decodeFormat1(bytes, codec);
   b = bytes;
   try {
-    let name: string;
-    let o: number;
-    if (first === GLOBAL_2) {
-      o = bodyOffset(bytes);
-      name = lastStream.get(3, o);
-    } else {
-      if (stream === undefined) throw new CorruptionError('a stream record was read where a global record belongs');
-      name = stream;
-      o = 0;
-    }
-    readBody(bytes, o, text, fields);
+    const name = readEnvelope(bytes, first, stream);
     const type = lastType.get(fields.typeStart, fields.typeEnd);
     const metadata = decodeMeta(bytes, fields.metaStart, fields.metaEnd);
     return recordedEvent(name, fields.version, fields.position, type, fields.id, fields.timestamp, metadata, fields.schemaVersion, bytes, fields.dataStart, bytes.length, codec);
+  } finally {
+    b = empty;
+  }
+}
+
+/**
+ * Decodes a stored record into a {@link JsonTextEvent}: with the `json` codec and a format-2
+ * record, the payload's stored text as it is (never parsed); otherwise the decoded event with its
+ * data stringified. `stream` as for {@link decodeRecord}.
+ */
+export function decodeRecordJson(bytes: Uint8Array, codec: PayloadCodec, stream?: string): JsonTextEvent {
+  const first = bytes[0];
+  if (codec !== jsonCodec || (first !== GLOBAL_2 && first !== BODY_2)) return toJsonText(decodeRecord(bytes, codec, stream));
+  b = bytes;
+  try {
+    const name = readEnvelope(bytes, first, stream);
+    const type = lastType.get(fields.typeStart, fields.typeEnd);
+    const metadata = decodeMeta(bytes, fields.metaStart, fields.metaEnd);
+    return jsonTextEvent(name, fields.version, fields.position, type, fields.id, fields.timestamp, metadata, fields.schemaVersion, bytes, fields.dataStart, bytes.length);
   } finally {
     b = empty;
   }

@@ -22,3 +22,17 @@ export function eventBytes(e: { type?: string; data: unknown; metadata?: Record<
     throw new InvalidEventError(`data of a ${e.type ?? 'event'} event cannot be sized as JSON (${(cause as Error).message}); remove cycles`, { type: e.type });
   }
 }
+
+/**
+ * {@link eventBytes} of an event whose payload is JSON text (`EventLog.followJson`): the same
+ * count, from the text as it is.
+ */
+export function jsonTextEventBytes(e: { type?: string; dataJson: string; metadata?: Record<string, unknown> | undefined }): number {
+  try {
+    let n = Buffer.byteLength(e.dataJson === '' ? 'null' : e.dataJson, 'utf8');
+    if (e.metadata !== undefined) n += Buffer.byteLength(JSON.stringify(e.metadata, replacer), 'utf8');
+    return n;
+  } catch (cause) {
+    throw new InvalidEventError(`metadata of a ${e.type ?? 'event'} event cannot be sized as JSON (${(cause as Error).message}); remove cycles`, { type: e.type });
+  }
+}

@@ -9,7 +9,9 @@ import type { z } from 'zod';
 import { InvalidArgumentError, isStrandError } from '../errors.js';
 import { assertPrefix, assertStreamName, compilePattern } from '../names.js';
 import type { EventType, RegisterOptions } from '../schema/registry.js';
-import type { AppendOptions, AppendResult, EventInput, MultiAppendResult, ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamAppend, StreamInfo, SubscribeOptions } from '../types.js';
+import type { EventLog } from '../log.js';
+import type { AppendOptions, AppendResult, EventInput, JsonTextEvent, MultiAppendResult, ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamAppend, StreamInfo, SubscribeOptions } from '../types.js';
+import type { ReadMeter } from './metering.js';
 import { type Grant, allows, holds, type Permission, type PrincipalRecord } from './access.js';
 import { AccessDeniedError, QuotaExceededError } from './errors.js';
 import type { OpenTenant, TenantManager } from './manager.js';
@@ -34,6 +36,14 @@ export interface TenantAppendOptions extends AppendOptions {
    */
   wait?: boolean;
 }
+
+/** What a follower reads from the tenant's log, and how a delivered event is metered. */
+interface FollowKind<T> {
+  follow(log: EventLog, pattern: string, options: SubscribeOptions): AsyncIterable<T>;
+  meter(reads: ReadMeter, e: T): void;
+}
+const FOLLOW_DECODED: FollowKind<RecordedEvent> = { follow: (log, pattern, options) => log.follow(pattern, options), meter: (reads, e) => reads.read(e) };
+const FOLLOW_JSON: FollowKind<JsonTextEvent> = { follow: (log, pattern, options) => log.followJson(pattern, options), meter: (reads, e) => reads.readJson(e) };
 
 /**
  * What one principal can do in its tenant. Every method checks the principal's current grants
@@ -204,13 +214,26 @@ export class TenantClient {
    * streams from the next event on.
    */
   follow(pattern: string, options: SubscribeOptions = {}): AsyncIterable<RecordedEvent> {
+    return this.followWith(pattern, options, FOLLOW_DECODED);
+  }
+
+  /**
+   * {@link TenantClient.follow} with each payload as JSON text (`EventLog.followJson`): same
+   * checks, quota and metering, the stored JSON handed on without a parse (the server's
+   * subscriptions).
+   */
+  followJson(pattern: string, options: SubscribeOptions = {}): AsyncIterable<JsonTextEvent> {
+    return this.followWith(pattern, options, FOLLOW_JSON);
+  }
+
+  private followWith<T extends { readonly stream: string }>(pattern: string, options: SubscribeOptions, how: FollowKind<T>): AsyncIterable<T> {
     const p = this.principal();
     compilePattern(pattern);
     if (!holds(p.grants, 'subscribe')) throw new AccessDeniedError();
-    return this.followChecked(pattern, options);
+    return this.followChecked(pattern, options, how);
   }
 
-  private async *followChecked(pattern: string, options: SubscribeOptions): AsyncGenerator<RecordedEvent> {
+  private async *followChecked<T extends { readonly stream: string }>(pattern: string, options: SubscribeOptions, how: FollowKind<T>): AsyncGenerator<T> {
     const t = await this.state();
     const max = t.record.quotas.subscriptions;
     if (max !== undefined && t.subscriptionsOpen >= max) throw new QuotaExceededError('subscriptions', max);
@@ -229,10 +252,10 @@ export class TenantClient {
       }
     });
     try {
-      for await (const e of t.log.follow(pattern, { ...options, signal: abort.signal })) {
+      for await (const e of how.follow(t.log, pattern, { ...options, signal: abort.signal })) {
         if (ended !== undefined) break;
         if (!allows(this.principal().grants, 'subscribe', e.stream)) continue;
-        t.reads.read(e);
+        how.meter(t.reads, e);
         yield e;
       }
       if (ended !== undefined) throw ended;

@@ -7,8 +7,8 @@
  * @module
  */
 import type { CommitHook, CommitTx, Sublevel, WorkMeter } from '../plugins.js';
-import type { RecordedEvent } from '../types.js';
-import { eventBytes } from './bytes.js';
+import type { JsonTextEvent, RecordedEvent } from '../types.js';
+import { eventBytes, jsonTextEventBytes } from './bytes.js';
 import { QuotaExceededError } from './errors.js';
 import type { TenantQuotas } from './quotas.js';
 
@@ -105,6 +105,13 @@ export class ReadMeter {
   read(e: RecordedEvent): void {
     this.totals.eventsRead++;
     this.totals.bytesRead += eventBytes(e);
+    this.dirty = true;
+  }
+
+  /** Counts one delivered event whose payload is JSON text (`followJson`): the same bytes as {@link ReadMeter.read}. */
+  readJson(e: JsonTextEvent): void {
+    this.totals.eventsRead++;
+    this.totals.bytesRead += jsonTextEventBytes(e);
     this.dirty = true;
   }
 

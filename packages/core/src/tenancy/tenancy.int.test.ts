@@ -219,6 +219,34 @@ describe('access control', () => {
     expect(await code(c.append('a/1', [ev(4)]))).toBe('STRAND_ACCESS_DENIED');
   });
 
+  it('followJson checks grants, counts the subscription and meters the bytes as follow does', async () => {
+    await tenants.createTenant('t');
+    const admin = tenants.authenticate((await tenants.createPrincipal('t', [{ permission: 'admin', pattern: '>' }])).apiKey);
+    const c = tenants.authenticate((await admin.createPrincipal([{ permission: 'subscribe', pattern: 'a/>' }, { permission: 'append', pattern: '>' }])).apiKey);
+    const none = tenants.authenticate((await admin.createPrincipal([{ permission: 'append', pattern: '>' }])).apiKey);
+    expect(await code(() => none.followJson('>'))).toBe('STRAND_ACCESS_DENIED');
+    await c.append('a/1', [ev(1)]);
+    await c.append('b/1', [ev(2)]);
+    await c.append('a/2', [{ type: 'E', data: { s: 'ü' }, metadata: { user: 'ann' } }]);
+    const take = async <T>(it: AsyncIterable<T>, n: number) => {
+      const out: T[] = [];
+      for await (const e of it) if (out.push(e) === n) break;
+      return out;
+    };
+    const before = await tenants.usage('t');
+    const texts = await take(c.followJson('>', { from: 1 }), 2);
+    expect(texts.map((e) => [e.stream, e.dataJson, e.metadata])).toEqual([
+      ['a/1', '{"i":1}', undefined],
+      ['a/2', '{"s":"ü"}', { user: 'ann' }],
+    ]);
+    const mid = await tenants.usage('t');
+    await take(c.follow('>', { from: 1 }), 2);
+    const after = await tenants.usage('t');
+    expect(mid.eventsRead - before.eventsRead).toBe(2);
+    expect(mid.bytesRead - before.bytesRead).toBe(after.bytesRead - mid.bytesRead);
+    expect(mid.subscriptionsOpened - before.subscriptionsOpened).toBe(1);
+  });
+
   it('ends subscriptions of a suspended tenant', async () => {
     await tenants.createTenant('t');
     const c = tenants.authenticate((await tenants.createPrincipal('t', [{ permission: 'subscribe', pattern: '>' }])).apiKey);

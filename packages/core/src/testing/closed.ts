@@ -41,6 +41,7 @@ export const CLOSED_OPERATIONS: { readonly [K in Operation]: (log: EventLog) => 
   readStream: (log) => log.readStream('closed/a'),
   readAll: (log) => log.readAll(),
   follow: (log) => log.follow('closed/>'),
+  followJson: (log) => log.followJson('closed/>'),
   subscribe: (log) => log.subscribe('closed/>'),
   waitForPosition: (log) => log.waitForPosition(log.position + 1, 1000),
   listChildren: (log) => log.listChildren(''),
