@@ -5,44 +5,15 @@
  * @module
  */
 import type { Client } from '@connectrpc/connect';
-import { fromConnectError, type projectionWire } from '@strand/protocol';
+import { fromConnectError, fromWireProjectionStatus, type ProjectionParkedInfo, type ProjectionStatusInfo, type projectionWire } from '@strand/protocol';
 
 /** A parked stream of a hosted projection. */
-export interface RemoteParkedStream {
-  readonly stream: string;
-  readonly version: number;
-  readonly position: number;
-  readonly error: string;
-  readonly attempts: number;
-}
+export type RemoteParkedStream = ProjectionParkedInfo;
 
 /** A hosted projection's status, as `ProjectionRunner.status()` reports it in the server. */
-export interface RemoteProjectionStatus {
-  readonly name: string;
-  readonly generation: number;
-  readonly position: number;
-  readonly head: number;
-  readonly lagEvents: number;
-  readonly lagMs: number;
-  readonly parked: readonly RemoteParkedStream[];
-  readonly rebuilding: { generation: number; position: number } | undefined;
-}
+export type RemoteProjectionStatus = ProjectionStatusInfo;
 
 type Rpc = Client<typeof projectionWire.ProjectionService>;
-
-function fromWire(s: projectionWire.ProjectionStatus | undefined): RemoteProjectionStatus {
-  if (s === undefined) throw new Error('the server sent no projection status');
-  return {
-    name: s.name,
-    generation: s.generation,
-    position: Number(s.position),
-    head: Number(s.head),
-    lagEvents: Number(s.lagEvents),
-    lagMs: Number(s.lagMs),
-    parked: s.parked.map((p) => ({ stream: p.stream, version: Number(p.version), position: Number(p.position), error: p.error, attempts: p.attempts })),
-    rebuilding: s.rebuildingGeneration === 0 ? undefined : { generation: s.rebuildingGeneration, position: Number(s.rebuildingPosition) },
-  };
-}
 
 /** The projections a server hosts for this key's tenant. Reading needs `read`; changing needs `admin`. */
 export class RemoteProjections {
@@ -55,12 +26,12 @@ export class RemoteProjections {
   /** Every hosted projection's status. */
   async list(): Promise<RemoteProjectionStatus[]> {
     const res = await this.call(() => this.rpc.listProjections({}), true);
-    return res.projections.map(fromWire);
+    return res.projections.map(fromWireProjectionStatus);
   }
 
   /** One projection's status; `STRAND_PROJECTION_NOT_FOUND` when the server hosts none of that name. */
   async status(name: string): Promise<RemoteProjectionStatus> {
-    return fromWire((await this.call(() => this.rpc.getProjection({ name }), true)).status);
+    return fromWireProjectionStatus((await this.call(() => this.rpc.getProjection({ name }), true)).status);
   }
 
   /** Delivers a parked stream again from its failed event; false when it was not parked. */
@@ -81,7 +52,7 @@ export class RemoteProjections {
     return this.call(async () => {
       try {
         for await (const m of this.rpc.rebuildProjection({ name })) {
-          if (m.done) return fromWire(m.status);
+          if (m.done) return fromWireProjectionStatus(m.status);
           onProgress({ position: Number(m.position), head: Number(m.head) });
         }
       } catch (error) {

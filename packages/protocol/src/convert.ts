@@ -11,6 +11,7 @@ import type {
   RecordedEvent as WireRecordedEvent,
   StreamInfo as WireStreamInfo,
 } from './gen/strand/v1/store_pb.js';
+import type { ProjectionStatus as WireProjectionStatus } from './gen/strand/v1/projections_pb.js';
 
 /** JSON text of a value, `''` for `undefined`; throws `STRAND_INVALID_EVENT` for what JSON cannot carry. */
 function jsonText(value: unknown, what: string): string {
@@ -139,4 +140,69 @@ export function toWireInfo(i: StreamInfo): WireStreamInfo {
 /** Wire stream metadata as {@link StreamInfo} (client side). */
 export function fromWireInfo(i: WireStreamInfo): StreamInfo {
   return { name: i.name, version: Number(i.version), lastPosition: Number(i.lastPosition), created: Number(i.created), truncatedBefore: Number(i.truncatedBefore), deleted: i.deleted };
+}
+
+/** A parked stream of a projection, as its status carries it over the wire. */
+export interface ProjectionParkedInfo {
+  /** The stream. */
+  readonly stream: string;
+  /** Version of the first event not applied. */
+  readonly version: number;
+  /** Its global position. */
+  readonly position: number;
+  /** The handler's last error message. */
+  readonly error: string;
+  /** Failed attempts. */
+  readonly attempts: number;
+}
+
+/** A projection's status as it travels: what `ProjectionRunner.status()` of `@strand/projections` reports. */
+export interface ProjectionStatusInfo {
+  /** Projection name. */
+  readonly name: string;
+  /** Generation serving reads (a rebuild creates the next one). */
+  readonly generation: number;
+  /** Every event up to here is applied and committed. */
+  readonly position: number;
+  /** The log's head. */
+  readonly head: number;
+  /** Events behind the head. */
+  readonly lagEvents: number;
+  /** Age in ms of the oldest event not yet applied (0 when caught up). */
+  readonly lagMs: number;
+  /** Parked streams. */
+  readonly parked: readonly ProjectionParkedInfo[];
+  /** A rebuild in progress: its generation and position. */
+  readonly rebuilding: { generation: number; position: number } | undefined;
+}
+
+/** A projection's status as a wire message (server side); negative lags travel as 0, `lagMs` rounded. */
+export function toWireProjectionStatus(s: ProjectionStatusInfo): WireProjectionStatus {
+  return {
+    $typeName: 'strand.v1.ProjectionStatus',
+    name: s.name,
+    generation: s.generation,
+    position: BigInt(s.position),
+    head: BigInt(s.head),
+    lagEvents: BigInt(Math.max(0, s.lagEvents)),
+    lagMs: BigInt(Math.max(0, Math.round(s.lagMs))),
+    parked: s.parked.map((p) => ({ $typeName: 'strand.v1.ProjectionParkedStream', stream: p.stream, version: BigInt(p.version), position: BigInt(p.position), error: p.error, attempts: p.attempts })),
+    rebuildingGeneration: s.rebuilding?.generation ?? 0,
+    rebuildingPosition: BigInt(s.rebuilding?.position ?? 0),
+  };
+}
+
+/** A wire projection status as {@link ProjectionStatusInfo} (client side); generation 0 means no rebuild. */
+export function fromWireProjectionStatus(s: WireProjectionStatus | undefined): ProjectionStatusInfo {
+  if (s === undefined) throw new Error('the server sent no projection status');
+  return {
+    name: s.name,
+    generation: s.generation,
+    position: Number(s.position),
+    head: Number(s.head),
+    lagEvents: Number(s.lagEvents),
+    lagMs: Number(s.lagMs),
+    parked: s.parked.map((p) => ({ stream: p.stream, version: Number(p.version), position: Number(p.position), error: p.error, attempts: p.attempts })),
+    rebuilding: s.rebuildingGeneration === 0 ? undefined : { generation: s.rebuildingGeneration, position: Number(s.rebuildingPosition) },
+  };
 }

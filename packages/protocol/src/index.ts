@@ -11,13 +11,16 @@ export {
   fromWireExpected,
   fromWireInfo,
   fromWireInput,
+  fromWireProjectionStatus,
   parseJsonText,
   toWireAppendResult,
   toWireEvent,
   toWireExpected,
   toWireInfo,
   toWireInput,
+  toWireProjectionStatus,
 } from './convert.js';
+export type { ProjectionParkedInfo, ProjectionStatusInfo } from './convert.js';
 export { decodeEvent, encodeEvent, encodeEventDelimited, peekPosition } from './event-codec.js';
 export {
   connectCodeOf,

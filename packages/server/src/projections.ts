@@ -10,30 +10,15 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
 import { InvalidArgumentError } from '@strand/core';
-import { ProjectionNotFoundError, projectionWire, toConnectError } from '@strand/protocol';
+import { type ProjectionParkedInfo, ProjectionNotFoundError, type ProjectionStatusInfo, projectionWire, toConnectError, toWireProjectionStatus } from '@strand/protocol';
 import type { Scope } from './auth.js';
 import { type CallDeps, callPlumbing } from './calls.js';
 
 /** A parked stream as a hosted projection reports it. */
-export interface HostedParkedStream {
-  readonly stream: string;
-  readonly version: number;
-  readonly position: number;
-  readonly error: string;
-  readonly attempts: number;
-}
+export type HostedParkedStream = ProjectionParkedInfo;
 
 /** A hosted projection's status (what `ProjectionRunner.status()` answers). */
-export interface HostedProjectionStatus {
-  readonly name: string;
-  readonly generation: number;
-  readonly position: number;
-  readonly head: number;
-  readonly lagEvents: number;
-  readonly lagMs: number;
-  readonly parked: readonly HostedParkedStream[];
-  readonly rebuilding: { generation: number; position: number } | undefined;
-}
+export type HostedProjectionStatus = ProjectionStatusInfo;
 
 /**
  * A projection the server hosts: what it needs of a `ProjectionRunner` from
@@ -74,22 +59,6 @@ export async function waitForHosted(hosted: HostedProjections | undefined, tenan
   await Promise.all(runners.flatMap((r) => (streams.length === 0 ? [r.waitFor(position, { timeoutMs })] : streams.map((stream) => r.waitFor(position, { timeoutMs, stream })))));
 }
 
-type WireStatus = MessageInitShape<typeof projectionWire.ProjectionStatusSchema>;
-
-function toWireStatus(s: HostedProjectionStatus): WireStatus {
-  return {
-    name: s.name,
-    generation: s.generation,
-    position: BigInt(s.position),
-    head: BigInt(s.head),
-    lagEvents: BigInt(Math.max(0, s.lagEvents)),
-    lagMs: BigInt(Math.max(0, Math.round(s.lagMs))),
-    parked: s.parked.map((p) => ({ stream: p.stream, version: BigInt(p.version), position: BigInt(p.position), error: p.error, attempts: p.attempts })),
-    rebuildingGeneration: s.rebuilding?.generation ?? 0,
-    rebuildingPosition: BigInt(s.rebuilding?.position ?? 0),
-  };
-}
-
 /** What the projection service needs from the server. */
 export interface ProjectionDeps extends CallDeps {
   readonly hosted: HostedProjections | undefined;
@@ -107,12 +76,12 @@ export function registerProjectionService(router: ConnectRouter, deps: Projectio
     listProjections: unary(async (_req: projectionWire.ListProjectionsRequest, scope) => {
       scope.checkHolds('read');
       const statuses = await Promise.all(projectionsOf(deps.hosted, scope.tenant).map((p) => p.status()));
-      return { projections: statuses.map(toWireStatus) };
+      return { projections: statuses.map(toWireProjectionStatus) };
     }),
 
     getProjection: unary(async (req: projectionWire.GetProjectionRequest, scope) => {
       scope.checkHolds('read');
-      return { status: toWireStatus(await find(scope, req.name).status()) };
+      return { status: toWireProjectionStatus(await find(scope, req.name).status()) };
     }),
 
     retryProjectionParked: unary(async (req: projectionWire.RetryProjectionParkedRequest, scope) => {
@@ -164,7 +133,7 @@ export function registerProjectionService(router: ConnectRouter, deps: Projectio
           if (outcome !== undefined) {
             if ('error' in outcome) throw outcome.error;
             const s = await p.status();
-            yield { position: BigInt(s.position), head: BigInt(s.head), done: true, status: toWireStatus(s) };
+            yield { position: BigInt(s.position), head: BigInt(s.head), done: true, status: toWireProjectionStatus(s) };
             return;
           }
         }
