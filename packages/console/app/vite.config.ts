@@ -1,6 +1,7 @@
 // Builds the console into packages/console/dist/ui (served by @strand/console's serveConsole at /ui).
 // The generated protocol code is taken from @strand/protocol's sources (messages and service
-// descriptors only: nothing of Node is bundled).
+// descriptors only: nothing of Node is bundled); of @strand/core, only the dependency-free stream
+// pattern matcher of its `match` subpath.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 

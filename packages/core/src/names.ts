@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidPatternError, InvalidStreamNameError } from './errors.js';
+import { compileMatcher } from './match.js';
 
 /** Longest segment, in UTF-8 bytes. */
 export const MAX_SEGMENT_BYTES = 128;
@@ -96,51 +97,8 @@ export function compilePattern(pattern: unknown): StreamPattern {
     }
     checkSegment(part, fail);
   });
-  const firstWild = parts.findIndex((p) => p === '*' || p === '>');
-  const exact = firstWild < 0;
-  const literalPrefix = (exact ? parts : parts.slice(0, firstWild)).join('/');
-  const tail = parts[parts.length - 1] === '>';
-  const fixed = tail ? parts.slice(0, -1) : parts;
-  return { source: pattern, matches: matcher(pattern, fixed, tail, exact, literalPrefix), literalPrefix, exact };
-}
-
-/**
- * The match function of a compiled pattern. It runs once per event of every filtered read,
- * subscription and projection, so it allocates nothing (a `split('/')` per call cost ~1.2 µs per
- * event in a projection catch-up: docs/design/0010-cpu-per-event.md), and it remembers its last
- * answer, since consecutive events mostly share a stream (and its interned name).
- */
-function matcher(pattern: string, fixed: readonly string[], tail: boolean, exact: boolean, literalPrefix: string): (stream: string) => boolean {
-  if (exact) return (stream) => stream === pattern;
-  if (tail && fixed.length === 0) return () => true;
-  let last: string | undefined;
-  let lastResult = false;
-  if (tail && !fixed.includes('*')) {
-    // 'a/b/>': a literal prefix and at least one more segment (names have no empty segments).
-    const head = `${literalPrefix}/`;
-    return (stream) => stream.length > head.length && stream.startsWith(head);
-  }
-  const test = (stream: string): boolean => {
-    let start = 0;
-    for (let i = 0; i < fixed.length; i++) {
-      const slash = stream.indexOf('/', start);
-      const end = slash < 0 ? stream.length : slash;
-      if (start >= stream.length) return false;
-      const p = fixed[i]!;
-      if (p !== '*' && (end - start !== p.length || !stream.startsWith(p, start))) return false;
-      if (slash < 0) return !tail && i === fixed.length - 1;
-      start = slash + 1;
-    }
-    // Every fixed segment matched and more of the name follows: only '>' takes the rest.
-    return tail;
-  };
-  return (stream) => {
-    if (stream !== last) {
-      lastResult = test(stream);
-      last = stream;
-    }
-    return lastResult;
-  };
+  const { matches, literalPrefix, exact } = compileMatcher(pattern);
+  return { source: pattern, matches, literalPrefix, exact };
 }
 
 /**

@@ -3,6 +3,7 @@
 // Authorization header), and `/metrics` (Prometheus text) for the overview.
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-web';
+import { compileMatcher } from '@strand/core/match';
 import { StrandErrorDetailSchema } from '@strand/wire/errors_pb.js';
 import { TenantAdminService } from '@strand/wire/admin_pb.js';
 import { ProjectionService } from '@strand/wire/projections_pb.js';
@@ -78,16 +79,6 @@ export interface KeyGrant {
   pattern: string;
 }
 
-/** Does `pattern` match `stream`? `*` is one segment, `>` (last) one or more; as the server matches. */
-function patternMatches(pattern: string, stream: string): boolean {
-  const p = pattern.split('/');
-  const s = stream.split('/');
-  const tail = p[p.length - 1] === '>';
-  const fixed = tail ? p.slice(0, -1) : p;
-  if (tail ? s.length <= fixed.length : s.length !== fixed.length) return false;
-  return fixed.every((seg, i) => seg === '*' || seg === s[i]);
-}
-
 /**
  * May a key with `grants` do `permission` (on `stream`, or on some stream when none is given)?
  * Unknown grants (not loaded yet, or the server refused to say) allow nothing: the console offers
@@ -95,7 +86,7 @@ function patternMatches(pattern: string, stream: string): boolean {
  */
 export function may(grants: readonly KeyGrant[] | undefined, permission: string, stream?: string): boolean {
   if (grants === undefined) return false;
-  return grants.some((g) => g.permission === permission && (stream === undefined || patternMatches(g.pattern, stream)));
+  return grants.some((g) => g.permission === permission && (stream === undefined || compileMatcher(g.pattern).matches(stream)));
 }
 
 /** A failure as the console shows it: the Strand error code (when the server sent one) and its message. */
