@@ -1,7 +1,7 @@
 // Small pieces shared by the screens.
 import { createContext } from 'preact';
-import { useContext } from 'preact/hooks';
-import { type Failure, type KeyGrant, may } from './api.js';
+import { useContext, useEffect } from 'preact/hooks';
+import { type Failure, failure, type KeyGrant, may } from './api.js';
 
 /** The signed-in key's grants (WhoAmI); undefined until known, and for the admin credential. */
 export const GrantsContext = createContext<readonly KeyGrant[] | undefined>(undefined);
@@ -31,6 +31,50 @@ export function ErrorBanner({ error }: { error: Failure | undefined }) {
 export function time(ms: number | bigint): string {
   const n = Number(ms);
   return n === 0 ? '' : new Date(n).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** How often a screen samples the server while it is shown. */
+export const SAMPLE_MS = 2000;
+/** Samples a chart keeps: five minutes of them. */
+export const KEEP = 150;
+
+/**
+ * Samples the server while the component is shown: runs a sampler at once and again `SAMPLE_MS`
+ * after each run settles, until the component unmounts or `deps` change. `start` makes the sampler
+ * for each run of the effect (state it keeps across samples lives in its closure); the sampler is
+ * told when the effect has ended, so that it drops an answer that came too late. A failure goes to
+ * `onError` as a {@link Failure}, and the next success clears it.
+ */
+export function useSampling(start: () => (ended: () => boolean) => Promise<void>, onError: (error: Failure | undefined) => void, deps: readonly unknown[]): void {
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const sample = start();
+    const tick = async () => {
+      try {
+        await sample(() => stopped);
+        if (!stopped) onError(undefined);
+      } catch (err) {
+        if (!stopped) onError(failure(err));
+      }
+      if (!stopped) timer = setTimeout(tick, SAMPLE_MS);
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, deps);
+}
+
+/** The samples with `next` added, the oldest dropped beyond {@link KEEP}. */
+export function keepLast<T>(samples: readonly T[], next: T): T[] {
+  return [...samples, next].slice(-KEEP);
+}
+
+/** The rate per second of a counter from `before` (at `beforeAt` ms) to `now` (at `at` ms); 0 with no sample before. */
+export function perSecond(now: number, at: number, before: number | undefined, beforeAt: number | undefined): number {
+  return before === undefined || beforeAt === undefined ? 0 : ((now - before) * 1000) / Math.max(1, at - beforeAt);
 }
 
 /** A line chart of the last values, as an SVG polyline (no chart library). */

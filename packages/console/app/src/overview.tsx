@@ -1,13 +1,10 @@
 // Overview: the head position, the append rate over the last minutes (from the head's movement,
 // sampled while the page is open), the store's size and the server's version (GetStoreInfo), and
 // what the server's metrics say (subscriptions, connections) when the key may read them.
-import { useEffect, useState } from 'preact/hooks';
-import { type Failure, failure, metrics } from './api.js';
+import { useState } from 'preact/hooks';
+import { type Failure, metrics } from './api.js';
 import type { Session } from './app.js';
-import { bytes, ErrorBanner, Sparkline } from './common.js';
-
-const SAMPLE_MS = 2000;
-const KEEP = 150; // five minutes of samples
+import { bytes, ErrorBanner, keepLast, perSecond, Sparkline, useSampling } from './common.js';
 
 interface Sample {
   at: number;
@@ -23,38 +20,28 @@ export function Overview({ session }: { session: Session }) {
   const [metricsText, setMetrics] = useState<Map<string, number> | undefined | null>(null);
   const [store, setStore] = useState<{ version: string; kind: string } | undefined>();
   const [error, setError] = useState<Failure | undefined>();
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    // A tenant's principal may not read the server's metrics: asked once, not every sample.
-    let mayReadMetrics = true;
-    const tick = async () => {
-      try {
+  useSampling(
+    () => {
+      // A tenant's principal may not read the server's metrics: asked once, not every sample.
+      let mayReadMetrics = true;
+      return async (ended) => {
         const [info, m] = await Promise.all([session.roles.data ? session.api.info.getStoreInfo({}) : undefined, mayReadMetrics ? metrics(session.key) : undefined]);
         mayReadMetrics = m !== undefined;
-        if (stopped) return;
+        if (ended()) return;
         setMetrics(m);
         if (info !== undefined) setStore({ version: info.serverVersion, kind: info.sizeKind });
-        setError(undefined);
         const head = info === undefined ? 0 : Number(info.position);
         const size = info?.sizeBytes === undefined ? undefined : Number(info.sizeBytes);
         const at = performance.now();
         setSamples((old) => {
           const prev = old[old.length - 1];
-          const rate = prev === undefined ? 0 : ((head - prev.head) * 1000) / Math.max(1, at - prev.at);
-          return [...old, { at, head, rate, subscriptions: m?.get('strand_server_subscriptions_open'), size }].slice(-KEEP);
+          return keepLast(old, { at, head, rate: perSecond(head, at, prev?.head, prev?.at), subscriptions: m?.get('strand_server_subscriptions_open'), size });
         });
-      } catch (err) {
-        if (!stopped) setError(failure(err));
-      }
-      if (!stopped) timer = setTimeout(tick, SAMPLE_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [session]);
+      };
+    },
+    setError,
+    [session],
+  );
   const last = samples[samples.length - 1];
   const version = store?.version ?? (metricsText ? [...metricsText.keys()].find((k) => k.startsWith('strand_server_info{'))?.match(/version="([^"]*)"/)?.[1] : undefined);
   return (

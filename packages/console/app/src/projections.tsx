@@ -3,14 +3,11 @@
 // progress. Changing needs `admin` on the tenant: the actions are offered only to a key whose grants
 // (WhoAmI) hold it, and a refused action shows the server's error.
 import type { ProjectionStatus } from '@strand/wire/projections_pb.js';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { type Failure, failure } from './api.js';
 import type { Session } from './app.js';
-import { ErrorBanner, Sparkline, useGrantsKnown, useMay } from './common.js';
+import { ErrorBanner, KEEP, Sparkline, useGrantsKnown, useMay, useSampling } from './common.js';
 import { streamHref } from './streams.js';
-
-const SAMPLE_MS = 2000;
-const KEEP = 150;
 
 export function Projections({ session }: { session: Session }) {
   const [list, setList] = useState<ProjectionStatus[] | undefined>();
@@ -20,8 +17,8 @@ export function Projections({ session }: { session: Session }) {
   const mayChange = useMay('admin');
   const grantsKnown = useGrantsKnown();
   const [tick, setTick] = useState(0);
-  const refresh = async () => {
-    try {
+  useSampling(
+    () => async () => {
       const r = await session.api.projections.listProjections({});
       for (const p of r.projections) {
         const h = history.current.get(p.name) ?? [];
@@ -30,24 +27,10 @@ export function Projections({ session }: { session: Session }) {
         history.current.set(p.name, h);
       }
       setList(r.projections);
-      setError(undefined);
-    } catch (err) {
-      setError(failure(err));
-    }
-  };
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const loop = async () => {
-      await refresh();
-      if (!stopped) timer = setTimeout(loop, SAMPLE_MS);
-    };
-    void loop();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [session, tick]);
+    },
+    setError,
+    [session, tick],
+  );
   const act = async (what: string, fn: () => Promise<unknown>) => {
     setActionError(undefined);
     try {

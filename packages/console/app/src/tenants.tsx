@@ -6,7 +6,7 @@ import type { Principal, Tenant } from '@strand/wire/admin_pb.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Failure, failure, prettyJson } from './api.js';
 import type { Session } from './app.js';
-import { bytes, ErrorBanner, Sparkline, time } from './common.js';
+import { bytes, ErrorBanner, keepLast, perSecond, Sparkline, time, useSampling } from './common.js';
 
 export function Tenants({ session }: { session: Session }) {
   const [tenants, setTenants] = useState<Tenant[] | undefined>();
@@ -97,8 +97,6 @@ export function Tenants({ session }: { session: Session }) {
 }
 
 const PERMISSIONS = ['read', 'append', 'subscribe', 'schemas', 'admin'];
-const SAMPLE_MS = 2000;
-const KEEP = 150; // five minutes of samples
 
 /** One sample of a tenant's metering: counters as of `at`, and their rates since the sample before. */
 interface Meter {
@@ -116,41 +114,29 @@ function Metering({ session, tenant, onUsage }: { session: Session; tenant: stri
   const [error, setError] = useState<Failure | undefined>();
   const report = useRef(onUsage);
   report.current = onUsage;
-  useEffect(() => {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const tick = async () => {
-      try {
-        const r = await session.api.admin.getUsage({ name: tenant });
-        if (stopped) return;
-        report.current(r.usage);
-        const u = JSON.parse(r.usage) as { eventsAppended?: number; eventsRead?: number; storageBytes?: number };
-        const at = performance.now();
-        setSamples((old) => {
-          const prev = old[old.length - 1];
-          const per = (now: number, before: number | undefined) => (before === undefined ? 0 : ((now - before) * 1000) / Math.max(1, at - prev!.at));
-          const next: Meter = {
-            at,
-            eventsAppended: u.eventsAppended ?? 0,
-            eventsRead: u.eventsRead ?? 0,
-            storageBytes: u.storageBytes ?? 0,
-            appendRate: per(u.eventsAppended ?? 0, prev?.eventsAppended),
-            readRate: per(u.eventsRead ?? 0, prev?.eventsRead),
-          };
-          return [...old, next].slice(-KEEP);
-        });
-        setError(undefined);
-      } catch (err) {
-        if (!stopped) setError(failure(err));
-      }
-      if (!stopped) timer = setTimeout(tick, SAMPLE_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [session, tenant]);
+  useSampling(
+    () => async (ended) => {
+      const r = await session.api.admin.getUsage({ name: tenant });
+      if (ended()) return;
+      report.current(r.usage);
+      const u = JSON.parse(r.usage) as { eventsAppended?: number; eventsRead?: number; storageBytes?: number };
+      const at = performance.now();
+      setSamples((old) => {
+        const prev = old[old.length - 1];
+        const next: Meter = {
+          at,
+          eventsAppended: u.eventsAppended ?? 0,
+          eventsRead: u.eventsRead ?? 0,
+          storageBytes: u.storageBytes ?? 0,
+          appendRate: perSecond(u.eventsAppended ?? 0, at, prev?.eventsAppended, prev?.at),
+          readRate: perSecond(u.eventsRead ?? 0, at, prev?.eventsRead, prev?.at),
+        };
+        return keepLast(old, next);
+      });
+    },
+    setError,
+    [session, tenant],
+  );
   const last = samples[samples.length - 1];
   return (
     <section class="meters" aria-label="Metering over time" data-samples={samples.length}>
