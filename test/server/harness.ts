@@ -1,15 +1,17 @@
 /**
- * Test harness: a real server on loopback (in this process) with a fresh log behind it, and
- * clients connected to it over the network.
+ * Test harness: a real server on loopback (in this process) with a fresh log behind it, or with
+ * tenants on memory behind it, and clients connected to it over the network.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ClientOptions, type StrandClient } from '@strand/client';
 import { EventLog } from '@strand/core';
+import { TenantManager } from '@strand/core/tenancy';
 import { createServer, type ServerOptions, type StrandServer } from '@strand/server';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
+import { afterAll, beforeAll } from 'vitest';
 
 export type Backend = 'memory' | 'leveldb';
 
@@ -59,6 +61,60 @@ export async function startServer(backend: Backend, options: Partial<ServerOptio
       for (const c of clients) await c.close();
       await server.close();
       await log.close();
+    },
+  };
+}
+
+/** Every permission on every stream (`>`). */
+export const allGrants = (['read', 'append', 'subscribe', 'schemas', 'admin'] as const).map((permission) => ({ permission, pattern: '>' }));
+
+/** A tenant server shared by the tests of a file or a describe block (see {@link tenantServer}). */
+export interface TenantServer {
+  /** The tenants behind the server. */
+  readonly tenants: TenantManager;
+  /** The server. */
+  readonly server: StrandServer;
+  /** Its URL. */
+  readonly url: string;
+  /** A client with this API key that does not reconnect; closed after the tests. */
+  client(apiKey: string): StrandClient;
+}
+
+/**
+ * Before the tests of the enclosing file or describe block: tenants on memory, set up by `setup`
+ * (tenants, principals, data), and a server on them; after them: its clients, the server and the
+ * tenants closed. Its fields are set once the tests run.
+ */
+export function tenantServer(setup: (tenants: TenantManager) => Promise<void>): TenantServer {
+  let tenants: TenantManager | undefined;
+  let server: StrandServer | undefined;
+  let url: string | undefined;
+  const clients: StrandClient[] = [];
+  beforeAll(async () => {
+    tenants = await TenantManager.open({ store: new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
+    await setup(tenants);
+    server = createServer({ tenants });
+    url = await server.listen();
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close();
+    await server?.close();
+    await tenants?.close();
+  });
+  return {
+    get tenants() {
+      return tenants!;
+    },
+    get server() {
+      return server!;
+    },
+    get url() {
+      return url!;
+    },
+    client: (apiKey) => {
+      const c = connect({ url: url!, apiKey, reconnect: { maxAttempts: 1 } });
+      clients.push(c);
+      return c;
     },
   };
 }

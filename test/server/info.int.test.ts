@@ -4,14 +4,14 @@
  * tenant only and a key without the needed permission is refused.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type StrandClient } from '@strand/client';
-import { type TenantManager, TenantManager as Tenants } from '@strand/core/tenancy';
+import { connect, } from '@strand/client';
+import { TenantManager as Tenants } from '@strand/core/tenancy';
 import { errorCode } from '@strand/core/testing';
-import { createServer, type StrandServer } from '@strand/server';
+import { createServer, } from '@strand/server';
 import { MemoryLevel } from 'memory-level';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { cleanup, type Running, startServer } from './harness.js';
+import { allGrants, cleanup, type Running, startServer, tenantServer } from './harness.js';
 
 const serverVersion = (JSON.parse(readFileSync(new URL('../../packages/server/package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -52,45 +52,28 @@ describe('a single log', () => {
 });
 
 describe('tenants', () => {
-  let tenants: TenantManager;
-  let server: StrandServer;
-  let url: string;
-  const clients: StrandClient[] = [];
-  const client = (apiKey: string) => {
-    const c = connect({ url, apiKey, reconnect: { maxAttempts: 1 } });
-    clients.push(c);
-    return c;
-  };
   const keys = { acme: '', acmeAppend: '', globex: '' };
   const ids = { acmeAppend: '' };
-  const all = (['read', 'append', 'subscribe', 'schemas', 'admin'] as const).map((permission) => ({ permission, pattern: '>' }));
-  beforeAll(async () => {
-    tenants = await Tenants.open({ store: new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
+  const t = tenantServer(async (tenants) => {
     await tenants.createTenant('acme');
     await tenants.createTenant('globex');
-    keys.acme = (await tenants.createPrincipal('acme', all)).apiKey;
+    keys.acme = (await tenants.createPrincipal('acme', allGrants)).apiKey;
     const p = await tenants.createPrincipal('acme', [{ permission: 'append', pattern: 'orders/>' }], 'writer');
     keys.acmeAppend = p.apiKey;
     ids.acmeAppend = p.id;
-    keys.globex = (await tenants.createPrincipal('globex', all)).apiKey;
-    server = createServer({ tenants });
-    url = await server.listen();
+    keys.globex = (await tenants.createPrincipal('globex', allGrants)).apiKey;
   });
-  afterAll(async () => {
-    for (const c of clients) await c.close();
-    await server?.close();
-    await tenants?.close();
-  });
+  const client = t.client;
 
   it("WhoAmI answers the key's own tenant, principal and grants as they are now", async () => {
     const w = client(keys.acmeAppend);
     expect(await w.whoAmI()).toEqual({ tenant: 'acme', principal: ids.acmeAppend, grants: [{ permission: 'append', pattern: 'orders/>' }] });
-    await tenants.grant(ids.acmeAppend, { permission: 'read', pattern: 'orders/>' }, 'acme');
+    await t.tenants.grant(ids.acmeAppend, { permission: 'read', pattern: 'orders/>' }, 'acme');
     expect((await w.whoAmI()).grants).toEqual([
       { permission: 'append', pattern: 'orders/>' },
       { permission: 'read', pattern: 'orders/>' },
     ]);
-    await tenants.revoke(ids.acmeAppend, { permission: 'read', pattern: 'orders/>' }, 'acme');
+    await t.tenants.revoke(ids.acmeAppend, { permission: 'read', pattern: 'orders/>' }, 'acme');
     expect((await client(keys.globex).whoAmI()).tenant).toBe('globex');
   });
 
@@ -98,11 +81,11 @@ describe('tenants', () => {
     const acme = client(keys.acme);
     const globex = client(keys.globex);
     const before = (await globex.storeInfo()).size;
-    expect(before).toEqual({ bytes: (await tenants.usage('globex')).storageBytes, kind: 'logical' });
+    expect(before).toEqual({ bytes: (await t.tenants.usage('globex')).storageBytes, kind: 'logical' });
     await acme.append('orders/o-1', [{ type: 'OrderPlaced', data: { text: 'x'.repeat(1000) } }]);
     const a = await acme.storeInfo();
     expect(a.size?.kind).toBe('logical');
-    expect(a.size!.bytes).toBe((await tenants.usage('acme')).storageBytes);
+    expect(a.size!.bytes).toBe((await t.tenants.usage('acme')).storageBytes);
     expect(a.size!.bytes).toBeGreaterThan(1000);
     expect(a.serverVersion).toBe(serverVersion);
     // Another tenant's appends do not count.

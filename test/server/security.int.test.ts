@@ -1,45 +1,23 @@
-/**
- * The security matrix: every operation with a bad key, another tenant's key and a key whose grant
- * does not cover the stream. Unauthenticated calls get STRAND_UNAUTHENTICATED, denied ones
- * STRAND_ACCESS_DENIED, with the same message whatever exists, and nothing is written.
- */
-import { connect, type StrandClient } from '@strand/client';
+
 import type { EventStore } from '@strand/core';
-import { type TenantManager, TenantManager as Tenants } from '@strand/core/tenancy';
 import { collect, errorCode } from '@strand/core/testing';
-import { createServer, type StrandServer } from '@strand/server';
-import { MemoryLevel } from 'memory-level';
 import { firstValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { allGrants, tenantServer } from './harness.js';
 
-let tenants: TenantManager;
-let server: StrandServer;
-let url: string;
 const keys: Record<'a' | 'aNarrow' | 'b', string> = { a: '', aNarrow: '', b: '' };
-const clients: StrandClient[] = [];
-const client = (apiKey: string) => {
-  const c = connect({ url, apiKey, reconnect: { maxAttempts: 1 } });
-  clients.push(c);
-  return c;
-};
-
-beforeAll(async () => {
-  tenants = await Tenants.open({ store: new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
+const t = tenantServer(async (tenants) => {
   await tenants.createTenant('acme');
   await tenants.createTenant('globex');
-  const all = (['read', 'append', 'subscribe', 'schemas', 'admin'] as const).map((permission) => ({ permission, pattern: '>' }));
-  keys.a = (await tenants.createPrincipal('acme', all)).apiKey;
+  keys.a = (await tenants.createPrincipal('acme', allGrants)).apiKey;
   keys.aNarrow = (await tenants.createPrincipal('acme', (['read', 'append', 'subscribe'] as const).map((permission) => ({ permission, pattern: 'orders/>' })))).apiKey;
-  keys.b = (await tenants.createPrincipal('globex', all)).apiKey;
-  server = createServer({ tenants });
-  url = await server.listen();
+  keys.b = (await tenants.createPrincipal('globex', allGrants)).apiKey;
+});
+const client = t.client;
+
+beforeAll(async () => {
   await client(keys.a).append('secret/x', [{ type: 'T', data: { pin: 1234 } }]);
   await client(keys.a).append('orders/o-1', [{ type: 'T', data: 1 }]);
-});
-afterAll(async () => {
-  for (const c of clients) await c.close();
-  await server.close();
-  await tenants.close();
 });
 
 /** Every operation of the store interface on `stream` (and patterns below its first segment). */
@@ -61,7 +39,7 @@ const operations = (stream: string): Record<string, (s: EventStore) => Promise<u
 };
 
 async function acmeUnchanged(): Promise<void> {
-  const log = (await tenants.tenant('acme')).log;
+  const log = (await t.tenants.tenant('acme')).log;
   expect(log.position).toBe(2);
   expect((await collect(log.readAll())).map((e) => [e.stream, e.type])).toEqual([
     ['secret/x', 'T'],
@@ -127,7 +105,7 @@ describe('security matrix', () => {
     const a = client(keys.a);
     const got = firstValueFrom(a.subscribe('orders/>', { from: 1 }));
     expect((await got).stream).toBe('orders/o-1');
-    const res = await fetch(`${url}/strand.v1.EventStoreService/GrantCredits`, {
+    const res = await fetch(`${t.url}/strand.v1.EventStoreService/GrantCredits`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${keys.b}` },
       body: JSON.stringify({ subscriptionId: 'guess', events: 10 }),

@@ -5,14 +5,10 @@
  */
 import { AggregateRepository, defineAggregate } from '@strand/aggregate';
 import { SnapshotStore } from '@strand/aggregate/snapshots';
-import { connect, type StrandClient } from '@strand/client';
-import { type TenantManager, TenantManager as Tenants } from '@strand/core/tenancy';
 import { errorCode } from '@strand/core/testing';
-import { createServer, type StrandServer } from '@strand/server';
-import { MemoryLevel } from 'memory-level';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { cleanup, type Running, startServer } from './harness.js';
+import { allGrants, cleanup, type Running, startServer, tenantServer } from './harness.js';
 
 const Counter = defineAggregate({
   name: 'counter',
@@ -90,35 +86,18 @@ describe('snapshots of a single log', () => {
 });
 
 describe('snapshots of tenants', () => {
-  let tenants: TenantManager;
-  let server: StrandServer;
-  let url: string;
-  const clients: StrandClient[] = [];
-  const client = (apiKey: string) => {
-    const c = connect({ url, apiKey, reconnect: { maxAttempts: 1 } });
-    clients.push(c);
-    return c;
-  };
   const keys = { acme: '', acmeOrders: '', acmeNoRead: '', globex: '' };
-  beforeAll(async () => {
-    tenants = await Tenants.open({ store: new MemoryLevel({ keyEncoding: 'view', valueEncoding: 'view' }), ownsStore: true });
+  const t = tenantServer(async (tenants) => {
     await tenants.createTenant('acme');
     await tenants.createTenant('globex');
-    const all = (['read', 'append', 'subscribe', 'schemas', 'admin'] as const).map((permission) => ({ permission, pattern: '>' }));
-    keys.acme = (await tenants.createPrincipal('acme', all)).apiKey;
+    keys.acme = (await tenants.createPrincipal('acme', allGrants)).apiKey;
     keys.acmeOrders = (await tenants.createPrincipal('acme', [{ permission: 'read', pattern: 'orders/>' }])).apiKey;
     keys.acmeNoRead = (await tenants.createPrincipal('acme', [{ permission: 'append', pattern: '>' }, { permission: 'subscribe', pattern: '>' }])).apiKey;
-    keys.globex = (await tenants.createPrincipal('globex', all)).apiKey;
+    keys.globex = (await tenants.createPrincipal('globex', allGrants)).apiKey;
     await seed((await tenants.tenant('acme')).log, ['orders/o-1', 'orders/o-2', 'secret/payroll']);
     await seed((await tenants.tenant('globex')).log, ['orders/g-1'], 1);
-    server = createServer({ tenants });
-    url = await server.listen();
   });
-  afterAll(async () => {
-    for (const c of clients) await c.close();
-    await server?.close();
-    await tenants?.close();
-  });
+  const client = t.client;
 
   it('a tenant sees only its own snapshots', async () => {
     expect((await client(keys.acme).snapshots().list()).snapshots.map((x) => x.stream)).toEqual(['orders/o-1', 'orders/o-2', 'secret/payroll']);
