@@ -5,7 +5,7 @@
  * Usage: node --import tsx --conditions strand-source crash-writer.ts <dir> <seed>
  */
 import { openLog } from '@strand/core';
-import { seededInts } from '../support/child.js';
+import { appendUntilKilled, seededInts } from '../support/child.js';
 
 const [dir, seedArg] = process.argv.slice(2);
 if (!dir || !seedArg) throw new Error('usage: crash-writer.ts <dir> <seed>');
@@ -13,30 +13,20 @@ if (!dir || !seedArg) throw new Error('usage: crash-writer.ts <dir> <seed>');
 const rand = seededInts(Number(seedArg));
 
 const log = await openLog({ path: dir });
-let appendNo = 0;
-const out = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
-out({ ready: true, position: log.position });
-
-async function worker(w: number): Promise<void> {
-  for (;;) {
-    const id = `${process.pid}-${w}-${appendNo++}`;
-    const parts = rand(4) === 0 ? 2 : 1;
-    const chosen = new Set<string>();
-    while (chosen.size < parts) chosen.add(`crash/s-${rand(40)}`);
-    const streams = [...chosen].map((stream, p) => {
-      const count = 1 + rand(3);
-      return { stream, events: Array.from({ length: count }, (_, i) => ({ type: 'Tick', id: `${id}-${p}-${i}`, data: { w, i, pad: 'x'.repeat(rand(300)) }, metadata: { append: id, total: 0 } })) };
-    });
-    const total = streams.reduce((n, s) => n + s.events.length, 0);
-    for (const s of streams) for (const e of s.events) e.metadata.total = total;
-    if (streams.length === 1) {
-      const r = await log.append(streams[0]!.stream, streams[0]!.events);
-      out({ append: id, parts: [{ stream: r.stream, version: r.version, position: r.position, count: r.events.length }] });
-    } else {
-      const r = await log.appendMulti(streams);
-      out({ append: id, parts: r.results.map((x) => ({ stream: x.stream, version: x.version, position: x.position, count: x.events.length })) });
-    }
+await appendUntilKilled(log.position, async (id, w) => {
+  const parts = rand(4) === 0 ? 2 : 1;
+  const chosen = new Set<string>();
+  while (chosen.size < parts) chosen.add(`crash/s-${rand(40)}`);
+  const streams = [...chosen].map((stream, p) => {
+    const count = 1 + rand(3);
+    return { stream, events: Array.from({ length: count }, (_, i) => ({ type: 'Tick', id: `${id}-${p}-${i}`, data: { w, i, pad: 'x'.repeat(rand(300)) }, metadata: { append: id, total: 0 } })) };
+  });
+  const total = streams.reduce((n, s) => n + s.events.length, 0);
+  for (const s of streams) for (const e of s.events) e.metadata.total = total;
+  if (streams.length === 1) {
+    const r = await log.append(streams[0]!.stream, streams[0]!.events);
+    return { append: id, parts: [{ stream: r.stream, version: r.version, position: r.position, count: r.events.length }] };
   }
-}
-
-await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+  const r = await log.appendMulti(streams);
+  return { append: id, parts: r.results.map((x) => ({ stream: x.stream, version: x.version, position: x.position, count: x.events.length })) };
+});

@@ -11,7 +11,7 @@
 import { EventLog } from '@strand/core';
 import { S3Level, s3LogDefaults } from '@strand/store-s3';
 import { type RgwEnv, rgwStore } from '@strand/store-s3/testing';
-import { seededInts } from '../support/child.js';
+import { appendUntilKilled, seededInts } from '../support/child.js';
 
 const [envJson, prefix, seedArg, optionsJson] = process.argv.slice(2);
 if (!envJson || !prefix || !seedArg) throw new Error('usage: reopen-crash-child.ts <env JSON> <prefix> <seed> [<options JSON>]');
@@ -25,19 +25,10 @@ const level = new S3Level({
   ...(JSON.parse(optionsJson ?? '{}') as object),
 } as never);
 const log = await EventLog.open({ ...s3LogDefaults, store: level, ownsStore: true });
-let appendNo = 0;
-const out = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
-out({ ready: true, position: log.position });
-
-async function worker(w: number): Promise<void> {
-  for (;;) {
-    const id = `${process.pid}-${w}-${appendNo++}`;
-    const stream = `crash/s-${rand(40)}`;
-    const count = 1 + rand(3);
-    const events = Array.from({ length: count }, (_, i) => ({ type: 'Tick', id: `${id}-${i}`, data: { w, i, pad: 'x'.repeat(rand(200)) }, metadata: { append: id, total: count } }));
-    const r = await log.append(stream, events);
-    out({ append: id, stream: r.stream, version: r.version, position: r.position, count: r.events.length });
-  }
-}
-
-await Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
+await appendUntilKilled(log.position, async (id, w) => {
+  const stream = `crash/s-${rand(40)}`;
+  const count = 1 + rand(3);
+  const events = Array.from({ length: count }, (_, i) => ({ type: 'Tick', id: `${id}-${i}`, data: { w, i, pad: 'x'.repeat(rand(200)) }, metadata: { append: id, total: count } }));
+  const r = await log.append(stream, events);
+  return { append: id, stream: r.stream, version: r.version, position: r.position, count: r.events.length };
+});

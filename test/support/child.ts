@@ -1,6 +1,7 @@
 /**
  * The crash tests' harness: runs a TypeScript child process (through tsx, against the sources)
- * and SIGKILLs it at the moment a test chooses.
+ * and SIGKILLs it at the moment a test chooses; and the children's side of it, which appends
+ * under concurrent load and acknowledges each append on its own line.
  *
  * @module
  */
@@ -53,4 +54,20 @@ export function seededInts(seed: number): (n: number) => number {
     x ^= x << 5;
     return (x >>> 0) % n;
   };
+}
+
+/**
+ * The child's side of {@link runUntilAcked}: prints `{ ready: true, position }`, then runs
+ * `workers` concurrent appenders until the process is killed. Each calls `append` with a new
+ * append id (unique across runs: the pid, the worker and a counter) and its worker number, and
+ * prints what it resolves with (the acknowledgement) as one JSON line.
+ */
+export async function appendUntilKilled(position: number, append: (id: string, worker: number) => Promise<object>, workers = 16): Promise<void> {
+  let appendNo = 0;
+  const out = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  out({ ready: true, position });
+  const worker = async (w: number): Promise<void> => {
+    for (;;) out(await append(`${process.pid}-${w}-${appendNo++}`, w));
+  };
+  await Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
 }
