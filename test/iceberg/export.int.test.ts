@@ -7,20 +7,8 @@ import { exportIceberg, exportedPosition, IcebergTable, FileTableIO, type TableM
 import { icebergManifests, icebergMetadata, icebergRead } from 'icebird';
 import { fetchAvroRecords } from 'icebird/src/fetch.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { metadataProblems, serveTables } from '../support/iceberg.js';
-
-const Placed = z.object({
-  orderId: z.string(),
-  total: z.number(),
-  items: z.number().int(),
-  status: z.enum(['new', 'paid']),
-  at: z.iso.datetime(),
-  customer: z.object({ name: z.string(), vip: z.boolean().optional() }),
-  tags: z.array(z.string()),
-  note: z.string().optional(),
-});
-const Shipped = z.object({ orderId: z.string(), carrier: z.string() });
+import { appendOrders, OrderPlaced, Shipped } from '../support/orders.js';
 
 async function events(log: EventLog, type: string): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
@@ -71,15 +59,14 @@ describe('Iceberg export to a directory, read by icebird and DuckDB', () => {
     const db = await duck.connect();
     try {
       const registry = await SchemaRegistry.open(log);
-      await registry.register('OrderPlaced', 1, Placed);
+      await registry.register('OrderPlaced', 1, OrderPlaced);
       await registry.register('Shipped', 1, Shipped);
-      const day = Date.UTC(2026, 0, 1);
-      for (let i = 1; i <= 150; i++) {
-        const data = { orderId: `o-${i}`, total: i * 1.5, items: i % 7, status: i % 2 ? 'paid' : 'new', at: new Date(day + i * 1000).toISOString(), customer: { name: `c${i % 10}`, ...(i % 3 === 0 ? { vip: true } : {}) }, tags: i % 5 === 0 ? ['x', 'y'] : [], ...(i % 4 === 0 ? { note: `n${i}` } : {}) };
-        await log.append(`orders/eu/o-${i}`, [{ type: 'OrderPlaced', data }]);
-        if (i % 10 === 0) await log.append(`orders/eu/o-${i}`, [{ type: 'Shipped', data: { orderId: `o-${i}`, carrier: 'dhl' } }]);
-        await log.append(`other/s-${i}`, [{ type: 'Unrelated', data: { i } }]);
-      }
+      await appendOrders(
+        log,
+        150,
+        (data) => ({ type: 'OrderPlaced', data }),
+        (i) => log.append(`other/s-${i}`, [{ type: 'Unrelated', data: { i } }]),
+      );
       const dir = join(root, 'orders');
       const first = await exportIceberg(registry, { types: ['OrderPlaced', 'Shipped'], table: dir, commitEvery: 60 });
       expect(first.rows).toBe(165);

@@ -6,6 +6,7 @@ import { openLog, SchemaRegistry } from '@strand/core';
 import { exportParquet } from '@strand/core/export';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { appendOrders, OrderPlaced, Shipped } from '../support/orders.js';
 
 // The exported files are read by a real query engine (DuckDB) and compared with the log.
 describe('Parquet export, verified with DuckDB', () => {
@@ -17,28 +18,9 @@ describe('Parquet export, verified with DuckDB', () => {
     const rows = async (sql: string) => (await db.runAndReadAll(sql)).getRowObjectsJson();
     try {
       const registry = await SchemaRegistry.open(log);
-      const Placed = await registry.register(
-        'OrderPlaced',
-        1,
-        z.object({
-          orderId: z.string(),
-          total: z.number(),
-          items: z.number().int(),
-          status: z.enum(['new', 'paid']),
-          at: z.iso.datetime(),
-          customer: z.object({ name: z.string(), vip: z.boolean().optional() }),
-          tags: z.array(z.string()),
-          note: z.string().optional(),
-        }),
-      );
-      await registry.register('Shipped', 1, z.object({ orderId: z.string(), carrier: z.string() }));
-      let expectedTotal = 0;
-      for (let i = 1; i <= 250; i++) {
-        const data = { orderId: `o-${i}`, total: i * 1.5, items: i % 7, status: i % 2 ? ('paid' as const) : ('new' as const), at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), customer: { name: `c${i % 10}`, ...(i % 3 === 0 ? { vip: true } : {}) }, tags: i % 5 === 0 ? ['x', 'y'] : [], ...(i % 4 === 0 ? { note: `n${i}` } : {}) };
-        expectedTotal += data.total;
-        await log.append(`orders/eu/o-${i}`, [Placed.event(data)]);
-        if (i % 10 === 0) await log.append(`orders/eu/o-${i}`, [{ type: 'Shipped', data: { orderId: `o-${i}`, carrier: 'dhl' } }]);
-      }
+      const Placed = await registry.register('OrderPlaced', 1, OrderPlaced);
+      await registry.register('Shipped', 1, Shipped);
+      const expectedTotal = await appendOrders(log, 250, (data) => Placed.event(data));
       const out = join(root, 'parquet');
       const first = await exportParquet(registry, { types: ['OrderPlaced', 'Shipped'], dir: out, name: 'bi', rowsPerFile: 100 });
       expect(first.files.map((f) => [f.type, f.rows])).toEqual([

@@ -1,39 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type EventLog, isStrandError, openLog, type RecordedEvent } from '@strand/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EventLog, RecordedEvent } from '@strand/core';
+import { collect } from '@strand/core/testing';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Account } from './account.fixture.js';
 import { defineAggregate } from './define.js';
+import { codeOf, levelDbLogPerTest } from './log.fixture.js';
 import { AggregateRepository, type RepositoryOptions } from './repository.js';
 
-let dir: string;
 let log: EventLog;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'strand-agg-'));
-  log = await openLog({ path: dir });
+levelDbLogPerTest('strand-agg-', (l) => {
+  log = l;
 });
-afterEach(async () => {
-  await log.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (error) {
-    if (isStrandError(error)) return (error as { reason?: string }).reason ?? error.code;
-    throw error;
-  }
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 const repo = (options?: RepositoryOptions) => new AggregateRepository(log, Account, options);
 

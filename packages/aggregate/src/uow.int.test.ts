@@ -1,34 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type EventLog, isStrandError, openLog } from '@strand/core';
+import type { EventLog } from '@strand/core';
 import { collect } from '@strand/core/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Account } from './account.fixture.js';
+import { codeOf, levelDbLogPerTest } from './log.fixture.js';
 import { AggregateRepository } from './repository.js';
 import { Order, Stock } from './stock.fixture.js';
 import { UnitOfWork } from './uow.js';
 
-let dir: string;
 let log: EventLog;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'strand-uow-'));
-  log = await openLog({ path: dir });
+levelDbLogPerTest('strand-uow-', (l) => {
+  log = l;
 });
-afterEach(async () => {
-  await log.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (error) {
-    if (isStrandError(error)) return (error as { reason?: string }).reason ?? error.code;
-    throw error;
-  }
-}
 
 describe('UnitOfWork', () => {
   it('40 racing orders on stock for 14: exactly 14 confirmed, no oversell, no retries exhausted', async () => {
