@@ -229,17 +229,42 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
       if (msg.t === 'hb') session.heartbeat();
       else if (msg.t === 'nack') session.nack(msg.ref, msg.error, msg.delayMs);
       else if (msg.t === 'leave') session.leave();
-      else if (msg.t === 'ack') await ack(session, msg);
-      else if (msg.t === 'acks') await Promise.all(msg.acks.map((a) => ack(session!, a)));
+      else if (msg.t === 'ack') ack(session, [msg]);
+      else if (msg.t === 'acks') ack(session, msg.acks);
     };
-    const ack = async (member: MemberSession, a: WireAck) => {
-      try {
-        await member.ack(a.ref, a.appends === undefined ? undefined : { appends: a.appends });
-        send(socket, { t: 'acked', id: a.id });
-      } catch (error) {
-        send(socket, { t: 'acked', id: a.id, error: describeError(error) });
+    /**
+     * Acks that become durable with the same checkpoint write share one promise: one reply
+     * callback per run of them, not a promise and a callback per ack.
+     */
+    const ack = (member: MemberSession, acks: readonly WireAck[]) => {
+      let last: Promise<void> | undefined;
+      let ids: number[] = [];
+      for (const a of acks) {
+        let p: Promise<void>;
+        try {
+          p = member.ack(a.ref, a.appends === undefined ? undefined : { appends: a.appends });
+        } catch (error) {
+          p = Promise.reject(error);
+        }
+        if (p !== last) {
+          if (last !== undefined) reply(last, ids);
+          last = p;
+          ids = [];
+        }
+        ids.push(a.id);
       }
+      if (last !== undefined) reply(last, ids);
     };
+    const reply = (durable: Promise<void>, ids: readonly number[]) =>
+      durable.then(
+        () => {
+          for (const id of ids) send(socket, { t: 'acked', id });
+        },
+        (error: unknown) => {
+          const e = describeError(error);
+          for (const id of ids) send(socket, { t: 'acked', id, error: e });
+        },
+      );
     // A member killed mid-write resets its connection: the socket's close handler below cleans up.
     onLines(socket, (line) => {
       let msg: ClientMessage;
@@ -316,24 +341,34 @@ export async function connectGroup(address: GroupAddress, group: string, handler
     socket.once('error', reject);
   });
   let ackSeq = 0;
-  const pendingAcks = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  /** Acks sent and not answered yet, by id: the delivery each one acks. */
+  const pendingAcks = new Map<number, DeliveryRef>();
   let inflight = 0;
   let idle: (() => void) | undefined;
   let beat: NodeJS.Timeout | undefined;
   let closedResolve!: () => void;
   const closed = new Promise<void>((resolve) => (closedResolve = resolve));
+  const finished = () => {
+    inflight--;
+    if (inflight === 0) idle?.();
+  };
+  const nack = (ref: DeliveryRef, error: unknown) => {
+    if (!socket.destroyed) send(socket, { t: 'nack', ref, error: String((error as Error)?.message ?? error) });
+  };
+  /** The coordinator answered an ack: refused because the delivery is no longer ours, dropped; refused otherwise, nacked. */
   const settle = (id: number, error?: WireError) => {
-    const p = pendingAcks.get(id);
+    const ref = pendingAcks.get(id);
+    if (ref === undefined) return;
     pendingAcks.delete(id);
-    if (error) p?.reject(toError(group, error));
-    else p?.resolve();
+    if (error !== undefined && error.code !== 'STRAND_GROUP_STALE_LEASE' && error.code !== 'STRAND_GROUP_CLOSED') nack(ref, error.message);
+    finished();
   };
   const joined = new Promise<{ member: string; sessionTimeoutMs: number; version: number; caps: string[] }>((resolve, reject) => {
     socket.once('close', () => reject(new GroupClosedError(group)));
     onLines(socket, (line) => {
       const msg = JSON.parse(line) as ServerMessage;
-      if (msg.t === 'd') void run(msg.d);
-      else if (msg.t === 'ds') for (const d of msg.ds) void run(d);
+      if (msg.t === 'd') run(msg.d);
+      else if (msg.t === 'ds') for (const d of msg.ds) run(d);
       else if (msg.t === 'oks') for (const id of msg.ids) settle(id);
       else if (msg.t === 'acked') settle(msg.id, msg.error);
       else if (msg.t === 'joined') {
@@ -350,35 +385,39 @@ export async function connectGroup(address: GroupAddress, group: string, handler
       } else if (msg.t === 'error') reject(toError(group, msg.error));
     });
   });
-  const run = async (d: Delivery) => {
+  const handled = (ref: DeliveryRef, result: void | AckEffects) => {
+    if (socket.destroyed) return finished();
+    const id = ++ackSeq;
+    pendingAcks.set(id, ref);
+    send(socket, { t: 'ack', id, ref, appends: result?.appends });
+  };
+  const failed = (ref: DeliveryRef, error: unknown) => {
+    nack(ref, error);
+    finished();
+  };
+  /** Runs the handler on a delivery (a handler that returns no promise is acked in the same turn). */
+  const run = (d: Delivery) => {
     inflight++;
     const ref: DeliveryRef = { stream: d.stream, epoch: d.epoch, version: d.events[0]!.version };
+    let out: ReturnType<GroupHandler>;
     try {
-      let result: void | AckEffects;
-      try {
-        result = await handler(d);
-      } catch (error) {
-        if (!socket.destroyed) send(socket, { t: 'nack', ref, error: String((error as Error)?.message ?? error) });
-        return;
-      }
-      if (socket.destroyed) return;
-      const id = ++ackSeq;
-      const acked = new Promise<void>((resolve, reject) => pendingAcks.set(id, { resolve, reject }));
-      send(socket, { t: 'ack', id, ref, appends: result?.appends });
-      await acked.catch((error: unknown) => {
-        if (!isStrandError(error, 'STRAND_GROUP_STALE_LEASE') && !isStrandError(error, 'STRAND_GROUP_CLOSED') && !socket.destroyed) {
-          send(socket, { t: 'nack', ref, error: String((error as Error)?.message ?? error) });
-        }
-      });
-    } finally {
-      inflight--;
-      if (inflight === 0) idle?.();
+      out = handler(d);
+    } catch (error) {
+      return failed(ref, error);
     }
+    if (out instanceof Promise || (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')) {
+      (out as PromiseLike<void | AckEffects>).then(
+        (result) => handled(ref, result),
+        (error: unknown) => failed(ref, error),
+      );
+    } else handled(ref, out as void | AckEffects);
   };
   socket.on('close', () => {
     if (beat) clearInterval(beat);
-    for (const p of pendingAcks.values()) p.reject(new GroupClosedError(group));
+    // Their acks can no longer be answered: the deliveries are the new holders' now.
+    const unanswered = pendingAcks.size;
     pendingAcks.clear();
+    for (let i = 0; i < unanswered; i++) finished();
     closedResolve();
   });
   socket.on('error', () => socket.destroy());
