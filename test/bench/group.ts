@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +34,30 @@ async function members(path: string, group: string, n: number, delayMs: number, 
   return procs;
 }
 
+/** Clock ticks per second of /proc's CPU times. */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (user + system, µs) the processes used so far, from /proc; undefined where there is no /proc. */
+function cpuOf(procs: readonly ChildProcess[]): number | undefined {
+  try {
+    let ticks = 0;
+    for (const p of procs) {
+      // Fields after the command name: state is the 1st, utime the 12th, stime the 13th.
+      const fields = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return (ticks * 1e6) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Resolves once `check` holds (polled: the group has no event for it). */
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -54,6 +79,8 @@ async function scaleout(ctx: BenchContext): Promise<Figure[]> {
   // The coordinator's CPU per delivery (this process: the group, its log and the socket server),
   // user + system, over the timed part: what the machine's load does not change.
   const cpu: Record<number, number[]> = { 1: [], 4: [] };
+  // The member processes' CPU per delivery, all of them together.
+  const memberCpu: Record<number, number[]> = { 1: [], 4: [] };
   const rate = async (n: number, run: number): Promise<number> => {
     const dir = await ctx.tmpdir(`group-scale-${n}-${run}`);
     const log = await openLog({ path: dir, durability: 'buffered' });
@@ -67,9 +94,12 @@ async function scaleout(ctx: BenchContext): Promise<Figure[]> {
     // Timed from the moment every member has joined; what earlier joiners did before is left out.
     const before = streams - group.status().activeStreams;
     const cpu0 = process.cpuUsage();
+    const members0 = cpuOf(procs);
     const ms = await timeMs(() => group.drained());
     const used = process.cpuUsage(cpu0);
+    const members1 = cpuOf(procs);
     cpu[n]!.push((used.user + used.system) / (streams - before));
+    if (members0 !== undefined && members1 !== undefined) memberCpu[n]!.push((members1 - members0) / (streams - before));
     for (const p of procs) p.kill('SIGKILL');
     await server.close();
     await group.close();
@@ -83,6 +113,19 @@ async function scaleout(ctx: BenchContext): Promise<Figure[]> {
     four.push(await rate(4, r));
   }
   const ratio = median(four) / median(one);
+  const perDelivery = median(cpu[4]!) + (memberCpu[4]!.length > 0 ? median(memberCpu[4]!) : 0);
+  const memberFigures: Figure[] =
+    memberCpu[4]!.length === 0
+      ? []
+      : [
+          {
+            id: 'group.scaleout.members_cpu_us_per_delivery',
+            value: round(median(memberCpu[4]!)),
+            unit: 'us',
+            reference: { name: 'the same with 1 member process', value: round(median(memberCpu[1]!)) },
+            note: `CPU (user + system, from /proc) of the 4 member processes together per delivery while they drain the ${streams} streams; with the coordinator's, ${Math.round(perDelivery)} us per delivery: the 4-member ideal (${(4 * credits * 1000) / delayMs}/s) needs ${((perDelivery * 4 * credits * 1000) / delayMs / 1e6).toFixed(2)} cores`,
+          },
+        ];
   return [
     {
       id: 'group.scaleout.ratio_4_to_1',
@@ -98,6 +141,7 @@ async function scaleout(ctx: BenchContext): Promise<Figure[]> {
       reference: { name: 'the same with 1 member process', value: round(median(cpu[1]!)) },
       note: `CPU (user + system) of the coordinator's process per delivery while 4 members drain the ${streams} streams: independent of the machine's load, unlike the ratio; 4 members x ${credits} credits / ${delayMs} ms need at most ${Math.round(1e6 / ((4 * credits * 1000) / delayMs))} us per delivery from one core`,
     },
+    ...memberFigures,
   ];
 }
 

@@ -63,7 +63,8 @@ export class ConsumerGroup {
   private pumpScheduled = false;
   private persistTimer: NodeJS.Timeout | undefined;
   private persisting: Promise<void> = Promise.resolve();
-  private ackWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** What waits for the next checkpoint write (acks, retries, drains): one promise for all of them. */
+  private nextWrite: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } | undefined;
   private readonly ticker: NodeJS.Timeout;
   private readonly removeHook: () => void;
   private readsInFlight = 0;
@@ -223,29 +224,41 @@ export class ConsumerGroup {
 
   /** Writes the checkpoint: the watermark and the changed stream entries in one batch. */
   private persist(): Promise<void> {
-    const waiters = this.ackWaiters;
-    this.ackWaiters = [];
+    const waiting = this.nextWrite;
+    this.nextWrite = undefined;
     this.persisting = this.persisting.then(async () => {
       const plan = this.state.plan();
       try {
         await this.checkpoint.write(plan, this.cleanClose);
         this.lastPersistedWatermark = plan.watermark;
-        for (const w of waiters) w.resolve();
+        waiting?.resolve();
       } catch (error) {
         this.state.planFailed(plan);
         this.logger.warn({ group: this.name, err: error }, 'checkpoint write failed; retrying');
-        this.ackWaiters.push(...waiters);
+        // What waited for this write waits for the next one.
+        if (waiting !== undefined) {
+          if (this.nextWrite === undefined) this.nextWrite = waiting;
+          else this.nextWrite.promise.then(waiting.resolve, waiting.reject);
+        }
         this.schedulePersist();
       }
     });
     return this.persisting;
   }
 
+  /** Resolves once the next checkpoint write is done (one promise shared by everything that waits for it). */
   private durable(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.ackWaiters.push({ resolve, reject });
-      this.schedulePersist();
-    });
+    if (this.nextWrite === undefined) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.nextWrite = { promise, resolve, reject };
+    }
+    this.schedulePersist();
+    return this.nextWrite.promise;
   }
 
   private assertOpen(): void {
@@ -273,15 +286,20 @@ export class ConsumerGroup {
         this.assertOpen();
         this.state.heartbeat(id, this.clock());
       },
-      ack: async (ref, effects) => {
-        this.assertOpen();
-        if (effects === undefined || effects.appends.length === 0) {
-          this.state.ack(id, ref, this.clock());
-          done();
-          return this.durable();
+      // Not async: acks made durable by the same checkpoint write share its promise, so a
+      // member's socket answers a run of them with one callback.
+      ack: (ref, effects) => {
+        try {
+          this.assertOpen();
+          if (effects === undefined || effects.appends.length === 0) {
+            this.state.ack(id, ref, this.clock());
+            done();
+            return this.durable();
+          }
+        } catch (error) {
+          return Promise.reject(error);
         }
-        await this.commitWithAck(id, ref, effects);
-        done();
+        return this.commitWithAck(id, ref, effects).then(done);
       },
       nack: (ref, error, delayMs) => {
         this.assertOpen();
@@ -420,7 +438,8 @@ export class ConsumerGroup {
     this.removeHook();
     await this.persist();
     for (const d of this.drainWaiters.splice(0)) d.reject(new GroupClosedError(this.name));
-    for (const w of this.ackWaiters.splice(0)) w.reject(new GroupClosedError(this.name));
+    this.nextWrite?.reject(new GroupClosedError(this.name));
+    this.nextWrite = undefined;
     this.sessions.clear();
   }
 }

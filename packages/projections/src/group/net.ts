@@ -184,22 +184,26 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
     sockets.add(socket);
     socket.setNoDelay(true);
     let session: MemberSession | undefined;
-    const onMessage = async (msg: ClientMessage) => {
+    const admin = async (msg: Extract<ClientMessage, { t: 'admin' }>) => {
+      try {
+        const g = byName.get(msg.group);
+        if (g === undefined) throw new InvalidArgumentError(`No group named ${msg.group} here (serving ${[...byName.keys()].join(', ')}).`);
+        let result: unknown;
+        if (msg.op === 'status') result = g.status();
+        else if (msg.op === 'parked') result = g.parked();
+        else if (msg.op === 'retry' || msg.op === 'skip') {
+          if (typeof msg.stream !== 'string') throw new InvalidArgumentError(`${msg.op} needs a stream.`);
+          result = msg.op === 'retry' ? await g.retry(msg.stream) : await g.skip(msg.stream);
+        } else throw new InvalidArgumentError(`Unknown admin operation ${String(msg.op)}.`);
+        send(socket, { t: 'admin', id: msg.id, result });
+      } catch (error) {
+        send(socket, { t: 'admin', id: msg.id, error: describeError(error) });
+      }
+    };
+    /** Handles one message; a member's messages are handled in the turn they arrive (throws are answered with `error`). */
+    const onMessage = (msg: ClientMessage): void => {
       if (msg.t === 'admin') {
-        try {
-          const g = byName.get(msg.group);
-          if (g === undefined) throw new InvalidArgumentError(`No group named ${msg.group} here (serving ${[...byName.keys()].join(', ')}).`);
-          let result: unknown;
-          if (msg.op === 'status') result = g.status();
-          else if (msg.op === 'parked') result = g.parked();
-          else if (msg.op === 'retry' || msg.op === 'skip') {
-            if (typeof msg.stream !== 'string') throw new InvalidArgumentError(`${msg.op} needs a stream.`);
-            result = msg.op === 'retry' ? await g.retry(msg.stream) : await g.skip(msg.stream);
-          } else throw new InvalidArgumentError(`Unknown admin operation ${String(msg.op)}.`);
-          send(socket, { t: 'admin', id: msg.id, result });
-        } catch (error) {
-          send(socket, { t: 'admin', id: msg.id, error: describeError(error) });
-        }
+        void admin(msg);
         return;
       }
       if (msg.t === 'join') {
@@ -274,9 +278,11 @@ export async function serveGroup(groups: readonly ConsumerGroup[], address: Grou
         socket.destroy();
         return;
       }
-      onMessage(msg).catch((error: unknown) => {
+      try {
+        onMessage(msg);
+      } catch (error) {
         if (!socket.destroyed) send(socket, { t: 'error', error: describeError(error) });
-      });
+      }
     });
     const gone = () => {
       sockets.delete(socket);
