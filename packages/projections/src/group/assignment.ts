@@ -8,8 +8,9 @@
  * @module
  */
 import type { MemberEntry, StreamEntry } from './entries.js';
+import { RecentMap } from './recent.js';
 
-/** Streams remembered with their last member after they went idle. */
+/** Streams remembered with their last member after they went idle (the 50,000 to 100,000 most recent: {@link RecentMap}). */
 const AFFINITY_LIMIT = 100_000;
 
 /** What the assignment reads and changes of the group's state. */
@@ -29,7 +30,7 @@ export interface Leasing {
 /** The assignment policy, with what it remembers between passes (affinity, rotation). */
 export class Assignment {
   /** Last member of streams that went idle: a stream coming back prefers it (stickiness). */
-  private readonly affinity = new Map<string, string>();
+  private readonly affinity = new RecentMap<string, string>(AFFINITY_LIMIT);
   private rotation = 0;
 
   /** @param group the state the assignment works on. */
@@ -38,7 +39,6 @@ export class Assignment {
   /** A stream went idle while leased to `member`: when it comes back it prefers that member. */
   remember(stream: string, member: string): void {
     this.affinity.set(stream, member);
-    if (this.affinity.size > AFFINITY_LIMIT) this.affinity.delete(this.affinity.keys().next().value as string);
   }
 
   /**
