@@ -3,6 +3,12 @@
  * per stream and concurrency across streams, retries and parks failing streams, and commits
  * read-model writes together with its checkpoint. Design: docs/design/0007-projections.md.
  *
+ * Over ~500 lines on purpose: the follow loop, the per-stream workers and the commit share one set
+ * of in-flight counters (dispatched, completed since the commit, the slots, `processed$`'s pending
+ * events), and a commit must take all of them synchronously before its first await, or
+ * `processed$` runs ahead of committed writes (the race fixed in `16999fe`). Per-stream order,
+ * retry and parking already live in `lanes.ts`, truncation in `truncated.ts`.
+ *
  * @module
  */
 import type { EventStore, Logger, RecordedEvent, Sublevel } from '@strand/core';
