@@ -58,7 +58,9 @@ function decode3(s, copyId) {
   const version = num(s);
   const position = num(s);
   const timestamp = num(s);
-  const sv = s.charCodeAt(p) === 44 ? (p++, undefined) : num(s);
+  let sv;
+  if (s.charCodeAt(p) === 44) p++;
+  else sv = num(s);
   const tl = num(s);
   const type = lastType.length === tl && s.startsWith(lastType, p) ? lastType : (lastType = s.slice(p, p + tl));
   p += tl;

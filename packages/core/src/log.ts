@@ -133,7 +133,7 @@ export class EventLog implements EventStore {
   /** The last committed global position, as an observable (emits after every commit). */
   readonly head$: Observable<number>;
 
-  private constructor(options: Required<Pick<EventLogOptions, 'store'>> & EventLogOptions, codec: PayloadCodec, lastPosition: number) {
+  private constructor(options: Required<Pick<EventLogOptions, 'store'>> & EventLogOptions, codec: PayloadCodec, lastPosition: number, textRecords: boolean) {
     this.store = options.store;
     this.ownsStore = options.ownsStore ?? false;
     this.codec = codec;
@@ -147,6 +147,7 @@ export class EventLog implements EventStore {
     const ring = new LiveRing(options.liveBufferSize ?? 8192, lastPosition);
     this.prepareOptions = {
       codec,
+      textRecords,
       maxEventBytes: options.maxEventBytes ?? 1024 * 1024,
       maxAppendEvents: options.maxAppendEvents ?? 10_000,
       appendInterceptors: this.appendInterceptors,
@@ -157,6 +158,7 @@ export class EventLog implements EventStore {
     this.pipeline = new CommitPipeline({
       store: this.store,
       codec,
+      textRecords,
       sync: durability === 'sync',
       heads,
       ring,
@@ -175,6 +177,7 @@ export class EventLog implements EventStore {
     const ctx: LogContext = {
       store: this.store,
       codec,
+      textRecords,
       durability,
       heads,
       ring,
@@ -230,8 +233,8 @@ export class EventLog implements EventStore {
     if (options.durability !== undefined && options.durability !== 'sync' && options.durability !== 'buffered') {
       throw new InvalidArgumentError(`durability must be 'sync' or 'buffered', got ${describeValue(options.durability)}.`);
     }
-    const { codec, lastPosition } = await openStore(options);
-    const log = new EventLog(options, codec, lastPosition);
+    const { codec, lastPosition, textRecords } = await openStore(options);
+    const log = new EventLog(options, codec, lastPosition, textRecords);
     // The log enforces the schema registry stored in it, whichever process opens it (docs/design/0006).
     try {
       await SchemaRegistry.enforceStored(log);

@@ -1,6 +1,6 @@
 /**
  * Whole-store invariant check (`strand verify`): every global record has its stream-index twin
- * with the same bytes (record format 1) or its body (format 2) and vice versa, stream versions are contiguous from their truncation floor
+ * with the same bytes (record format 1) or its body (formats 2 and 3) and vice versa, stream versions are contiguous from their truncation floor
  * to their head, heads agree with their last event, and the global order ends at the log's head.
  * Reads the store once per key space, page by page: memory stays bounded.
  *
@@ -10,8 +10,7 @@ import { decodeHead } from './codec.js';
 import type { AnyLevel } from './log/context.js';
 import { Space, streamKey, streamPrefix } from './keys.js';
 import { decodeName } from './names.js';
-import { recordFormat, recordKey } from './record/decode.js';
-import { bodyOffset } from './record/format2.js';
+import { recordFormat, recordKey, twinBytes } from './record/decode.js';
 
 /** What `verify` found. */
 export interface VerifyReport {
@@ -52,7 +51,8 @@ export async function verifyStore(store: AnyLevel, logPosition: number, onProgre
       if (page.length === 0) break;
       const twins = page.map(([, v]) => {
         try {
-          if (recordFormat(v) === '2-stream') return undefined;
+          const format = recordFormat(v);
+          if (format === '2-stream' || format === '3-stream') return undefined;
           const r = recordKey(v);
           return streamKey(streamPrefix(r.stream), r.version);
         } catch {
@@ -69,8 +69,8 @@ export async function verifyStore(store: AnyLevel, logPosition: number, onProgre
         const twinKey = twins[i];
         if (twinKey === undefined) return problem(`record at position ${position} does not decode`);
         const twin = found[j++];
-        // Format 1: the stream value is the global value; format 2: its body (docs/design/0010).
-        const expected = recordFormat(value) === 1 ? value : value.subarray(bodyOffset(value));
+        // Format 1: the stream value is the global value; formats 2 and 3: its body (docs/design/0010).
+        const expected = twinBytes(value);
         if (twin === undefined) problem(`position ${position} has no stream index entry`);
         else if (!same(twin, expected)) problem(`position ${position} differs from its stream index entry`);
         const r = recordKey(value);

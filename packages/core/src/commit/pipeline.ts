@@ -23,6 +23,7 @@ import { type AnyLevel, VALUE_OPTS, writeOptions } from '../log/context.js';
 import type { CommitHook, Logger } from '../plugins.js';
 import { decodeRecord } from '../record/decode.js';
 import { RecordWriter } from '../record/format2.js';
+import { TextRecordWriter } from '../record/format3.js';
 import type { AppendResult, RecordedEvent } from '../types.js';
 import { type BatchOp, HookTx } from './hook-tx.js';
 import type { PreparedPart } from './prepare.js';
@@ -39,6 +40,8 @@ const EMPTY: readonly never[] = [];
 export interface CommitPipelineOptions {
   store: AnyLevel;
   codec: PayloadCodec;
+  /** The log is of record format 3 (text records, docs/design/0010); else format 2. */
+  textRecords: boolean;
   /** Write batches with `sync: true` (durability 'sync'). */
   sync: boolean;
   /** The acknowledged heads (LRU); the pipeline keeps it exact for the streams it holds. */
@@ -212,8 +215,8 @@ export class CommitPipeline {
         const heads = new Map<string, StoredHead>();
         let pos = next;
         // 0002, "Design: one writer, group commit": each event is encoded once, into one buffer
-        // per request; both keys get views of it (docs/design/0010, "Record format 2").
-        const writer = new RecordWriter();
+        // per request; both keys get views of it (docs/design/0010, "Record format 2" and "3").
+        const writer = this.o.textRecords ? new TextRecordWriter() : new RecordWriter();
         const keyed: Array<{ prefix: Uint8Array; version: number; position: number }> = [];
         const headOps: BatchOp[] = [];
         for (const part of req.parts) {
@@ -225,7 +228,7 @@ export class CommitPipeline {
             const e = part.events[i]!;
             const version = base + i + 1;
             const position = pos++;
-            writer.add(part.name, e.typeBytes, { version, position, type: e.type, id: e.id, timestamp: now, metadata: e.metaBytes, schemaVersion: e.schemaVersion, data: e.bytes });
+            writer.add(part.stream, part.name, e.typeBytes, { version, position, type: e.type, id: e.id, timestamp: now, metadata: e.metaBytes, schemaVersion: e.schemaVersion, data: e.bytes });
             keyed.push({ prefix: part.prefix, version, position });
             if (e.idGiven) reqOps.push({ type: 'put', key: eventIdKey(part.prefix, e.id), value: encodeVersion(version) });
             recorded[i] = { stream: part.stream, version, position, type: e.type, id: e.id, timestamp: now, data: e.data, metadata: e.metadata, schemaVersion: e.schemaVersion };

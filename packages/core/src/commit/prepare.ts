@@ -20,7 +20,7 @@ export interface PreparedEvent {
   data: unknown;
   bytes: Uint8Array;
   metadata: Record<string, unknown> | undefined;
-  /** `metadata` encoded (msgpack) once: measured against the size limit, then stored as it is. */
+  /** `metadata` encoded once (msgpack; JSON text in a format-3 log): measured against the size limit, then stored as it is. */
   metaBytes: Uint8Array | undefined;
   /** `type` in UTF-8, for the record. */
   typeBytes: Uint8Array;
@@ -34,7 +34,7 @@ export interface PreparedPart {
   stream: string;
   /** The stream key prefix (docs/design/0001). */
   prefix: Uint8Array;
-  /** The stream name in UTF-8, for the global record (format 2). */
+  /** The stream name in UTF-8, for the global record (formats 2 and 3). */
   name: Uint8Array;
   events: PreparedEvent[];
   expected: ExpectedVersion;
@@ -44,6 +44,8 @@ export interface PreparedPart {
 /** What {@link prepareAppend} needs from the log. */
 export interface PrepareOptions {
   codec: PayloadCodec;
+  /** The log is of record format 3: metadata is stored as JSON text (docs/design/0010). */
+  textRecords: boolean;
   maxEventBytes: number;
   maxAppendEvents: number;
   appendInterceptors: readonly AppendInterceptor[];
@@ -71,7 +73,7 @@ export async function prepareAppend(p: AppendInput, o: PrepareOptions): Promise<
       if (cause instanceof StrandError) throw cause;
       throw new InvalidEventError(`data of event ${index} (${e.type}) cannot be encoded by the ${codec.name} codec: ${(cause as Error).message}`, { index, type: e.type });
     }
-    const metaBytes = e.metadata === undefined ? undefined : meta.encode(e.metadata);
+    const metaBytes = e.metadata === undefined ? undefined : o.textRecords ? Buffer.from(JSON.stringify(e.metadata), 'utf8') : meta.encode(e.metadata);
     const metaSize = metaBytes === undefined ? 0 : metaBytes.length;
     if (bytes.length + metaSize > o.maxEventBytes) throw new EventTooLargeError(bytes.length + metaSize, o.maxEventBytes, e.type);
     return {

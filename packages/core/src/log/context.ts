@@ -18,6 +18,12 @@ export type AnyLevel = AbstractLevel<any, any, any>;
 /** Binary keys and values: the log's own keys and records are bytes. */
 export const VALUE_OPTS = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 
+/**
+ * Binary keys, values as strings: how a log of record format 3 reads its records, one JS string
+ * per value instead of a Buffer (docs/design/0010-cpu-per-event.md, "Record format 3").
+ */
+export const TEXT_VALUE_OPTS = { keyEncoding: 'view', valueEncoding: 'utf8' } as const;
+
 /** classic-level's `sync` write option; abstract-level's types do not declare it. */
 export function writeOptions(sync: boolean): typeof VALUE_OPTS {
   const options = { ...VALUE_OPTS, sync };
@@ -28,6 +34,8 @@ export function writeOptions(sync: boolean): typeof VALUE_OPTS {
 export interface LogContext {
   readonly store: AnyLevel;
   readonly codec: PayloadCodec;
+  /** The log is of record format 3: its records are read as `utf8` strings. */
+  readonly textRecords: boolean;
   readonly durability: Durability;
   readonly heads: HeadCache;
   readonly ring: LiveRing;

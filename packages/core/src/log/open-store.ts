@@ -12,13 +12,24 @@ import { metaKey, positionOfGlobalKey, Space } from '../keys.js';
 import { type AnyLevel, VALUE_OPTS, writeOptions } from './context.js';
 
 /**
- * The log format this code writes: 2 (binary event records, docs/design/0010-cpu-per-event.md).
- * Logs of format 1 (msgpack records) open and read as before; new records are written in
- * format 2, and the log's metadata says 2 from then on, so an older Strand refuses the log
- * instead of failing on a record it cannot read.
+ * The log formats this code writes (docs/design/0010-cpu-per-event.md): 3 (text records, read as
+ * `utf8` strings) for a new log with the built-in JSON codec, 2 (binary records) for a new log
+ * with any other codec. A log stays on the format it was created with: every value of a log is
+ * of one format, so reads never sniff. Logs of format 1 (msgpack records) open and read as
+ * before; new records are written in format 2, and the log's metadata says 2 from then on, so
+ * an older Strand refuses the log instead of failing on a record it cannot read.
  */
-const FORMAT_VERSION = 2;
-const READABLE_FORMATS: readonly number[] = [1, 2];
+const TEXT_FORMAT = 3;
+const BINARY_FORMAT = 2;
+const READABLE_FORMATS: readonly number[] = [1, 2, 3];
+
+/** What {@link openStore} found (or made) in the store. */
+export interface OpenedStore {
+  codec: PayloadCodec;
+  lastPosition: number;
+  /** The log is of record format 3: its records are text, read as `utf8` strings. */
+  textRecords: boolean;
+}
 
 /** What {@link openStore} needs of the log's options. */
 export interface StoreOpenOptions {
@@ -32,7 +43,7 @@ export interface StoreOpenOptions {
  * Opens the store if needed and reads (or, for a new log, writes) its format record: the codec
  * the log was created with, and the position of its last event.
  */
-export async function openStore(options: StoreOpenOptions): Promise<{ codec: PayloadCodec; lastPosition: number }> {
+export async function openStore(options: StoreOpenOptions): Promise<OpenedStore> {
   const store = options.store;
   try {
     if (store.status === 'opening' || store.status === 'closed') await store.open();
@@ -45,10 +56,13 @@ export async function openStore(options: StoreOpenOptions): Promise<{ codec: Pay
     throw new InvalidArgumentError(`Unknown codec "${options.codec}"; built-in codecs are ${[...builtInCodecs.keys()].join(', ')}, or pass a PayloadCodec object.`);
   }
   let codec: PayloadCodec;
+  let format: number;
   if (formatBytes === undefined) {
     if (options.createIfMissing === false) throw new LogNotFoundError(describeStore(store), 'the store holds no Strand log');
     codec = requested ?? jsonCodec;
-    await store.put(metaKey('format'), meta.encode({ format: FORMAT_VERSION, codec: codec.name, created: (options.clock ?? Date.now)() }), writeOptions(true));
+    // Only the built-in JSON codec's payloads are known to be UTF-8 text (0010, "Record format 3").
+    format = codec === jsonCodec ? TEXT_FORMAT : BINARY_FORMAT;
+    await store.put(metaKey('format'), meta.encode({ format, codec: codec.name, created: (options.clock ?? Date.now)() }), writeOptions(true));
   } else {
     const stored = meta.decode(formatBytes) as { format: number; codec: string; created?: number };
     if (!READABLE_FORMATS.includes(stored.format)) {
@@ -62,15 +76,20 @@ export async function openStore(options: StoreOpenOptions): Promise<{ codec: Pay
       throw new InvalidArgumentError(`This log was created with the custom codec "${stored.codec}"; pass it as the codec option to open it.`);
     }
     codec = found;
-    if (stored.format < FORMAT_VERSION) {
+    if (stored.format === TEXT_FORMAT && codec !== jsonCodec) {
+      throw new InvalidArgumentError(`This log stores its payloads as JSON text (record format 3); open it with the built-in "json" codec (or none), not a custom codec named "${codec.name}".`);
+    }
+    format = stored.format;
+    if (stored.format < BINARY_FORMAT) {
+      format = BINARY_FORMAT;
       try {
-        await store.put(metaKey('format'), meta.encode({ ...stored, format: FORMAT_VERSION }), writeOptions(true));
+        await store.put(metaKey('format'), meta.encode({ ...stored, format: BINARY_FORMAT }), writeOptions(true));
       } catch {
         // A read-only store (a follower) writes no records either: it stays as it is.
       }
     }
   }
-  return { codec, lastPosition: await lastGlobalPosition(store) };
+  return { codec, lastPosition: await lastGlobalPosition(store), textRecords: format === TEXT_FORMAT };
 }
 
 /** The last position in the store's global order (0 for an empty log). */

@@ -14,7 +14,7 @@ import { decodeRecord, decodeRecordJson } from '../record/decode.js';
 import { toJsonText } from '../record/event.js';
 import type { JsonTextEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent, StreamInfo } from '../types.js';
 import { assertCount } from '../validate.js';
-import { intercept, type LogContext, VALUE_OPTS } from './context.js';
+import { intercept, type LogContext, TEXT_VALUE_OPTS, VALUE_OPTS } from './context.js';
 
 /** Store reads fetch pages that grow from PAGE to MAX_PAGE: short reads stay cheap, long ones pay few round trips to the store's thread. */
 const PAGE = 256;
@@ -22,6 +22,8 @@ const MAX_PAGE = 1024;
 // classic-level ends a nextv() after 16 KiB by default, i.e. ~50 events a round trip to its thread
 // pool; reads ask for whole pages instead (other stores ignore the option).
 const READ_OPTS = { ...VALUE_OPTS, highWaterMarkBytes: 1 << 20 } as const;
+/** Format-3 logs read their records as strings (docs/design/0010-cpu-per-event.md, "Record format 3"). */
+const TEXT_READ_OPTS = { ...TEXT_VALUE_OPTS, highWaterMarkBytes: 1 << 20 } as const;
 
 /** A key range of event records. */
 export interface RecordRange {
@@ -116,8 +118,8 @@ export class LogReads {
    */
   eventPages(range: RecordRange, limit: number, span: number, matches: ((s: string) => boolean) | undefined, stream?: string): PageSource<RecordedEvent> {
     const { codec, readInterceptors } = this.ctx;
-    return this.pages(range, limit, span, matches, (bytes) => {
-      const raw = decodeRecord(bytes, codec, stream);
+    return this.pages(range, limit, span, matches, (value) => {
+      const raw = decodeRecord(value, codec, stream);
       return matches !== undefined && !matches(raw.stream) ? undefined : intercept(readInterceptors, raw);
     });
   }
@@ -129,34 +131,37 @@ export class LogReads {
   jsonEventPages(range: RecordRange, limit: number, span: number, matches: ((s: string) => boolean) | undefined): PageSource<JsonTextEvent> {
     const { codec, readInterceptors } = this.ctx;
     if (readInterceptors.length > 0) {
-      return this.pages(range, limit, span, matches, (bytes) => {
-        const raw = decodeRecord(bytes, codec);
+      return this.pages(range, limit, span, matches, (value) => {
+        const raw = decodeRecord(value, codec);
         if (matches !== undefined && !matches(raw.stream)) return undefined;
         const e = intercept(readInterceptors, raw);
         return e === undefined ? undefined : toJsonText(e);
       });
     }
-    return this.pages(range, limit, span, matches, (bytes) => {
-      const e = decodeRecordJson(bytes, codec);
+    return this.pages(range, limit, span, matches, (value) => {
+      const e = decodeRecordJson(value, codec);
       return matches !== undefined && !matches(e.stream) ? undefined : e;
     });
   }
 
-  /** Records of a range, page by page with read-ahead, each through `decode` (`undefined`: skipped). */
-  private pages<T>(range: RecordRange, limit: number, span: number, matches: unknown, decode: (bytes: Uint8Array) => T | undefined): PageSource<T> {
+  /**
+   * Records of a range, page by page with read-ahead, each through `decode` (`undefined`: skipped):
+   * strings in a log of record format 3, bytes otherwise.
+   */
+  private pages<T>(range: RecordRange, limit: number, span: number, matches: unknown, decode: (value: Uint8Array | string) => T | undefined): PageSource<T> {
     const { store, readInterceptors } = this.ctx;
     let remaining = limit;
     // Filtered or intercepted reads may drop events, so only an unfiltered read caps its reads.
     const budget = matches === undefined && readInterceptors.length === 0 ? Math.min(limit, span) : span;
-    const source = readAhead(store.values({ ...range, ...READ_OPTS }) as BatchIterator<Uint8Array>, PAGE, MAX_PAGE, budget);
+    const source = readAhead(store.values({ ...range, ...(this.ctx.textRecords ? TEXT_READ_OPTS : READ_OPTS) }) as BatchIterator<Uint8Array | string>, PAGE, MAX_PAGE, budget);
     return {
       next: async () => {
         if (remaining <= 0) return undefined;
         const page = await source.next();
         if (page === undefined) return undefined;
         const out: T[] = [];
-        for (const bytes of page) {
-          const e = decode(bytes);
+        for (const value of page) {
+          const e = decode(value);
           if (e === undefined) continue;
           out.push(e);
           if (--remaining === 0) break;

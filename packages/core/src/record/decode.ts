@@ -1,6 +1,6 @@
 /**
- * Decoding stored event records of either format into {@link RecordedEvent}s
- * (docs/design/0010-cpu-per-event.md, "Record format 2" and "Read path").
+ * Decoding stored event records of any format into {@link RecordedEvent}s
+ * (docs/design/0010-cpu-per-event.md, "Record format 2", "Record format 3" and "Read path").
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type { JsonTextEvent, RecordedEvent } from '../types.js';
 import { jsonTextEvent, recordedEvent, toJsonText } from './event.js';
 import { decodeFormat1 } from './format1.js';
 import { BODY_2, type BodyFields, bodyOffset, GLOBAL_2, readBody } from './format2.js';
+import { decodeText, TEXT_BODY, TEXT_GLOBAL, textBodyOffset, textOf } from './format3.js';
 
 const utf8 = new TextDecoder();
 let b: Uint8Array = new Uint8Array(0);
@@ -77,11 +78,15 @@ function readEnvelope(bytes: Uint8Array, first: number, stream: string | undefin
 }
 
 /**
- * Decodes a stored record (format 1 or 2) into an event. A format-2 stream value carries no name:
- * `stream` (from its key) must be given then; for other records it is ignored.
+ * Decodes a stored record into an event: a string is a format-3 value (read as `utf8`); bytes are
+ * told apart by their first byte (format 1, 2 or 3). Stream values of formats 2 and 3 carry no
+ * name: `stream` (from its key) must be given then; for other records it is ignored.
  */
-export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: string): RecordedEvent {
+export function decodeRecord(value: Uint8Array | string, codec: PayloadCodec, stream?: string): RecordedEvent {
+  if (typeof value === 'string') return decodeText(value, codec, stream);
+  const bytes = value;
   const first = bytes[0];
+  if (first === TEXT_GLOBAL || first === TEXT_BODY) return decodeText(textOf(bytes), codec, stream);
   if (first !== GLOBAL_2 && first !== BODY_2) return decodeFormat1(bytes, codec);
   b = bytes;
   try {
@@ -95,11 +100,18 @@ export function decodeRecord(bytes: Uint8Array, codec: PayloadCodec, stream?: st
 }
 
 /**
- * Decodes a stored record into a {@link JsonTextEvent}: with the `json` codec and a format-2
- * record, the payload's stored text as it is (never parsed); otherwise the decoded event with its
+ * Decodes a stored record into a {@link JsonTextEvent}: a format-3 record (a string, or bytes), or
+ * a format-2 record with the `json` codec, gives the payload's stored text as it is (never
+ * parsed); otherwise the decoded event with its
  * data stringified. `stream` as for {@link decodeRecord}.
  */
-export function decodeRecordJson(bytes: Uint8Array, codec: PayloadCodec, stream?: string): JsonTextEvent {
+export function decodeRecordJson(value: Uint8Array | string, codec: PayloadCodec, stream?: string): JsonTextEvent {
+  if (typeof value === 'string' || value[0] === TEXT_GLOBAL || value[0] === TEXT_BODY) {
+    // Format 3 (JSON codec only): the payload is the value's tail, taken as it is.
+    const e = decodeText(typeof value === 'string' ? value : textOf(value), codec, stream, 'text');
+    return { stream: e.stream, version: e.version, position: e.position, type: e.type, id: e.id, timestamp: e.timestamp, dataJson: e.data as string, metadata: e.metadata, schemaVersion: e.schemaVersion };
+  }
+  const bytes = value;
   const first = bytes[0];
   if (codec !== jsonCodec || (first !== GLOBAL_2 && first !== BODY_2)) return toJsonText(decodeRecord(bytes, codec, stream));
   b = bytes;
@@ -128,12 +140,39 @@ export interface RecordKey {
 const raw: PayloadCodec = { name: 'raw', encode: (d) => d as Uint8Array, decode: (x) => x };
 
 /** Stream, version, position and id of a record (maintenance and `verify`), payload untouched. */
-export function recordKey(bytes: Uint8Array, stream?: string): RecordKey {
-  const e = decodeRecord(bytes, raw, stream);
+export function recordKey(value: Uint8Array | string, stream?: string): RecordKey {
+  const first = typeof value === 'string' ? value.charCodeAt(0) : value[0];
+  const e = first === TEXT_GLOBAL || first === TEXT_BODY ? decodeText(typeof value === 'string' ? value : textOf(value), raw, stream, false) : decodeRecord(value, raw, stream);
   return { stream: e.stream, version: e.version, position: e.position, id: e.id };
 }
 
-/** The format of a stored record: 1 (msgpack array) or 2 (binary; 'global' or 'stream' value). */
-export function recordFormat(bytes: Uint8Array): 1 | '2-global' | '2-stream' {
-  return bytes[0] === GLOBAL_2 ? '2-global' : bytes[0] === BODY_2 ? '2-stream' : 1;
+/** The format of a stored record: 1 (msgpack array), 2 (binary) or 3 (text); 'global' or 'stream' value. */
+export function recordFormat(bytes: Uint8Array): 1 | '2-global' | '2-stream' | '3-global' | '3-stream' {
+  switch (bytes[0]) {
+    case GLOBAL_2:
+      return '2-global';
+    case BODY_2:
+      return '2-stream';
+    case TEXT_GLOBAL:
+      return '3-global';
+    case TEXT_BODY:
+      return '3-stream';
+    default:
+      return 1;
+  }
+}
+
+/**
+ * The bytes a global record's stream twin holds: the whole value (format 1) or its body (formats
+ * 2 and 3). Throws {@link CorruptionError} if the value is damaged.
+ */
+export function twinBytes(global: Uint8Array): Uint8Array {
+  switch (global[0]) {
+    case GLOBAL_2:
+      return global.subarray(bodyOffset(global));
+    case TEXT_GLOBAL:
+      return global.subarray(textBodyOffset(global));
+    default:
+      return global;
+  }
 }

@@ -159,8 +159,11 @@ export class RecordWriter {
   private readonly chunks: Array<{ name: Uint8Array; type: Uint8Array; id: Uint8Array | undefined; r: RecordParts; size: number }> = [];
   private total = 0;
 
-  /** Adds a record; returns its index for {@link RecordWriter.values}. */
-  add(name: Uint8Array, type: Uint8Array, r: RecordParts): number {
+  /**
+   * Adds a record of `stream` (`name`: its UTF-8 bytes, the ones stored; `type`: the type's);
+   * returns its index in what {@link RecordWriter.finish} returns.
+   */
+  add(_stream: string, name: Uint8Array, type: Uint8Array, r: RecordParts): number {
     const uuid = isUuid(r.id);
     const id = uuid ? undefined : textEncoder.encode(r.id);
     const size = 3 + name.length + HEADER + type.length + (uuid ? 16 : 2 + id!.length) + (r.metadata ? 4 + r.metadata.length : 0) + r.data.length;

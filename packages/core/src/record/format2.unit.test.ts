@@ -12,7 +12,7 @@ const bytesCodec: PayloadCodec = { name: 'raw', encode: (d) => d as Uint8Array, 
 
 function encodeOne(stream: string, r: RecordParts): [Uint8Array, Uint8Array] {
   const w = new RecordWriter();
-  w.add(utf8Bytes(stream), utf8Bytes(r.type), r);
+  w.add(stream, utf8Bytes(stream), utf8Bytes(r.type), r);
   return w.finish()[0]!;
 }
 
@@ -72,7 +72,7 @@ describe('record format 2, properties', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(streamName, parts), { minLength: 1, maxLength: 8 }), (rows) => {
         const w = new RecordWriter();
-        for (const [s, r] of rows) w.add(utf8Bytes(s), utf8Bytes(r.type), r);
+        for (const [s, r] of rows) w.add(s, utf8Bytes(s), utf8Bytes(r.type), r);
         const values = w.finish();
         rows.forEach(([s, r], i) => {
           const [global, stream] = values[i]!;
