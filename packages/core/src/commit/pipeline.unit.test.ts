@@ -43,6 +43,7 @@ async function setup(pipelineDepth = 1) {
   const pipeline = new CommitPipeline({
     store,
     codec: jsonCodec,
+    textRecords: true,
     sync: false,
     heads: new HeadCache(100),
     ring: new LiveRing(64, 0),
@@ -59,7 +60,7 @@ async function setup(pipelineDepth = 1) {
   const part = (stream: string, n: number, expectedVersion: ExpectedVersion = 'any'): Promise<PreparedPart> =>
     prepareAppend(
       { stream, events: Array.from({ length: n }, (_, i) => ({ type: 'T', data: { i } })), expectedVersion, recreate: false },
-      { codec: jsonCodec, maxEventBytes: 1 << 20, maxAppendEvents: 100, appendInterceptors: [], newId: () => `id-${++ids}` },
+      { codec: jsonCodec, textRecords: true, maxEventBytes: 1 << 20, maxAppendEvents: 100, appendInterceptors: [], newId: () => `id-${++ids}` },
     );
   /** Global positions in the store, in order. */
   const positions = async (): Promise<number[]> => {

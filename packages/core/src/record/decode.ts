@@ -142,7 +142,7 @@ const raw: PayloadCodec = { name: 'raw', encode: (d) => d as Uint8Array, decode:
 /** Stream, version, position and id of a record (maintenance and `verify`), payload untouched. */
 export function recordKey(value: Uint8Array | string, stream?: string): RecordKey {
   const first = typeof value === 'string' ? value.charCodeAt(0) : value[0];
-  const e = first === TEXT_GLOBAL || first === TEXT_BODY ? decodeText(typeof value === 'string' ? value : textOf(value), raw, stream, false) : decodeRecord(value, raw, stream);
+  const e = first === TEXT_GLOBAL || first === TEXT_BODY ? decodeText(typeof value === 'string' ? value : textOf(value), raw, stream, 'none') : decodeRecord(value, raw, stream);
   return { stream: e.stream, version: e.version, position: e.position, id: e.id };
 }
 

@@ -210,11 +210,17 @@ let lastName = '';
 let lastType = '';
 
 /**
- * Decodes a format-3 value (a global value, or a stream value with its `stream` given) into an
- * event. With `payload` false, `data` and `metadata` are left undefined (maintenance, `verify`).
- * Damage raises {@link CorruptionError}, nothing else.
+ * What {@link decodeText} does with the payload: `parse` it (and the metadata); leave both
+ * undefined (`none`: maintenance, `verify`); or put the payload's stored JSON text in `data`, as
+ * it is, and parse only the metadata (`text`: a reader that passes JSON on without parsing it).
  */
-export function decodeText(value: string, codec: PayloadCodec, stream: string | undefined, payload = true): RecordedEvent {
+export type PayloadMode = 'parse' | 'none' | 'text';
+
+/**
+ * Decodes a format-3 value (a global value, or a stream value with its `stream` given) into an
+ * event. Damage raises {@link CorruptionError}, nothing else.
+ */
+export function decodeText(value: string, codec: PayloadCodec, stream: string | undefined, payload: PayloadMode = 'parse'): RecordedEvent {
   s = value;
   try {
     let name: string;
@@ -256,9 +262,9 @@ export function decodeText(value: string, codec: PayloadCodec, stream: string | 
     const metaAt = skip(metaLen);
     let metadata: Record<string, unknown> | undefined;
     let data: unknown;
-    if (payload) {
+    if (payload !== 'none') {
       if (metaLen > 0) metadata = parseMeta(value.slice(metaAt, p));
-      data = parsePayload(value, p, codec, name, type);
+      data = payload === 'parse' ? parsePayload(value, p, codec, name, type) : value.slice(p);
     }
     return { stream: name, version, position, type, id, timestamp, data, metadata, schemaVersion };
   } finally {

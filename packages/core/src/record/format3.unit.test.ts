@@ -52,6 +52,7 @@ describe('record format 3 (golden: a change here needs a new format version)', (
     assert.deepEqual([recordFormat(global), recordFormat(stream)], ['3-global', '3-stream']);
     assert.deepEqual(recordKey(str(stream), 'a/b'), { stream: 'a/b', version: 1, position: 9, id: 'not-a-uuid' });
     assert.deepEqual(twinBytes(global), stream);
+    assert.deepEqual([decodeText(str(global), jsonCodec, undefined, 'text').data, decodeText(str(global), jsonCodec, undefined, 'none').data], ['{"total":42}', undefined]);
   });
 });
 
