@@ -26,8 +26,9 @@ describe("the event log's WAL on S3Level", () => {
       for (const batch of decodeWal(bytes).batches) for (const op of batch) if (op.type === 'put') valueBytes += op.value.byteLength;
     }
     expect(valueBytes).toBeGreaterThan(events * 2 * 400);
-    // Stored once: the WAL holds well under the values it carries (twice would be > 800 per event).
-    expect(walBytes / events).toBeLessThan(600);
+    // Stored once: the WAL holds well under the values it carries (twice would be > 1,000 per event;
+    // once is ~600: 603 with record format 3's text envelope, 593 with format 2's binary one).
+    expect(walBytes / events).toBeLessThan(700);
     expect(walBytes).toBeLessThan(0.6 * valueBytes);
     // A new writer replays it: both keys read back (stream reads and global reads).
     const next = await EventLog.open({ ...s3LogDefaults, store: level(bucket), ownsStore: true });
