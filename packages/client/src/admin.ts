@@ -6,9 +6,11 @@
  * @module
  */
 import { type Client, createClient, type Transport } from '@connectrpc/connect';
+import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { InvalidArgumentError } from '@strand/core';
 import type { Grant, TenantInfo, TenantQuotas, TenantUsage } from '@strand/core/tenancy';
 import { adminWire, fromConnectError } from '@strand/protocol';
+import { bearer, isHeaderSafeKey, parseServerUrl, SESSION_PINGS } from './transport.js';
 
 type Rpc = Client<typeof adminWire.TenantAdminService>;
 
@@ -119,4 +121,34 @@ export class StrandAdmin {
   async close(): Promise<void> {
     this.onClose();
   }
+}
+
+/** Options of {@link connectAdmin}. */
+export interface AdminClientOptions {
+  /** The server's URL. */
+  url: string;
+  /** The server's admin credential (not a tenant's key). */
+  adminKey: string;
+  /** Extra trusted CA certificates (PEM). */
+  ca?: string | Buffer;
+}
+
+/**
+ * Connects to a server's tenant administration with its admin credential.
+ *
+ * @example
+ * ```ts
+ * const admin = connectAdmin({ url: 'http://127.0.0.1:7070', adminKey: process.env.STRAND_ADMIN_KEY! });
+ * await admin.createTenant('acme', { quotas: { streams: 100_000 } });
+ * const { apiKey } = await admin.createPrincipal('acme', [{ permission: 'append', pattern: 'orders/>' }]);
+ * ```
+ */
+export function connectAdmin(options: AdminClientOptions): StrandAdmin {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('connectAdmin needs { url, adminKey }.');
+  const { origin } = parseServerUrl(options.url);
+  const key = options.adminKey;
+  if (!isHeaderSafeKey(key)) throw new InvalidArgumentError('connectAdmin needs { adminKey }: the admin key strand serve printed or was given.');
+  const sessions = new Http2SessionManager(origin, SESSION_PINGS, options.ca === undefined ? {} : { ca: options.ca });
+  const transport = createConnectTransport({ baseUrl: origin, httpVersion: '2', sessionManager: sessions, interceptors: [bearer(key)], useBinaryFormat: true, acceptCompression: [] });
+  return new StrandAdmin(transport, () => sessions.abort());
 }

@@ -1,20 +1,9 @@
-/**
- * `connect({ url, apiKey })`: a Strand server as an `EventStore`. Every method behaves as the
- * embedded log's does and fails with the same `StrandError` classes and codes; subscriptions
- * reconnect with backoff and resume from the last delivered position (no gap, no duplicate).
- * Design: docs/design/0013-server.md.
- *
- * @module
- */
-import { randomUUID } from 'node:crypto';
-import type http2 from 'node:http2';
-import type { MessageInitShape } from '@bufbuild/protobuf';
+
 import type { GenService } from '@bufbuild/protobuf/codegenv2';
-import { type Client, createClient, type Interceptor } from '@connectrpc/connect';
-import { createConnectTransport, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { type Client, createClient, } from '@connectrpc/connect';
+import { createConnectTransport, createGrpcTransport, type Http2SessionManager } from '@connectrpc/connect-node';
 import {
   type AnyLevel,
-  type AppendOptions,
   type AppendResult,
   assertStreamName,
   compilePattern,
@@ -23,7 +12,6 @@ import {
   type ExpectedVersion,
   type HierarchyPage,
   InvalidArgumentError,
-  InvalidEventError,
   type ListChildrenOptions,
   LogClosedError,
   type MultiAppendResult,
@@ -40,17 +28,13 @@ import {
 import {
   decodeEvent,
   fromConnectError,
-  peekPosition,
-  fromErrorDetail,
   fromWireAppendResult,
   fromWireEvent,
   fromWireInfo,
-  ServerUnavailableError,
   toWireExpected,
   projectionWire,
   schemaWire,
   snapshotWire,
-  toWireInput,
   groupsWire,
   infoWire,
   wire,
@@ -58,76 +42,13 @@ import {
 import { type JoinGroupOptions, joinRemoteGroup, type RemoteGroupHandler, type RemoteGroupMember } from './group.js';
 import { MemoryLevel } from 'memory-level';
 import type { Observable } from 'rxjs';
-import { StrandAdmin } from './admin.js';
 import { RemoteProjections } from './projections.js';
 import { RemoteSchemaRegistry } from './schemas.js';
 import { RemoteSnapshots } from './snapshots.js';
-
-/**
- * HTTP/2 receive windows of the client (the protocol's default is 65,535 bytes per stream and per
- * connection): a subscription's batch of events (up to 512) fits a stream's window and the
- * batches of many subscriptions the connection's, so the server does not stop for WINDOW_UPDATEs
- * in the middle of one. Credits still bound what a subscription may have in flight.
- */
-const STREAM_WINDOW = 1 << 20;
-const SESSION_WINDOW = 8 << 20;
-
-/** Sessions whose connection-level window is widened (the session manager opens them). */
-class WideSessionManager extends Http2SessionManager {
-  private readonly widened = new WeakSet<http2.Http2Session>();
-
-  override async request(...args: Parameters<Http2SessionManager['request']>): Promise<http2.ClientHttp2Stream> {
-    const stream = await super.request(...args);
-    const session = stream.session;
-    if (session !== undefined && !this.widened.has(session)) {
-      this.widened.add(session);
-      session.setLocalWindowSize(SESSION_WINDOW);
-    }
-    return stream;
-  }
-}
-
-/** Reconnection of subscriptions (and retries of calls that failed to reach the server). */
-export interface ReconnectOptions {
-  /** First delay, ms. Default 50. */
-  initialDelayMs?: number;
-  /** Longest delay, ms. Default 5,000. */
-  maxDelayMs?: number;
-  /** Attempts in a row before giving up with the last error. Default: unlimited for subscriptions. */
-  maxAttempts?: number;
-}
-
-/** Options of {@link connect}. */
-export interface ClientOptions {
-  /** The server's URL, e.g. `http://127.0.0.1:7070` or `https://strand.example:7070`. */
-  url: string;
-  /** The API key (`Authorization: Bearer`). */
-  apiKey: string;
-  /** Wire protocol: `connect` (default, binary protobuf over HTTP/2) or `grpc`. */
-  protocol?: 'connect' | 'grpc';
-  /** Extra trusted CA certificates (PEM), e.g. for a self-signed server certificate. */
-  ca?: string | Buffer;
-  /**
-   * Where `sublevel()` keeps components' local state (aggregate snapshots, projection
-   * checkpoints and read models). Default: a memory-level store, lost on close.
-   */
-  state?: AnyLevel;
-  /** Subscription reconnects. */
-  reconnect?: ReconnectOptions;
-  /** Events a subscription may have in flight before it grants more credits. Default 1,024. */
-  subscriptionWindow?: number;
-  /** Heartbeat interval subscriptions ask the server for, ms. Default 5,000; 3 missed = reconnect. */
-  heartbeatMs?: number;
-  /** How often a call that could not reach the server is retried (appends keep their event ids). Default 3. */
-  callRetries?: number;
-  /**
-   * Accept gzip-compressed responses (large reads over a slow network). Default false: on a LAN
-   * or loopback compressing every response costs the server more CPU than the bytes it saves.
-   */
-  compression?: boolean;
-}
-
-type Rpc = Client<typeof wire.EventStoreService>;
+import { AppendBatcher, type RemoteAppendOptions, type Rpc, withIds } from './append-batch.js';
+import { BatchedEvents, SharedEvents } from './batches.js';
+import type { ClientOptions, ReconnectOptions } from './options.js';
+import { bearer, isHeaderSafeKey, parseServerUrl, SESSION_PINGS, STREAM_WINDOW, WideSessionManager } from './transport.js';
 
 /**
  * `Subscribe` read as `SubscribeResponseEncoded` (the same bytes, each event kept encoded), so the
@@ -139,20 +60,6 @@ const SubscribeService = { ...wire.EventStoreService, methods: [subscribeEncoded
   subscribe: { methodKind: 'server_streaming'; input: typeof wire.SubscribeRequestSchema; output: typeof wire.SubscribeResponseEncodedSchema };
 }>;
 type GroupRpc = Client<typeof groupsWire.ConsumerGroupService>;
-
-/** An append waiting to be sent in the next batch. */
-interface QueuedAppend {
-  readonly req: MessageInitShape<typeof wire.AppendRequestSchema>;
-  readonly bytes: number;
-  readonly events: number;
-  readonly resolve: (r: AppendResult) => void;
-  readonly reject: (e: unknown) => void;
-}
-
-/** Most appends, events and payload bytes one batch carries (below the server's default limits). */
-const BATCH_APPENDS = 512;
-const BATCH_EVENTS = 2_000;
-const BATCH_BYTES = 1024 * 1024;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -170,83 +77,10 @@ function retryable(e: StrandError): boolean {
   return e.code === 'STRAND_SERVER_UNAVAILABLE' || e.code === 'STRAND_SUBSCRIPTION_ENDED' || (e.code === 'STRAND_LOG_CLOSED' && e.kind === 'closed');
 }
 
-/**
- * The events of successive batches as one async iterator, with one resolved promise per event:
- * an async generator's `yield` costs several promise turns per event, which on a catch-up of a
- * million events is most of the client's time after decoding.
- */
-class BatchedEvents implements AsyncIterableIterator<RecordedEvent> {
-  private batch: readonly RecordedEvent[] = [];
-  private index = 0;
-
-  constructor(private readonly batches: AsyncGenerator<readonly RecordedEvent[]>) {}
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<RecordedEvent> {
-    return this;
-  }
-
-  next(): Promise<IteratorResult<RecordedEvent>> {
-    if (this.index < this.batch.length) return Promise.resolve({ value: this.batch[this.index++]!, done: false });
-    return this.fill();
-  }
-
-  private async fill(): Promise<IteratorResult<RecordedEvent>> {
-    for (;;) {
-      // Asking for the next batch tells the generator this one was delivered (credits, cursor).
-      const r = await this.batches.next();
-      if (r.done === true) {
-        this.batch = [];
-        return { value: undefined, done: true };
-      }
-      if (r.value.length === 0) continue;
-      this.batch = r.value;
-      this.index = 1;
-      return { value: r.value[0]!, done: false };
-    }
-  }
-
-  async return(): Promise<IteratorResult<RecordedEvent>> {
-    this.batch = [];
-    await this.batches.return(undefined);
-    return { value: undefined, done: true };
-  }
-}
-
-/** Most decoded events {@link SharedEvents} keeps. */
-const SHARED_EVENTS = 4096;
-
-/**
- * Decoded events shared by a client's subscriptions: several subscriptions on overlapping
- * patterns receive the same event, and decode it once, as followers in process share one frozen
- * event from the log's ring. An entry is used only for the very same bytes (an event's position
- * names it, its bytes confirm it).
- */
-class SharedEvents {
-  private readonly byPosition = new Map<number, { bytes: Buffer; event: RecordedEvent }>();
-
-  decode(bytes: Uint8Array): RecordedEvent {
-    const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const position = peekPosition(b);
-    const hit = this.byPosition.get(position);
-    if (hit?.bytes.equals(b)) return hit.event;
-    const event = Object.freeze(decodeEvent(b));
-    if (this.byPosition.size >= SHARED_EVENTS) this.byPosition.delete(this.byPosition.keys().next().value!);
-    this.byPosition.set(position, { bytes: b, event });
-    return event;
-  }
-}
-
-/** Options of {@link StrandClient.append}: the embedded log's, plus read-your-writes. */
-export interface RemoteAppendOptions extends AppendOptions {
-  /**
-   * Names of projections the server hosts: the append resolves only once each has applied it
-   * (read-your-writes across the network). Fails with the projection's typed error when one
-   * parks the stream or does not catch up within `waitTimeoutMs` (the append itself is committed).
-   */
-  waitFor?: readonly string[];
-  /** How long to wait for `waitFor`, ms. Default 5,000. */
-  waitTimeoutMs?: number;
-}
+export type { AdminClientOptions } from './admin.js';
+export { connectAdmin } from './admin.js';
+export type { RemoteAppendOptions } from './append-batch.js';
+export type { ClientOptions, ReconnectOptions } from './options.js';
 
 /** A remote Strand server as an {@link EventStore}. Create with {@link connect}. */
 export class StrandClient implements EventStore {
@@ -265,8 +99,7 @@ export class StrandClient implements EventStore {
   private readonly shared = new SharedEvents();
   /** Subscriptions open now: with more than one, they share decoded events. */
   private following = 0;
-  private queue: QueuedAppend[] = [];
-  private flushScheduled = false;
+  private readonly appends: AppendBatcher;
   private closed = false;
 
   /** @internal */
@@ -274,7 +107,7 @@ export class StrandClient implements EventStore {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('connect needs { url, apiKey }.');
     const { url, apiKey } = options;
     const parsed = parseServerUrl(url);
-    if (typeof apiKey !== 'string' || apiKey.length === 0 || !/^[\x21-\x7e]+$/.test(apiKey)) throw new InvalidArgumentError('connect needs { apiKey }: the key the server printed or the one your tenant admin gave you.');
+    if (!isHeaderSafeKey(apiKey)) throw new InvalidArgumentError('connect needs { apiKey }: the key the server printed or the one your tenant admin gave you.');
     const r = options.reconnect ?? {};
     this.options = {
       subscriptionWindow: options.subscriptionWindow ?? 1024,
@@ -282,18 +115,15 @@ export class StrandClient implements EventStore {
       callRetries: options.callRetries ?? 3,
       reconnect: { initialDelayMs: r.initialDelayMs ?? 50, maxDelayMs: r.maxDelayMs ?? 5000, maxAttempts: r.maxAttempts ?? Number.POSITIVE_INFINITY },
     };
-    const auth: Interceptor = (next) => (req) => {
-      req.header.set('authorization', `Bearer ${apiKey}`);
-      return next(req);
-    };
     const baseUrl = parsed.origin;
     const nodeOptions = { settings: { initialWindowSize: STREAM_WINDOW }, ...(options.ca === undefined ? {} : { ca: options.ca }) };
-    this.sessions = new WideSessionManager(baseUrl, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 60_000 }, nodeOptions);
-    const transportOptions = { baseUrl, httpVersion: '2' as const, sessionManager: this.sessions, interceptors: [auth], readMaxBytes: 64 * 1024 * 1024,
+    this.sessions = new WideSessionManager(baseUrl, SESSION_PINGS, nodeOptions);
+    const transportOptions = { baseUrl, httpVersion: '2' as const, sessionManager: this.sessions, interceptors: [bearer(apiKey)], readMaxBytes: 64 * 1024 * 1024,
       ...(options.compression === true ? {} : { acceptCompression: [] }),
     };
     const transport = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport({ ...transportOptions, useBinaryFormat: true });
     this.rpc = createClient(wire.EventStoreService, transport);
+    this.appends = new AppendBatcher(this.rpc, (fn, retry) => this.call(fn, retry));
     this.subscribeRpc = createClient(SubscribeService, transport);
     this.groupRpc = createClient(groupsWire.ConsumerGroupService, transport);
     this.schemaRpc = createClient(schemaWire.SchemaRegistryService, transport);
@@ -328,84 +158,16 @@ export class StrandClient implements EventStore {
     return cap / 2 + Math.random() * (cap / 2);
   }
 
-  /** Gives every event an id, so a retried append is recognised by the server as the same append. */
-  private static withIds(events: readonly EventInput[]): wire.EventInput[] {
-    if (!Array.isArray(events)) throw new InvalidEventError('events must be an array');
-    return events.map((e) => toWireInput(e !== null && typeof e === 'object' && e.id === undefined ? { ...e, id: randomUUID() } : e));
-  }
-
   /**
-   * Appends issued in the same turn of the event loop travel in one `AppendBatch` request (each
-   * keeps its own expected version, result and error), so many appends in flight cost the server
-   * one request and one group commit, as they do in process. A lone append is a plain `Append`.
+   * Appends events to a stream on the server. Appends issued in the same turn of the event loop
+   * travel in one request (see `append-batch.ts`); each keeps its own result and error.
    */
   append(stream: string, events: readonly EventInput[], options: RemoteAppendOptions = {}): Promise<AppendResult> {
     try {
       this.assertOpen();
-      const wireEvents = StrandClient.withIds(events);
-      const waitFor = options?.waitFor ?? [];
-      if (!Array.isArray(waitFor) || waitFor.some((n) => typeof n !== 'string')) throw new InvalidArgumentError('waitFor is an array of projection names.');
-      const waitTimeoutMs = options?.waitTimeoutMs ?? 0;
-      if (!Number.isSafeInteger(waitTimeoutMs) || waitTimeoutMs < 0 || waitTimeoutMs > 0xffffffff) throw new InvalidArgumentError(`waitTimeoutMs must be an integer >= 0; got ${String(waitTimeoutMs)}.`);
-      const req = { stream, events: wireEvents, expectedVersion: toWireExpected(options?.expectedVersion), recreate: options?.recreate === true, waitFor: [...waitFor], waitTimeoutMs };
-      let bytes = stream.length;
-      for (const e of wireEvents) bytes += e.data.length + e.metadata.length + e.type.length + e.id.length + 16;
-      return new Promise<AppendResult>((resolve, reject) => {
-        this.queue.push({ req, bytes, events: wireEvents.length, resolve, reject });
-        if (!this.flushScheduled) {
-          this.flushScheduled = true;
-          setImmediate(() => this.flush());
-        }
-      });
+      return this.appends.enqueue(stream, events, options);
     } catch (error) {
       return Promise.reject(error);
-    }
-  }
-
-  /** Sends the queued appends: batches bounded in appends, events and bytes. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const queue = this.queue;
-    this.queue = [];
-    let i = 0;
-    while (i < queue.length) {
-      const batch: QueuedAppend[] = [];
-      let bytes = 0;
-      let events = 0;
-      while (i < queue.length && batch.length < BATCH_APPENDS) {
-        const q = queue[i]!;
-        if (batch.length > 0 && (bytes + q.bytes > BATCH_BYTES || events + q.events > BATCH_EVENTS)) break;
-        batch.push(q);
-        bytes += q.bytes;
-        events += q.events;
-        i++;
-      }
-      void this.send(batch);
-    }
-  }
-
-  private async send(batch: readonly QueuedAppend[]): Promise<void> {
-    if (batch.length === 1) {
-      const q = batch[0]!;
-      try {
-        const res = await this.call(() => this.rpc.append(q.req), true);
-        q.resolve(fromWireAppendResult(res.result));
-      } catch (error) {
-        q.reject(error);
-      }
-      return;
-    }
-    try {
-      const res = await this.call(() => this.rpc.appendBatch({ appends: batch.map((q) => q.req) }), true);
-      if (res.outcomes.length !== batch.length) throw new ServerUnavailableError(`the server answered ${res.outcomes.length} of ${batch.length} batched appends`);
-      batch.forEach((q, k) => {
-        const o = res.outcomes[k]!.outcome;
-        if (o.case === 'result') q.resolve(fromWireAppendResult(o.value));
-        else if (o.case === 'error') q.reject(fromErrorDetail(o.value));
-        else q.reject(new ServerUnavailableError('the server sent an empty append outcome'));
-      });
-    } catch (error) {
-      for (const q of batch) q.reject(error);
     }
   }
 
@@ -413,7 +175,7 @@ export class StrandClient implements EventStore {
     this.assertOpen();
     if (!Array.isArray(parts)) throw new InvalidArgumentError('appendMulti needs an array of { stream, events, expectedVersion }.');
     const req = {
-      parts: parts.map((p) => ({ stream: p?.stream, events: StrandClient.withIds(p?.events), expectedVersion: toWireExpected(p?.expectedVersion), recreate: p?.recreate === true })),
+      parts: parts.map((p) => ({ stream: p?.stream, events: withIds(p?.events), expectedVersion: toWireExpected(p?.expectedVersion), recreate: p?.recreate === true })),
     };
     const res = await this.call(() => this.rpc.appendMulti(req), true);
     return { results: res.results.map(fromWireAppendResult), position: Number(res.position) };
@@ -703,52 +465,6 @@ export class StrandClient implements EventStore {
     this.sessions.abort();
     if (this.ownsState) await this.state.close();
   }
-}
-
-/** Options of {@link connectAdmin}. */
-export interface AdminClientOptions {
-  /** The server's URL. */
-  url: string;
-  /** The server's admin credential (not a tenant's key). */
-  adminKey: string;
-  /** Extra trusted CA certificates (PEM). */
-  ca?: string | Buffer;
-}
-
-/**
- * Connects to a server's tenant administration with its admin credential.
- *
- * @example
- * ```ts
- * const admin = connectAdmin({ url: 'http://127.0.0.1:7070', adminKey: process.env.STRAND_ADMIN_KEY! });
- * await admin.createTenant('acme', { quotas: { streams: 100_000 } });
- * const { apiKey } = await admin.createPrincipal('acme', [{ permission: 'append', pattern: 'orders/>' }]);
- * ```
- */
-export function connectAdmin(options: AdminClientOptions): StrandAdmin {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('connectAdmin needs { url, adminKey }.');
-  const { origin } = parseServerUrl(options.url);
-  const key = options.adminKey;
-  if (typeof key !== 'string' || key.length === 0 || !/^[\x21-\x7e]+$/.test(key)) throw new InvalidArgumentError('connectAdmin needs { adminKey }: the admin key strand serve printed or was given.');
-  const sessions = new Http2SessionManager(origin, { pingIntervalMs: 10_000, pingTimeoutMs: 10_000, idleConnectionTimeoutMs: 60_000 }, options.ca === undefined ? {} : { ca: options.ca });
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${key}`);
-    return next(req);
-  };
-  const transport = createConnectTransport({ baseUrl: origin, httpVersion: '2', sessionManager: sessions, interceptors: [auth], useBinaryFormat: true, acceptCompression: [] });
-  return new StrandAdmin(transport, () => sessions.abort());
-}
-
-/** A server URL, checked: `http:` or `https:`. */
-function parseServerUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new InvalidArgumentError(`connect needs a server URL such as http://127.0.0.1:7070; got ${JSON.stringify(url)}.`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidArgumentError(`The server URL must be http: or https:; got ${parsed.protocol}.`);
-  return parsed;
 }
 
 /**
