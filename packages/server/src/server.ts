@@ -9,7 +9,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import http from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import net, { type AddressInfo, type Socket } from 'node:net';
-import { setMaxListeners } from 'node:events';
 import { createContextValues } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { type EventLog, InvalidArgumentError } from '@strand/core';
@@ -24,6 +23,7 @@ import { callInfoKey } from './calls.js';
 import { invalidArgumentOnMalformedBody } from './malformed.js';
 import { type HostedProjections, registerProjectionService, waitForHosted } from './projections.js';
 import { registerSchemaService } from './schemas.js';
+import { endStreamsOnShutdown, Shutdown } from './shutdown.js';
 import { registerSnapshotService } from './snapshots.js';
 import { registerInfoService } from './info.js';
 import { registerEventStoreService, type WaitForProjections } from './service.js';
@@ -99,6 +99,8 @@ export interface ListenOptions {
  * waits for a time slice. A stream may carry a whole batch, the connection several.
  */
 const STREAM_WINDOW = 1 << 20;
+/** How long a shutdown waits for HTTP/2 sessions to write their last answers before cutting them. */
+const CLOSE_GRACE_MS = 2_000;
 const SESSION_WINDOW = 8 << 20;
 
 function keysOf(k: string | readonly string[] | undefined): string[] {
@@ -125,7 +127,7 @@ export class StrandServer {
   private readonly connections: Connections;
   private readonly subscriptions = new Subscriptions();
   private readonly groupHost: GroupHost;
-  private readonly shutdownController = new AbortController();
+  private readonly shutdown = new Shutdown();
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
   private readonly listener: net.Server;
@@ -139,8 +141,6 @@ export class StrandServer {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('createServer needs { log } or { tenants }.');
     if ((options.log === undefined) === (options.tenants === undefined)) throw new InvalidArgumentError('createServer needs exactly one of { log } or { tenants }.');
     this.limits = resolveLimits(options.limits);
-    // Every call and subscription listens for the shutdown.
-    setMaxListeners(0, this.shutdownController.signal);
     this.connections = new Connections(this.limits);
     this.adminKey = keysOf(options.adminKey)[0] ?? newServerKey();
     if (options.log !== undefined) {
@@ -166,7 +166,7 @@ export class StrandServer {
           connections: this.connections,
           subscriptions: this.subscriptions,
           limits: this.limits,
-          shutdown: this.shutdownController.signal,
+          shutdown: this.shutdown.signal,
           waitFor:
             options.waitForProjections ??
             (options.projections === undefined ? undefined : (names, position, timeoutMs, tenant, streams) => waitForHosted(options.projections, tenant, names, position, timeoutMs, streams)),
@@ -179,9 +179,10 @@ export class StrandServer {
         registerProjectionService(router, { ...calls, hosted: options.projections });
         registerAdminService(router, { auth: this.auth, tenants: options.tenants, limits: this.limits });
         invalidArgumentOnMalformedBody(router.handlers);
+        // Not connect-es's shutdownSignal: it adds a listener to one signal per call (0013, "Shutdown").
+        endStreamsOnShutdown(router.handlers, this.shutdown);
       },
       readMaxBytes: this.limits.requestBytes,
-      shutdownSignal: this.shutdownController.signal,
       interceptors: [this.metrics.interceptor()],
       contextValues: (req) => createContextValues().set(callInfoKey, { connection: connectionOf(req), kill: () => kill(req) }),
     });
@@ -230,7 +231,7 @@ export class StrandServer {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') return void res.end('ok\n');
     if (path === '/readyz') {
-      const ready = !this.shutdownController.signal.aborted;
+      const ready = !this.shutdown.aborted;
       (res as ServerResponse).writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
       return void res.end(ready ? 'ready\n' : 'shutting down\n');
     }
@@ -240,7 +241,7 @@ export class StrandServer {
         auth: this.auth,
         connections: this.connections,
         limits: this.limits,
-        shutdown: this.shutdownController.signal,
+        shutdown: this.shutdown,
         metrics: this.metrics,
         connection: connectionOf(req),
       });
@@ -248,7 +249,7 @@ export class StrandServer {
     for (const [prefix, serve] of Object.entries(this.options.routes ?? {})) {
       if (path === prefix || path.startsWith(`${prefix}/`)) return void serve(req, res);
     }
-    if (this.shutdownController.signal.aborted) {
+    if (this.shutdown.aborted) {
       (res as ServerResponse).writeHead(503, { connection: 'close' });
       return void res.end();
     }
@@ -323,11 +324,21 @@ export class StrandServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.listener.close();
-      this.shutdownController.abort();
+      this.shutdown.fire();
       // Hosted groups write their checkpoints; their members' calls end.
       await this.groupHost.close();
       await this.connections.drained();
-      for (const s of this.sessions) s.close();
+      // The last answers are written after their calls end: a session closes (GOAWAY) once its
+      // streams are done, so an append acknowledged at shutdown reaches its client. Bounded: a
+      // peer that never reads is cut below.
+      let bounded: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.sessions].map((s) => new Promise<void>((resolve) => (s.closed ? resolve() : s.close(() => resolve()))))),
+        new Promise<void>((resolve) => {
+          bounded = setTimeout(resolve, CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(bounded);
       // Idle HTTP/1.1 keep-alive connections and sessions that did not go away.
       await new Promise((resolve) => setImmediate(resolve));
       for (const s of this.sockets) s.destroy();

@@ -111,7 +111,7 @@ function eventBatch(events: readonly JsonTextEvent[], binary: boolean): wire.Eve
 /** What a subscription needs from the server. */
 export interface SubscriptionContext {
   readonly limits: Limits;
-  /** Aborts when the server shuts down. */
+  /** Aborted once the server shuts down (the call's own signal aborts then too). */
   readonly shutdown: AbortSignal;
   /** Ends the call's transport stream (a subscriber whose connection stopped reading). */
   readonly kill: () => void;
@@ -148,8 +148,8 @@ export class Subscriptions {
     const from = req.fromEnd ? head + 1 : Math.max(1, Number(req.from));
     const abort = new AbortController();
     const onAbort = () => abort.abort();
+    // The call's signal aborts at shutdown too (endStreamsOnShutdown).
     signal.addEventListener('abort', onAbort, { once: true });
-    sc.shutdown.addEventListener('abort', onAbort, { once: true });
     // Validates the pattern and the principal's grants before anything is sent.
     const iterator = scope.store.followJson(req.pattern, { from, signal: abort.signal })[Symbol.asyncIterator]();
     const id = randomBytes(16).toString('base64url');
@@ -227,7 +227,6 @@ export class Subscriptions {
       clearInterval(watchdog);
       this.open.delete(id);
       signal.removeEventListener('abort', onAbort);
-      sc.shutdown.removeEventListener('abort', onAbort);
       abort.abort();
       void iterator.return?.(undefined)?.catch(() => undefined);
     }

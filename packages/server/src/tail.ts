@@ -14,6 +14,7 @@ import { type Authenticator, bearer } from './auth.js';
 import type { ConnectionId, Connections } from './connections.js';
 import type { Limits } from './limits.js';
 import type { ServerMetrics } from './metrics.js';
+import type { Shutdown } from './shutdown.js';
 
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
@@ -50,14 +51,14 @@ function writeAsync(res: Res, chunk: string, stallMs: number): Promise<boolean> 
 export async function serveTail(
   req: Req,
   res: Res,
-  deps: { auth: Authenticator; connections: Connections; limits: Limits; shutdown: AbortSignal; metrics: ServerMetrics; connection: ConnectionId },
+  deps: { auth: Authenticator; connections: Connections; limits: Limits; shutdown: Shutdown; metrics: ServerMetrics; connection: ConnectionId },
 ): Promise<void> {
   let end: (() => void) | undefined;
   let closeStream: (() => void) | undefined;
   const abort = new AbortController();
   const onClose = () => abort.abort();
   res.on('close', onClose);
-  deps.shutdown.addEventListener('abort', onClose, { once: true });
+  const offShutdown = deps.shutdown.on(onClose);
   try {
     if (req.method !== 'GET') throw new InvalidArgumentError('The tail answers GET only.');
     const scope = deps.auth.authenticate(bearer(req.headers.authorization));
@@ -108,7 +109,7 @@ export async function serveTail(
     return;
   } finally {
     res.off('close', onClose);
-    deps.shutdown.removeEventListener('abort', onClose);
+    offShutdown();
     closeStream?.();
     end?.();
     if (!res.writableEnded) res.end();
