@@ -11,7 +11,7 @@ import type { JsonTextEvent, RecordedEvent } from '../types.js';
 import { jsonTextEvent, recordedEvent, toJsonText } from './event.js';
 import { decodeFormat1 } from './format1.js';
 import { BODY_2, type BodyFields, bodyOffset, GLOBAL_2, readBody } from './format2.js';
-import { decodeText, TEXT_BODY, TEXT_GLOBAL, textBodyOffset, textOf } from './format3.js';
+import { decodeText, decodeTextJson, TEXT_BODY, TEXT_GLOBAL, textBodyOffset, textOf } from './format3.js';
 
 const utf8 = new TextDecoder();
 let b: Uint8Array = new Uint8Array(0);
@@ -108,8 +108,7 @@ export function decodeRecord(value: Uint8Array | string, codec: PayloadCodec, st
 export function decodeRecordJson(value: Uint8Array | string, codec: PayloadCodec, stream?: string): JsonTextEvent {
   if (typeof value === 'string' || value[0] === TEXT_GLOBAL || value[0] === TEXT_BODY) {
     // Format 3 (JSON codec only): the payload is the value's tail, taken as it is.
-    const e = decodeText(typeof value === 'string' ? value : textOf(value), codec, stream, 'text');
-    return { stream: e.stream, version: e.version, position: e.position, type: e.type, id: e.id, timestamp: e.timestamp, dataJson: e.data as string, metadata: e.metadata, schemaVersion: e.schemaVersion };
+    return decodeTextJson(typeof value === 'string' ? value : textOf(value), stream);
   }
   const bytes = value;
   const first = bytes[0];

@@ -21,7 +21,7 @@
  */
 import { jsonCodec, type PayloadCodec } from '../codec.js';
 import { CorruptionError } from '../errors.js';
-import type { RecordedEvent } from '../types.js';
+import type { JsonTextEvent, RecordedEvent } from '../types.js';
 import type { RecordParts } from './format2.js';
 
 /** First character (and byte) of a format-3 global record: `G`. */
@@ -216,6 +216,51 @@ let lastType = '';
  */
 export type PayloadMode = 'parse' | 'none' | 'text';
 
+/** The fields of the header {@link readHeader} read last; the payload starts at `p`. */
+const h = { name: '', version: 0, position: 0, timestamp: 0, schemaVersion: undefined as number | undefined, type: '', id: '', metaAt: 0, metaLen: 0 };
+
+/** Reads the header of `s` (a global value, or a stream value with its `stream` given) into `h`. */
+function readHeader(value: string, stream: string | undefined): void {
+  const first = value.charCodeAt(0);
+  if (first === TEXT_GLOBAL) {
+    p = 1;
+    const n = num(COLON);
+    const at = skip(n);
+    h.name = n === lastName.length && value.startsWith(lastName, at) ? lastName : (lastName = value.slice(at, p));
+  } else if (first === TEXT_BODY) {
+    if (stream === undefined) throw new CorruptionError('a stream record was read where a global record belongs');
+    h.name = stream;
+    p = 0;
+  } else {
+    throw corrupt('no format-3 header');
+  }
+  if (value.charCodeAt(p++) !== TEXT_BODY) throw corrupt('no body header');
+  h.version = num(COMMA);
+  h.position = num(COMMA);
+  if (value.charCodeAt(p) === TILDE) {
+    const end = value.indexOf(',', p);
+    if (end < 0) throw corrupt('the timestamp has no end');
+    h.timestamp = Number(value.slice(p + 1, end));
+    p = end + 1;
+  } else {
+    h.timestamp = num(COMMA);
+  }
+  if (value.charCodeAt(p) === COMMA) {
+    p++;
+    h.schemaVersion = undefined;
+  } else {
+    h.schemaVersion = num(COMMA);
+  }
+  const typeLen = num(COMMA);
+  const typeAt = skip(typeLen);
+  h.type = typeLen === lastType.length && value.startsWith(lastType, typeAt) ? lastType : (lastType = value.slice(typeAt, p));
+  const idLen = num(COMMA);
+  const idAt = skip(idLen);
+  h.id = value.slice(idAt, p);
+  h.metaLen = num(COMMA);
+  h.metaAt = skip(h.metaLen);
+}
+
 /**
  * Decodes a format-3 value (a global value, or a stream value with its `stream` given) into an
  * event. Damage raises {@link CorruptionError}, nothing else.
@@ -223,50 +268,29 @@ export type PayloadMode = 'parse' | 'none' | 'text';
 export function decodeText(value: string, codec: PayloadCodec, stream: string | undefined, payload: PayloadMode = 'parse'): RecordedEvent {
   s = value;
   try {
-    let name: string;
-    const first = value.charCodeAt(0);
-    if (first === TEXT_GLOBAL) {
-      p = 1;
-      const n = num(COLON);
-      const at = skip(n);
-      name = n === lastName.length && value.startsWith(lastName, at) ? lastName : (lastName = value.slice(at, p));
-    } else if (first === TEXT_BODY) {
-      if (stream === undefined) throw new CorruptionError('a stream record was read where a global record belongs');
-      name = stream;
-      p = 0;
-    } else {
-      throw corrupt('no format-3 header');
-    }
-    if (value.charCodeAt(p++) !== TEXT_BODY) throw corrupt('no body header');
-    const version = num(COMMA);
-    const position = num(COMMA);
-    let timestamp: number;
-    if (value.charCodeAt(p) === TILDE) {
-      const end = value.indexOf(',', p);
-      if (end < 0) throw corrupt('the timestamp has no end');
-      timestamp = Number(value.slice(p + 1, end));
-      p = end + 1;
-    } else {
-      timestamp = num(COMMA);
-    }
-    let schemaVersion: number | undefined;
-    if (value.charCodeAt(p) === COMMA) p++;
-    else schemaVersion = num(COMMA);
-    const typeLen = num(COMMA);
-    const typeAt = skip(typeLen);
-    const type = typeLen === lastType.length && value.startsWith(lastType, typeAt) ? lastType : (lastType = value.slice(typeAt, p));
-    const idLen = num(COMMA);
-    const idAt = skip(idLen);
-    const id = value.slice(idAt, p);
-    const metaLen = num(COMMA);
-    const metaAt = skip(metaLen);
+    readHeader(value, stream);
     let metadata: Record<string, unknown> | undefined;
     let data: unknown;
     if (payload !== 'none') {
-      if (metaLen > 0) metadata = parseMeta(value.slice(metaAt, p));
-      data = payload === 'parse' ? parsePayload(value, p, codec, name, type) : value.slice(p);
+      if (h.metaLen > 0) metadata = parseMeta(value.slice(h.metaAt, h.metaAt + h.metaLen));
+      data = payload === 'parse' ? parsePayload(value, p, codec, h.name, h.type) : value.slice(p);
     }
-    return { stream: name, version, position, type, id, timestamp, data, metadata, schemaVersion };
+    return { stream: h.name, version: h.version, position: h.position, type: h.type, id: h.id, timestamp: h.timestamp, data, metadata, schemaVersion: h.schemaVersion };
+  } finally {
+    s = '';
+  }
+}
+
+/**
+ * Decodes a format-3 value into a {@link JsonTextEvent}: the payload's stored JSON text as it is,
+ * one object per event (the server's catch-up path). Damage raises {@link CorruptionError}.
+ */
+export function decodeTextJson(value: string, stream: string | undefined): JsonTextEvent {
+  s = value;
+  try {
+    readHeader(value, stream);
+    const metadata = h.metaLen > 0 ? parseMeta(value.slice(h.metaAt, h.metaAt + h.metaLen)) : undefined;
+    return { stream: h.name, version: h.version, position: h.position, type: h.type, id: h.id, timestamp: h.timestamp, dataJson: value.slice(p), metadata, schemaVersion: h.schemaVersion };
   } finally {
     s = '';
   }
