@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { collect } from '@strand/core/testing';
 import { isStrandError, openLog, type RecordedEvent } from '@strand/core';
 import { ClassicLevel } from 'classic-level';
 import { unpack } from 'msgpackr';
-import { afterEach, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
+import { scratchDirs } from '../support/scratch.js';
 
 // A LevelDB log written by Strand with record format 2 (fixtures/make-format2-log.mjs, run with
 // the last Strand that wrote format 2 for JSON logs). Today's Strand reads it and keeps writing
@@ -14,24 +13,8 @@ import { afterEach, describe, it } from 'vitest';
 // format 3"), so its reads never sniff a value's format.
 const fixture = fileURLToPath(new URL('./fixtures/format2-log', import.meta.url));
 const T0 = 1_764_000_000_000;
-const dirs: string[] = [];
-
-async function copyOfFixture(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'strand-format2-'));
-  dirs.push(dir);
-  await cp(fixture, dir, { recursive: true });
-  return dir;
-}
-
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
+const scratch = scratchDirs('format2');
+const copyOfFixture = () => scratch.copyOf(fixture);
 
 const plain = (e: RecordedEvent) => ({ ...e });
 
@@ -40,23 +23,23 @@ describe('a store written by record format 2', () => {
     const log = await openLog({ path: await copyOfFixture() });
     try {
       assert.equal(log.position, 11);
-      assert.deepEqual((await all(log.readStream('orders/eu/o-1'))).map(plain), [
+      assert.deepEqual((await collect(log.readStream('orders/eu/o-1'))).map(plain), [
         { stream: 'orders/eu/o-1', version: 1, position: 1, type: 'OrderPlaced', id: '0b8f5a3e-2c1d-4e6f-9a7b-1c2d3e4f5a6b', timestamp: T0 + 1, data: { total: 42, items: ['a', 'b'] }, metadata: undefined, schemaVersion: undefined },
         { stream: 'orders/eu/o-1', version: 2, position: 2, type: 'OrderPaid', id: 'payment-1', timestamp: T0 + 1, data: { amount: 42 }, metadata: { user: 'ann', correlationId: 'c-1' }, schemaVersion: undefined },
         { stream: 'orders/eu/o-1', version: 3, position: 11, type: 'OrderShipped', id: 'ship-1', timestamp: T0 + 10, data: { carrier: 'x' }, metadata: undefined, schemaVersion: undefined },
       ]);
-      const [o2] = await all(log.readStream('orders/eu/o-2'));
+      const [o2] = await collect(log.readStream('orders/eu/o-2'));
       assert.deepEqual([o2!.id, o2!.schemaVersion, o2!.data], ['BDA5E3AC-9F1E-4B71-8C3F-2A4B5C6D7E8F', 2, { total: 7 }]);
-      const [o3] = await all(log.readStream('orders/us/o-3'));
+      const [o3] = await collect(log.readStream('orders/us/o-3'));
       assert.deepEqual([o3!.type, o3!.data], ['Ünïcödé', { note: 'naïve café ✓' }]);
-      assert.deepEqual((await all(log.readStream('accounts/a-1', { from: 3 }))).map((e) => [e.version, e.id, e.data]), [
+      assert.deepEqual((await collect(log.readStream('accounts/a-1', { from: 3 }))).map((e) => [e.version, e.id, e.data]), [
         [3, 'dep-3', { amount: 3 }],
         [4, 'dep-4', { amount: 4 }],
         [5, 'dep-5', { amount: 5 }],
       ]);
-      await assert.rejects(all(log.readStream('accounts/a-1')), (e) => isStrandError(e, 'STRAND_STREAM_TRUNCATED'));
-      await assert.rejects(all(log.readStream('tmp/t-1')), (e) => isStrandError(e, 'STRAND_STREAM_DELETED'));
-      assert.deepEqual((await all(log.readAll())).map((e) => [e.position, e.stream]), [
+      await assert.rejects(collect(log.readStream('accounts/a-1')), (e) => isStrandError(e, 'STRAND_STREAM_TRUNCATED'));
+      await assert.rejects(collect(log.readStream('tmp/t-1')), (e) => isStrandError(e, 'STRAND_STREAM_DELETED'));
+      assert.deepEqual((await collect(log.readAll())).map((e) => [e.position, e.stream]), [
         [1, 'orders/eu/o-1'],
         [2, 'orders/eu/o-1'],
         [3, 'orders/eu/o-2'],
@@ -84,7 +67,7 @@ describe('a store written by record format 2', () => {
       const r = await log.append('orders/eu/o-1', [{ type: 'OrderDelivered', data: { at: 'door' }, metadata: { user: 'bob' } }], { expectedVersion: 3 });
       assert.deepEqual([r.version, r.position], [4, 12]);
       await log.append('accounts/a-1', [{ type: 'Deposited', data: { amount: 6 }, id: 'dep-6' }], { expectedVersion: 5 });
-      assert.deepEqual((await all(log.readStream('orders/eu/o-1'))).map((e) => [e.version, e.type, e.data, e.metadata]), [
+      assert.deepEqual((await collect(log.readStream('orders/eu/o-1'))).map((e) => [e.version, e.type, e.data, e.metadata]), [
         [1, 'OrderPlaced', { total: 42, items: ['a', 'b'] }, undefined],
         [2, 'OrderPaid', { amount: 42 }, { user: 'ann', correlationId: 'c-1' }],
         [3, 'OrderShipped', { carrier: 'x' }, undefined],
@@ -107,8 +90,8 @@ describe('a store written by record format 2', () => {
     }
     const again = await openLog({ path: dir });
     try {
-      assert.deepEqual((await all(again.readAll())).map((e) => e.position), [3, 4, 7, 8, 9, 10, 12, 13]);
-      assert.deepEqual((await all(again.readStream('accounts/a-1', { from: 3 }))).map((e) => e.id), ['dep-3', 'dep-4', 'dep-5', 'dep-6']);
+      assert.deepEqual((await collect(again.readAll())).map((e) => e.position), [3, 4, 7, 8, 9, 10, 12, 13]);
+      assert.deepEqual((await collect(again.readStream('accounts/a-1', { from: 3 }))).map((e) => e.id), ['dep-3', 'dep-4', 'dep-5', 'dep-6']);
     } finally {
       await again.close();
     }

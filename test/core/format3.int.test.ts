@@ -1,31 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { collect } from '@strand/core/testing';
 import { isStrandError, jsonCodec, openLog, type PayloadCodec } from '@strand/core';
 import { ClassicLevel } from 'classic-level';
 import { unpack } from 'msgpackr';
-import { afterEach, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
+import { scratchDirs } from '../support/scratch.js';
 
 // Which record format a new log gets, and what a format-3 log holds on disk
 // (docs/design/0010-cpu-per-event.md, "Record format 3").
-const dirs: string[] = [];
-
-async function freshDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'strand-format3-'));
-  dirs.push(dir);
-  return dir;
-}
-
-afterEach(async () => {
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
+const freshDir = scratchDirs('format3').fresh;
 
 /** The log's format record and its first global and stream values, read raw. */
 async function onDisk(dir: string): Promise<{ format: number; codec: string; global: Buffer; stream: Buffer }> {
@@ -49,7 +32,7 @@ describe('record format 3', () => {
         { type: 'OrderPlaced', data: { total: 42, note: 'naïve \ud800 café' }, id: 'ïd-1', metadata: { user: 'änn' }, schemaVersion: 2 },
         { type: 'OrderPaid', data: null },
       ]);
-      const events = await all(log.readStream('orders/ü-1'));
+      const events = await collect(log.readStream('orders/ü-1'));
       assert.deepEqual(
         events.map((e) => [e.version, e.position, e.type, e.data, e.metadata, e.schemaVersion, e.timestamp]),
         [
@@ -58,7 +41,7 @@ describe('record format 3', () => {
         ],
       );
       assert.equal(events[0]!.id, 'ïd-1');
-      assert.deepEqual((await all(log.readAll())).map((e) => e.id), events.map((e) => e.id));
+      assert.deepEqual((await collect(log.readAll())).map((e) => e.id), events.map((e) => e.id));
       assert.deepEqual((await log.verify()).problems, []);
     } finally {
       await log.close();
@@ -77,7 +60,7 @@ describe('record format 3', () => {
     const log = await openLog({ path: dir, codec: 'msgpack' });
     try {
       await log.append('s-1', [{ type: 'T', data: { at: new Date(0) } }]);
-      assert.deepEqual((await all(log.readAll())).map((e) => e.data), [{ at: new Date(0) }]);
+      assert.deepEqual((await collect(log.readAll())).map((e) => e.data), [{ at: new Date(0) }]);
     } finally {
       await log.close();
     }
@@ -98,7 +81,7 @@ describe('record format 3', () => {
       assert.deepEqual([retry.idempotent, retry.version], [true, 1]);
       await again.append('s-1', [{ type: 'T', data: 2 }]);
       assert.deepEqual(await again.truncateBefore('s-1', 2), { truncatedBefore: 2, removed: 1 });
-      assert.deepEqual((await all(again.readAll())).map((e) => e.data), [2]);
+      assert.deepEqual((await collect(again.readAll())).map((e) => e.data), [2]);
       assert.deepEqual((await again.verify()).problems, []);
     } finally {
       await again.close();
