@@ -7,13 +7,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createClient, type Interceptor } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+import { createClient, } from '@connectrpc/connect';
 import { connect, type RemoteDelivery } from '@strand/client';
 import { isStrandError, type RecordedEvent } from '@strand/core';
 import { fromConnectError, groupsWire } from '@strand/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, tempDir } from './harness.js';
+import { cleanup, rawTransport, tempDir } from './harness.js';
 
 const bin = fileURLToPath(new URL('../../packages/cli/bin/strand.js', import.meta.url));
 const API_KEY = 'groups-e2e-key-0123456789abcdef';
@@ -120,11 +119,7 @@ describe('consumer group members through strand serve', () => {
 
   it('a member that stops heartbeating loses its leases to another member; its late ack is refused with a typed error', async () => {
     const { child, url } = await serve(tempDir(), '--group-session-timeout', '600');
-    const auth: Interceptor = (next) => (req) => {
-      req.header.set('authorization', `Bearer ${API_KEY}`);
-      return next(req);
-    };
-    const raw = createClient(groupsWire.ConsumerGroupService, createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth], useBinaryFormat: true }));
+    const raw = createClient(groupsWire.ConsumerGroupService, rawTransport(url, API_KEY, { useBinaryFormat: true }));
     const writer = connect({ url, apiKey: API_KEY });
     const other = connect({ url, apiKey: API_KEY });
     const abort = new AbortController();

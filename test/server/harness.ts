@@ -5,9 +5,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient, type Interceptor, type Transport } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import { connect, type ClientOptions, type StrandClient } from '@strand/client';
 import { EventLog } from '@strand/core';
 import { TenantManager } from '@strand/core/tenancy';
+import { wire } from '@strand/protocol';
 import { createServer, type ServerOptions, type StrandServer } from '@strand/server';
 import { ClassicLevel } from 'classic-level';
 import { MemoryLevel } from 'memory-level';
@@ -117,4 +120,18 @@ export function tenantServer(setup: (tenants: TenantManager) => Promise<void>): 
       return c;
     },
   };
+}
+
+/** A bare Connect transport to `url` with `apiKey` as its bearer: for tests that speak the protocol without `@strand/client`. */
+export function rawTransport(url: string, apiKey: string, options: { useBinaryFormat?: boolean } = {}): Transport {
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set('authorization', `Bearer ${apiKey}`);
+    return next(req);
+  };
+  return createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth], ...options });
+}
+
+/** The event store service over {@link rawTransport}. */
+export function rawClient(url: string, apiKey: string) {
+  return createClient(wire.EventStoreService, rawTransport(url, apiKey));
 }

@@ -1,25 +1,11 @@
-/**
- * Graceful shutdown through the server's shutdown registry (docs/design/0013-server.md,
- * "Shutdown"): streaming calls end at once (a subscription with its resume cursor, the SSE tail),
- * unary calls in flight finish, and the shutdown keeps no listener per call.
- */
-import { createClient, type Interceptor } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+
 import { events } from '@strand/core/testing';
-import { fromConnectError, wire } from '@strand/protocol';
+import { fromConnectError, } from '@strand/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Shutdown } from '../../packages/server/src/shutdown.js';
-import { cleanup, startServer } from './harness.js';
+import { cleanup, rawClient, startServer } from './harness.js';
 
 afterAll(cleanup);
-
-function rawClient(url: string, apiKey: string) {
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${apiKey}`);
-    return next(req);
-  };
-  return createClient(wire.EventStoreService, createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth] }));
-}
 
 describe('shutdown', () => {
   it('ends subscriptions with their resume cursor and the tail, and lets unary calls in flight finish', async () => {

@@ -1,28 +1,14 @@
-/**
- * Subscriptions over the network: credits bound what the server sends, a subscriber that holds
- * events back is ended with a resume cursor, a server restart is survived without gap or
- * duplicate, and every limit answers with its typed error.
- */
-import { createClient, type Interceptor } from '@connectrpc/connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
+
 import { connect } from '@strand/client';
 import { EventLog, type RecordedEvent } from '@strand/core';
 import { collect, errorCode, events } from '@strand/core/testing';
-import { fromConnectError, wire } from '@strand/protocol';
+import { fromConnectError, } from '@strand/protocol';
 import { createServer } from '@strand/server';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, startServer, tempDir } from './harness.js';
+import { cleanup, rawClient, startServer, tempDir } from './harness.js';
 
 afterAll(cleanup);
-
-function rawClient(url: string, apiKey: string) {
-  const auth: Interceptor = (next) => (req) => {
-    req.header.set('authorization', `Bearer ${apiKey}`);
-    return next(req);
-  };
-  return createClient(wire.EventStoreService, createConnectTransport({ baseUrl: url, httpVersion: '2', interceptors: [auth] }));
-}
 
 describe('subscriptions', () => {
   it('sends no more than the credits granted, then ends a stalled subscriber with its resume cursor', async () => {
