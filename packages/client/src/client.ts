@@ -48,6 +48,7 @@ import { RemoteSnapshots } from './snapshots.js';
 import { AppendBatcher, type RemoteAppendOptions, type Rpc, withIds } from './append-batch.js';
 import { BatchedEvents, SharedEvents } from './batches.js';
 import type { ClientOptions, ReconnectOptions } from './options.js';
+import { leanTransport } from './unary-transport.js';
 import { bearer, isHeaderSafeKey, parseServerUrl, SESSION_PINGS, STREAM_WINDOW, WideSessionManager } from './transport.js';
 
 /**
@@ -121,7 +122,12 @@ export class StrandClient implements EventStore {
     const transportOptions = { baseUrl, httpVersion: '2' as const, sessionManager: this.sessions, interceptors: [bearer(apiKey)], readMaxBytes: 64 * 1024 * 1024,
       ...(options.compression === true ? {} : { acceptCompression: [] }),
     };
-    const transport = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport({ ...transportOptions, useBinaryFormat: true });
+    const connectEs = options.protocol === 'grpc' ? createGrpcTransport(transportOptions) : createConnectTransport({ ...transportOptions, useBinaryFormat: true });
+    // Connect binary unary calls without compression skip connect-es's per-call machinery (unary-transport.ts).
+    const transport =
+      options.protocol === 'grpc' || options.compression === true
+        ? connectEs
+        : leanTransport({ baseUrl, sessions: this.sessions, apiKey, readMaxBytes: transportOptions.readMaxBytes, fallback: connectEs });
     this.rpc = createClient(wire.EventStoreService, transport);
     this.appends = new AppendBatcher(this.rpc, (fn, retry) => this.call(fn, retry));
     this.subscribeRpc = createClient(SubscribeService, transport);

@@ -18,6 +18,11 @@ export interface CallInfo {
   readonly connection: ConnectionId;
   /** Ends the call's transport stream. */
   readonly kill: () => void;
+  /**
+   * The request's `Authorization` header as the HTTP layer read it, so a call does not build
+   * connect-es's `Headers` copy of every header to find it (absent: read `ctx.requestHeader`).
+   */
+  readonly authorization?: string | undefined;
 }
 
 /** Context key under which the HTTP layer puts the {@link CallInfo}. */
@@ -56,8 +61,9 @@ export function callPlumbing(deps: CallDeps): {
 } {
   const { auth, connections, limits } = deps;
   const begin = (ctx: HandlerContext): { scope: Scope; end: () => void } => {
-    const scope = auth.authenticate(bearer(ctx.requestHeader.get('authorization')));
-    const end = connections.enter(scope.tenant, callInfo(ctx).connection);
+    const info = callInfo(ctx);
+    const scope = auth.authenticate(bearer('authorization' in info ? info.authorization : ctx.requestHeader.get('authorization')));
+    const end = connections.enter(scope.tenant, info.connection);
     return { scope, end };
   };
   function unary<I, O>(fn: ScopedHandler<I, O>): (req: I, ctx: HandlerContext) => Promise<O> {

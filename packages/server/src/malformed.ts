@@ -15,7 +15,8 @@ import { toConnectError } from '@strand/protocol';
 
 const PARSE = /^parse binary: /;
 
-function malformed(message: string): ConnectError {
+/** The INVALID_ARGUMENT error of a body that does not parse (`message`: connect-es's "parse binary: ..."). */
+export function malformedBody(message: string): ConnectError {
   return toConnectError(new InvalidArgumentError(`Malformed request: the body is not a valid protobuf message of this method (${message.replace(PARSE, '').slice(0, 200)}).`));
 }
 
@@ -23,7 +24,7 @@ async function rewrite(res: UniversalServerResponse): Promise<UniversalServerRes
   // gRPC and gRPC-Web: the status in (trailers-only) headers or the trailer.
   for (const h of [res.header, res.trailer]) {
     if (h?.get('grpc-status') === String(Code.Internal) && PARSE.test(decodeURIComponent(h.get('grpc-message') ?? ''))) {
-      const e = malformed(decodeURIComponent(h.get('grpc-message') ?? ''));
+      const e = malformedBody(decodeURIComponent(h.get('grpc-message') ?? ''));
       h.set('grpc-status', String(Code.InvalidArgument));
       h.set('grpc-message', encodeURIComponent(e.rawMessage));
     }
@@ -38,7 +39,7 @@ async function rewrite(res: UniversalServerResponse): Promise<UniversalServerRes
     parsed = undefined;
   }
   if (parsed?.code !== 'internal' || !PARSE.test(parsed.message ?? '')) return { ...res, body: createAsyncIterable([bytes]) };
-  const body = errorToJsonBytes(malformed(parsed.message ?? ''), {});
+  const body = errorToJsonBytes(malformedBody(parsed.message ?? ''), {});
   const header = new Headers(res.header);
   header.set('content-length', String(body.byteLength));
   return { ...res, status: 400, header, body: createAsyncIterable([body]) };

@@ -35,15 +35,18 @@ export class ServerMetrics {
     this.info.set({ version: SERVER_VERSION }, 1);
   }
 
-  /** A Connect interceptor that counts and times every call. */
+  /** Counts a call of `method` that ended with `code` and times it from `start` (`process.hrtime.bigint()`). */
+  observe(method: string, code: string, start: bigint): void {
+    this.requests.inc({ method, code });
+    this.latency.observe({ method }, Number(process.hrtime.bigint() - start) / 1e9);
+  }
+
+  /** A Connect interceptor that counts and times every call (the lean unary path calls {@link ServerMetrics.observe}). */
   interceptor(): Interceptor {
     return (next) => async (req) => {
       const method = req.method.name;
       const start = process.hrtime.bigint();
-      const done = (code: string) => {
-        this.requests.inc({ method, code });
-        this.latency.observe({ method }, Number(process.hrtime.bigint() - start) / 1e9);
-      };
+      const done = (code: string) => this.observe(method, code, start);
       try {
         const res = await next(req);
         if (!res.stream) {

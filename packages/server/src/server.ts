@@ -26,6 +26,7 @@ import { registerSchemaService } from './schemas.js';
 import { endStreamsOnShutdown, Shutdown } from './shutdown.js';
 import { registerSnapshotService } from './snapshots.js';
 import { registerInfoService } from './info.js';
+import { LeanUnary } from './unary.js';
 import { registerEventStoreService, type WaitForProjections } from './service.js';
 import { Subscriptions } from './subscriptions.js';
 import { sendError, serveTail } from './tail.js';
@@ -128,6 +129,7 @@ export class StrandServer {
   private readonly subscriptions = new Subscriptions();
   private readonly groupHost: GroupHost;
   private readonly shutdown = new Shutdown();
+  private readonly lean: LeanUnary;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
   private readonly listener: net.Server;
@@ -159,8 +161,12 @@ export class StrandServer {
     }
 
     this.groupHost = new GroupHost(options.groups);
+    const contextValues = (req: HttpRequest) => createContextValues().set(callInfoKey, { connection: connectionOf(req), kill: () => kill(req), authorization: req.headers.authorization });
+    this.lean = new LeanUnary({ readMaxBytes: this.limits.requestBytes, metrics: this.metrics, contextValues });
     const rpc = connectNodeAdapter({
-      routes: (router) => {
+      routes: (connectRouter) => {
+        // Every unary implementation is also recorded for the lean path (unary.ts).
+        const router = this.lean.recording(connectRouter);
         registerEventStoreService(router, {
           auth: this.auth,
           connections: this.connections,
@@ -184,7 +190,7 @@ export class StrandServer {
       },
       readMaxBytes: this.limits.requestBytes,
       interceptors: [this.metrics.interceptor()],
-      contextValues: (req) => createContextValues().set(callInfoKey, { connection: connectionOf(req), kill: () => kill(req) }),
+      contextValues,
     });
     const handler = (req: HttpRequest, res: HttpResponse) => this.route(req, res, rpc);
     if (options.tls !== undefined) {
@@ -250,9 +256,11 @@ export class StrandServer {
       if (path === prefix || path.startsWith(`${prefix}/`)) return void serve(req, res);
     }
     if (this.shutdown.aborted) {
-      (res as ServerResponse).writeHead(503, { connection: 'close' });
+      // `connection` is an HTTP/1.1 header (HTTP/2 refuses it with a warning).
+      (res as ServerResponse).writeHead(503, 'stream' in req ? {} : { connection: 'close' });
       return void res.end();
     }
+    if (this.lean.serve(req, res)) return;
     rpc(req, res);
   }
 
@@ -309,6 +317,11 @@ export class StrandServer {
   get port(): number {
     if (this.address === undefined) throw new InvalidArgumentError('The server is not listening; call listen() first.');
     return this.address.port;
+  }
+
+  /** @internal Unary calls served by the lean path (unary.ts) so far, not by connect-es. */
+  get leanUnaryCalls(): number {
+    return this.lean.served;
   }
 
   /** Subscriptions open now. */
