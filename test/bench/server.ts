@@ -66,6 +66,7 @@ async function appends(ctx: BenchContext): Promise<Figure[]> {
   const local: number[] = [];
   const remoteP50: number[] = [];
   const localP50: number[] = [];
+  const esP50: number[] = [];
   await repeat(ctx.runs, async () => {
     const s = await serve(ctx, 'server-append');
     const client = connect({ url: s.url, apiKey: API_KEY });
@@ -75,6 +76,14 @@ async function appends(ctx: BenchContext): Promise<Figure[]> {
     for (let i = 0; i < seq; i++) lat.push(await timeMs(() => client.append(`seq/s-${i % 200}`, one(i))));
     remoteP50.push(percentile(lat, 50));
     await client.close();
+    // The same through connect-es on both sides: a client that accepts compression is served by
+    // connect-es, and sends through it (docs/design/0013-server.md, "The lean unary path").
+    const viaEs = connect({ url: s.url, apiKey: API_KEY, compression: true });
+    await viaEs.append('warm/up', one(0));
+    const esLat: number[] = [];
+    for (let i = 0; i < seq; i++) esLat.push(await timeMs(() => viaEs.append(`seq/s-${i % 200}`, one(i))));
+    esP50.push(percentile(esLat, 50));
+    await viaEs.close();
     await s.stop();
     const log = await openLog({ path: await ctx.tmpdir('server-append-local') });
     local.push((n / (await pool(n, 64, (i) => log.append(stream(i), one(i))))) * 1000);
@@ -98,6 +107,13 @@ async function appends(ctx: BenchContext): Promise<Figure[]> {
       unit: 'ms',
       reference: { name: 'in-process log, same workload', value: median(localP50) },
       note: `${seq} sequential 1-event durable appends over loopback`,
+    },
+    {
+      id: 'server.append.connect_es.p50_ms',
+      value: median(esP50),
+      unit: 'ms',
+      reference: { name: 'in-process log, same workload', value: median(localP50) },
+      note: `as server.append.p50_ms, through connect-es on both sides instead of the lean unary path`,
     },
   ];
 }

@@ -41,6 +41,8 @@ export interface ClientOptions {
   /**
    * Accept gzip-compressed responses (large reads over a slow network). Default false: on a LAN
    * or loopback compressing every response costs the server more CPU than the bytes it saves.
+   * With it, unary calls also go through connect-es on both sides instead of the lean unary path
+   * (docs/design/0013-server.md, "The lean unary path").
    */
   compression?: boolean;
 }

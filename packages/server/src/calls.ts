@@ -37,11 +37,20 @@ export function callInfo(ctx: HandlerContext): CallInfo {
 
 /** Races `p` against the call's deadline: `STRAND_TIMEOUT` when it passes (the work itself may still finish). */
 export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError('the request to finish', ms)), ms);
+  // One promise and one timer per call (not Promise.race over a second promise and a finally).
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new TimeoutError('the request to finish', ms)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
   });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** What the call plumbing needs from the server. */

@@ -35,13 +35,13 @@ export class ServerMetrics {
     this.info.set({ version: SERVER_VERSION }, 1);
   }
 
-  /** Counts a call of `method` that ended with `code` and times it from `start` (`process.hrtime.bigint()`). */
+  /** Counts and times one call that began at `start` (`process.hrtime.bigint()`) and ended with `code`. */
   observe(method: string, code: string, start: bigint): void {
     this.requests.inc({ method, code });
     this.latency.observe({ method }, Number(process.hrtime.bigint() - start) / 1e9);
   }
 
-  /** A Connect interceptor that counts and times every call (the lean unary path calls {@link ServerMetrics.observe}). */
+  /** A Connect interceptor that counts and times every call. */
   interceptor(): Interceptor {
     return (next) => async (req) => {
       const method = req.method.name;
