@@ -86,7 +86,22 @@ function dataText(e: RecordedEvent | JsonTextEvent): string {
   return e.data === undefined ? '' : (JSON.stringify(e.data) ?? '');
 }
 
-function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Array {
+/** An event's fields as they go on the wire, with their sizes: measured once, then written. */
+interface Measured {
+  readonly e: RecordedEvent | JsonTextEvent;
+  readonly data: string;
+  readonly metadata: string;
+  readonly streamLen: number;
+  readonly typeLen: number;
+  readonly idLen: number;
+  readonly dataLen: number;
+  readonly metaLen: number;
+  readonly schemaVersion: number;
+  /** Bytes of the encoded event (without a length in front). */
+  readonly size: number;
+}
+
+function measure(e: RecordedEvent | JsonTextEvent): Measured {
   const data = dataText(e);
   const metadata = e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
   const streamLen = Buffer.byteLength(e.stream);
@@ -105,15 +120,20 @@ function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Arra
   if (dataLen > 0) size += 1 + varintSize(dataLen) + dataLen;
   if (metaLen > 0) size += 1 + varintSize(metaLen) + metaLen;
   if (schemaVersion !== 0) size += 1 + varintSize(schemaVersion);
-  const buf = Buffer.allocUnsafe(delimited ? varintSize(size) + size : size);
-  let pos = delimited ? writeVarint(buf, 0, size) : 0;
-  const str = (field: number, s: string, len: number) => {
-    if (len === 0) return;
-    buf[pos++] = tag(field, LEN);
-    pos = writeVarint(buf, pos, len);
-    pos += buf.write(s, pos, len);
-  };
-  str(STREAM, e.stream, streamLen);
+  return { e, data, metadata, streamLen, typeLen, idLen, dataLen, metaLen, schemaVersion, size };
+}
+
+function writeString(buf: Buffer, pos: number, field: number, s: string, len: number): number {
+  if (len === 0) return pos;
+  buf[pos++] = tag(field, LEN);
+  pos = writeVarint(buf, pos, len);
+  return pos + buf.write(s, pos, len);
+}
+
+/** Writes a measured event's fields at `pos` (fields in number order, defaults left out); returns the end. */
+function writeEvent(buf: Buffer, pos: number, m: Measured): number {
+  const { e } = m;
+  pos = writeString(buf, pos, STREAM, e.stream, m.streamLen);
   if (e.version !== 0) {
     buf[pos++] = tag(VERSION, VARINT);
     pos = writeVarint(buf, pos, e.version);
@@ -122,17 +142,70 @@ function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Arra
     buf[pos++] = tag(POSITION, VARINT);
     pos = writeVarint(buf, pos, e.position);
   }
-  str(TYPE, e.type, typeLen);
-  str(ID, e.id, idLen);
+  pos = writeString(buf, pos, TYPE, e.type, m.typeLen);
+  pos = writeString(buf, pos, ID, e.id, m.idLen);
   if (e.timestamp !== 0) {
     buf[pos++] = tag(TIMESTAMP, VARINT);
     pos = e.timestamp < 0 ? writeNegative(buf, pos, e.timestamp) : writeVarint(buf, pos, e.timestamp);
   }
-  str(DATA, data, dataLen);
-  str(METADATA, metadata, metaLen);
-  if (schemaVersion !== 0) {
+  pos = writeString(buf, pos, DATA, m.data, m.dataLen);
+  pos = writeString(buf, pos, METADATA, m.metadata, m.metaLen);
+  if (m.schemaVersion !== 0) {
     buf[pos++] = tag(SCHEMA_VERSION, VARINT);
-    pos = writeVarint(buf, pos, schemaVersion);
+    pos = writeVarint(buf, pos, m.schemaVersion);
+  }
+  return pos;
+}
+
+function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Array {
+  const m = measure(e);
+  const buf = Buffer.allocUnsafe(delimited ? varintSize(m.size) + m.size : m.size);
+  writeEvent(buf, delimited ? writeVarint(buf, 0, m.size) : 0, m);
+  return buf;
+}
+
+// strand.v1.SubscribeResponse: `EventBatch events = 2` (in the oneof); EventBatch: `repeated RecordedEvent events = 1`.
+const RESPONSE_EVENTS = 2;
+const BATCH_EVENTS = 1;
+
+/**
+ * A `strand.v1.SubscribeResponse` holding an `EventBatch` of `events`, in protobuf binary after
+ * `headroom` bytes left to the caller (a Connect envelope's five): exactly what
+ * `toBinary(SubscribeResponseSchema, { message: { case: 'events', value: { events: events.map(toWireEvent) } } })`
+ * writes, in one buffer and one pass over each event, without a message object, its bigints or a
+ * chunk per field. `encoded` may hand over an event's bytes made before
+ * ({@link encodeEventDelimited}: a live event shared by many subscribers is encoded once); they are
+ * copied as they are. Design: docs/design/0013-server.md, "Event encoding".
+ */
+export function encodeEventsResponse(events: readonly (RecordedEvent | JsonTextEvent)[], headroom = 0, encoded?: (e: RecordedEvent | JsonTextEvent) => Uint8Array | undefined): Buffer {
+  const parts = new Array<Measured | Uint8Array>(events.length);
+  let batchSize = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const bytes = encoded?.(e);
+    if (bytes !== undefined) {
+      parts[i] = bytes;
+      batchSize += 1 + bytes.length;
+    } else {
+      const m = measure(e);
+      parts[i] = m;
+      batchSize += 1 + varintSize(m.size) + m.size;
+    }
+  }
+  const buf = Buffer.allocUnsafe(headroom + 1 + varintSize(batchSize) + batchSize);
+  let pos = headroom;
+  buf[pos++] = tag(RESPONSE_EVENTS, LEN);
+  pos = writeVarint(buf, pos, batchSize);
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!;
+    buf[pos++] = tag(BATCH_EVENTS, LEN);
+    if (p instanceof Uint8Array) {
+      buf.set(p, pos);
+      pos += p.length;
+    } else {
+      pos = writeVarint(buf, pos, p.size);
+      pos = writeEvent(buf, pos, p);
+    }
   }
   return buf;
 }

@@ -4,8 +4,8 @@ import type { JsonTextEvent, RecordedEvent } from '@strand/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromWireEvent, toWireEvent } from './convert.js';
-import { decodeEvent, encodeEvent, encodeEventDelimited } from './event-codec.js';
-import { EventBatchEncodedSchema, EventBatchSchema, RecordedEventSchema } from './gen/strand/v1/store_pb.js';
+import { decodeEvent, encodeEvent, encodeEventDelimited, encodeEventsResponse } from './event-codec.js';
+import { EventBatchEncodedSchema, EventBatchSchema, RecordedEventSchema, SubscribeResponseSchema } from './gen/strand/v1/store_pb.js';
 
 // The hand-written codec must give and take exactly the generated code's bytes: the client reads
 // them with either, and other languages read them with their own generated code.
@@ -23,6 +23,11 @@ const event: fc.Arbitrary<RecordedEvent> = fc.record({
   metadata: fc.option(fc.dictionary(fc.string(), fc.jsonValue().map((v) => JSON.parse(JSON.stringify(v)) as unknown)), { nil: undefined }),
   schemaVersion: fc.option(fc.integer({ min: 1, max: 2 ** 32 - 1 }), { nil: undefined }),
 });
+
+function jsonText(e: RecordedEvent): JsonTextEvent {
+  const { data, ...rest } = e;
+  return { ...rest, dataJson: data === undefined ? '' : JSON.stringify(data) };
+}
 
 describe('event codec', () => {
   it('encodes exactly the bytes of the generated writer', () => {
@@ -87,6 +92,20 @@ describe('event codec', () => {
         const expected = events.map((e) => fromWireEvent(toWireEvent(e)));
         expect(fromBinary(EventBatchSchema, batch).events.map(fromWireEvent)).toEqual(expected);
         expect(fromBinary(EventBatchEncodedSchema, batch).events.map(decodeEvent)).toEqual(expected);
+      }),
+    );
+  });
+
+  it('writes a SubscribeResponse of events exactly as the generated writer does, after the headroom asked for', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(event, fc.boolean(), fc.boolean()), { maxLength: 30 }), fc.nat({ max: 8 }), (items, headroom) => {
+        // Some events as JSON text (followJson), some with their bytes made before (a live event shared by subscribers).
+        const events = items.map(([e, asText]) => (asText ? jsonText(e) : e));
+        const made = new Map(items.map(([e, , before], i) => [events[i]!, before ? encodeEventDelimited(e) : undefined]));
+        const out = encodeEventsResponse(events, headroom, (e) => made.get(e));
+        const expected = toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { message: { case: 'events', value: { events: events.map(toWireEvent) } } }));
+        expect(out.length).toBe(headroom + expected.length);
+        expect(out.subarray(headroom).equals(Buffer.from(expected))).toBe(true);
       }),
     );
   });

@@ -21,7 +21,7 @@ export {
   toWireProjectionStatus,
 } from './convert.js';
 export type { ProjectionParkedInfo, ProjectionStatusInfo } from './convert.js';
-export { decodeEvent, encodeEvent, encodeEventDelimited, peekPosition } from './event-codec.js';
+export { decodeEvent, encodeEvent, encodeEventDelimited, encodeEventsResponse, peekPosition } from './event-codec.js';
 export {
   connectCodeOf,
   fromConnectError,

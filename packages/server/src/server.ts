@@ -20,6 +20,7 @@ import { GroupHost, type HostedGroupOptions, registerGroupService } from './grou
 import { ServerMetrics } from './metrics.js';
 import { registerAdminService } from './admin.js';
 import { callInfoKey } from './calls.js';
+import { ConnectSubscribe } from './connect-subscribe.js';
 import { invalidArgumentOnMalformedBody } from './malformed.js';
 import { type HostedProjections, registerProjectionService, waitForHosted } from './projections.js';
 import { registerSchemaService } from './schemas.js';
@@ -127,6 +128,7 @@ export class StrandServer {
   private readonly auth: Authenticator;
   private readonly connections: Connections;
   private readonly subscriptions = new Subscriptions();
+  private readonly leanSubscribe: ConnectSubscribe;
   private readonly groupHost: GroupHost;
   private readonly shutdown = new Shutdown();
   private readonly lean: LeanUnary;
@@ -163,6 +165,14 @@ export class StrandServer {
     this.groupHost = new GroupHost(options.groups);
     const contextValues = (req: HttpRequest) => createContextValues().set(callInfoKey, { connection: connectionOf(req), kill: () => kill(req), authorization: req.headers.authorization });
     this.lean = new LeanUnary({ readMaxBytes: this.limits.requestBytes, metrics: this.metrics, contextValues });
+    this.leanSubscribe = new ConnectSubscribe({
+      auth: this.auth,
+      connections: this.connections,
+      subscriptions: this.subscriptions,
+      limits: this.limits,
+      shutdown: this.shutdown,
+      metrics: this.metrics,
+    });
     const rpc = connectNodeAdapter({
       routes: (connectRouter) => {
         // Every unary implementation is also recorded for the lean path (unary.ts).
@@ -260,6 +270,8 @@ export class StrandServer {
       (res as ServerResponse).writeHead(503, 'stream' in req ? {} : { connection: 'close' });
       return void res.end();
     }
+    // Subscribe in Connect binary, uncompressed (@strand/client): framed here, not by connect-es (0013, "Idle subscriptions").
+    if (this.leanSubscribe.accepts(req, path)) return void this.leanSubscribe.serve(req, res, connectionOf(req), () => kill(req));
     if (this.lean.serve(req, res)) return;
     rpc(req, res);
   }

@@ -148,8 +148,8 @@ export function registerEventStoreService(router: ConnectRouter, deps: ServiceDe
         closeStream = connections.openStream(info.connection);
         // application/connect+proto, application/grpc(+proto), application/grpc-web(+proto): binary.
         const binary = !/json/i.test(ctx.requestHeader.get('content-type') ?? '');
-        const sc: SubscriptionContext = { limits, shutdown: deps.shutdown, kill: info.kill, binary };
-        yield* deps.subscriptions.run(call.scope, req, ctx.signal, sc);
+        const sc: SubscriptionContext = { limits, shutdown: deps.shutdown, kill: info.kill };
+        yield* deps.subscriptions.messages(call.scope, req, ctx.signal, sc, binary);
       } catch (error) {
         throw toConnectError(error);
       } finally {
