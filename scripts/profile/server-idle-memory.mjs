@@ -2,8 +2,10 @@
 // `count` idle subscriptions opened through @strand/client (1,000 per connection), then the
 // child's heap and RSS after a full GC, beside the same child before any subscription.
 //
-//   npm run build && node scripts/profile/server-idle-memory.mjs [--count 5000] [--snapshot FILE]
+//   npm run build && node scripts/profile/server-idle-memory.mjs [--count 5000] [--snapshot FILE] [--connect-es]
 //
+// --connect-es serves every Subscribe through connect-es (the server's lean path for the Connect
+// binary protocol is switched off in the child), for the before/after of that path.
 // --snapshot writes a heap snapshot of the server with the subscriptions open (open it in Chrome
 // DevTools, Memory tab, "Statistics" / "Summary" by constructor). Findings: docs/design/0013-server.md,
 // "Idle subscriptions".
@@ -12,13 +14,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '../../packages/client/dist/index.js';
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '5000' }, snapshot: { type: 'string' }, child: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { count: { type: 'string', default: '5000' }, snapshot: { type: 'string' }, child: { type: 'boolean' }, 'connect-es': { type: 'boolean' } } });
 const KEY = 'profile-server-key-0123456789abcdef';
 
 if (values.child) {
   const { openLog } = await import('../../packages/core/dist/index.js');
   const { createServer } = await import('../../packages/server/dist/index.js');
   const v8 = await import('node:v8');
+  if (values['connect-es']) {
+    const { ConnectSubscribe } = await import('../../packages/server/dist/connect-subscribe.js');
+    ConnectSubscribe.prototype.accepts = () => false;
+  }
   const server = createServer({ log: await openLog({ memory: true }), apiKeys: [KEY], ownsStore: true, limits: { heartbeatMs: 60_000 } });
   const url = await server.listen();
   const usage = () => {
@@ -39,7 +45,7 @@ if (values.child) {
   process.send({ type: 'url', url });
 } else {
   const count = Number(values.count);
-  const child = fork(fileURLToPath(import.meta.url), ['--child'], { execArgv: ['--expose-gc'] });
+  const child = fork(fileURLToPath(import.meta.url), ['--child', ...(values['connect-es'] ? ['--connect-es'] : [])], { execArgv: ['--expose-gc'] });
   const ask = (type, extra = {}) =>
     new Promise((resolve) => {
       const on = (m) => {

@@ -13,8 +13,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { createClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
 import { connect, type StrandClient } from '@strand/client';
 import { type EventInput, type EventLog, openLog } from '@strand/core';
+import { wire } from '@strand/protocol';
 import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, repeat, timeMs } from './figure.js';
 
 // Compiled to test/dist/bench: the CLI is three levels up.
@@ -259,55 +262,87 @@ async function fanout(ctx: BenchContext): Promise<Figure[]> {
   ];
 }
 
-/** Server RSS with 10,000 open idle subscriptions, beside the same server with none. */
-async function idle(ctx: BenchContext): Promise<Figure[]> {
-  const count = Math.max(1_000, Math.round(10_000 * ctx.scale));
+/** Asks a server how many subscriptions it has open (from its metrics). */
+async function openSubscriptions(url: string): Promise<number> {
+  // A busy client can leave its keep-alive connection idle past the server's keep-alive timeout
+  // (the request then meets a closing socket): the caller asks again.
+  try {
+    const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    return Number(/strand_server_subscriptions_open (\d+)/.exec(await res.text())?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * One server child with `count` open idle subscriptions: its RSS before any and with them open.
+ * `via: 'client'` subscribes with @strand/client (Connect binary, uncompressed: the server's lean
+ * path); `via: 'connect-es'` with a bare Connect transport that accepts gzip, which the server
+ * serves through connect-es (as it does gRPC, gRPC-Web and JSON).
+ */
+async function idleRun(ctx: BenchContext, count: number, via: 'client' | 'connect-es'): Promise<{ before: number; after: number }> {
   const perConnection = 1_000;
   const s = await serve(ctx, 'server-idle', ['--heartbeat', '60000']);
   const warm = connect({ url: s.url, apiKey: API_KEY });
   await warm.append('idle/warm', one(0));
   await new Promise((r) => setTimeout(r, 500));
   const before = rssMb(s.child.pid!);
-  const clients = Array.from({ length: Math.ceil(count / perConnection) }, () => connect({ url: s.url, apiKey: API_KEY, heartbeatMs: 60_000 }));
+  const connections = Math.ceil(count / perConnection);
+  const clients = via === 'client' ? Array.from({ length: connections }, () => connect({ url: s.url, apiKey: API_KEY, heartbeatMs: 60_000 })) : [];
+  const auth: Interceptor = (next) => (req) => {
+    req.header.set('authorization', `Bearer ${API_KEY}`);
+    return next(req);
+  };
+  const raw = via === 'connect-es' ? Array.from({ length: connections }, () => createClient(wire.EventStoreService, createConnectTransport({ baseUrl: s.url, httpVersion: '2', interceptors: [auth] }))) : [];
   const aborts: AbortController[] = [];
-  const iterators: AsyncIterator<unknown>[] = [];
   const pending: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const abort = new AbortController();
     aborts.push(abort);
-    const it = clients[Math.floor(i / perConnection)]!.follow(`idle/s-${i}`, { from: 'end', signal: abort.signal })[Symbol.asyncIterator]();
-    iterators.push(it);
-    pending.push(it.next());
+    const c = Math.floor(i / perConnection);
+    const it =
+      via === 'client'
+        ? clients[c]!.follow(`idle/s-${i}`, { from: 'end', signal: abort.signal })[Symbol.asyncIterator]()
+        : raw[c]!.subscribe({ pattern: `idle/s-${i}`, fromEnd: true, credits: 1024, heartbeatMs: 60_000 }, { signal: abort.signal })[Symbol.asyncIterator]();
+    pending.push(it.next().catch(() => undefined));
   }
   // Every subscription is open once the server counts it.
-  // A busy client can leave its keep-alive connection idle past the server's keep-alive timeout
-  // (the request then meets a closing socket): ask again.
-  const metrics = async () => {
-    try {
-      const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${API_KEY}` } });
-      return Number(/strand_server_subscriptions_open (\d+)/.exec(await res.text())?.[1] ?? 0);
-    } catch {
-      return 0;
-    }
-  };
   const deadline = Date.now() + 120_000;
-  while ((await metrics()) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-  const open = await metrics();
-  if (typeof global.gc === 'function') global.gc();
+  while ((await openSubscriptions(s.url)) < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+  const open = await openSubscriptions(s.url);
   await new Promise((r) => setTimeout(r, 1000));
   const after = rssMb(s.child.pid!);
   for (const a of aborts) a.abort();
   await Promise.allSettled(pending);
   for (const c of [...clients, warm]) await c.close();
   await s.stop();
-  if (open < count) throw new Error(`only ${open} of ${count} subscriptions opened`);
+  if (open < count) throw new Error(`only ${open} of ${count} subscriptions opened (${via})`);
+  return { before, after };
+}
+
+/**
+ * Server RSS with 10,000 open idle subscriptions, beside the same server with none: through
+ * @strand/client (the lean Connect path) and, in the same run, through connect-es.
+ */
+async function idle(ctx: BenchContext): Promise<Figure[]> {
+  const count = Math.max(1_000, Math.round(10_000 * ctx.scale));
+  const lean = await idleRun(ctx, count, 'client');
+  const es = await idleRun(ctx, count, 'connect-es');
+  const kb = (r: { before: number; after: number }) => (((r.after - r.before) * 1024) / count).toFixed(1);
   return [
     {
       id: 'server.idle_subscriptions.rss_mb',
-      value: after,
+      value: lean.after,
       unit: 'MB',
-      reference: { name: 'the same server with no subscription', value: before },
-      note: `${count} open idle subscriptions (${perConnection} per HTTP/2 connection), server process RSS`,
+      reference: { name: 'the same server with no subscription', value: lean.before },
+      note: `${count} open idle subscriptions from @strand/client (Connect binary: the server's lean path; 1,000 per HTTP/2 connection), server process RSS: ${kb(lean)} KB each; through connect-es in the same run ${kb(es)} KB each (server.idle_subscriptions.connect_es.rss_mb)`,
+    },
+    {
+      id: 'server.idle_subscriptions.connect_es.rss_mb',
+      value: es.after,
+      unit: 'MB',
+      reference: { name: 'the same server with no subscription', value: es.before },
+      note: `${count} open idle subscriptions served by connect-es (Connect binary accepting gzip, as gRPC, gRPC-Web and JSON are), server process RSS: ${kb(es)} KB each`,
     },
   ];
 }

@@ -145,7 +145,7 @@ describe('lean Subscribe path', () => {
             expect(b).toEqual(a);
             expect(c).toEqual(a);
             if (matching === undefined) {
-              expect(a.error).toMatchObject({ code: Code.InvalidArgument, detail: { code: 'STRAND_INVALID_ARGUMENT' } });
+              expect(a.error).toMatchObject({ code: Code.InvalidArgument, detail: { code: 'STRAND_INVALID_PATTERN' } });
               return;
             }
             const delivered = matching.slice(0, Math.min(credits, matching.length));
