@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, appends: { type: 'string', default: '2000' }, block: { type: 'string', default: '50' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, appends: { type: 'string', default: '2000' }, block: { type: 'string', default: '50' }, 'replay-gap-ms': { type: 'string', default: '0' } } });
+const replayGap = Number(values['replay-gap-ms']);
 const rounds = Number(values.rounds);
 const n = Number(values.appends);
 const block = Number(values.block);
@@ -92,6 +93,9 @@ async function round(r) {
       rawLat.push(performance.now() - t0);
     } else if (replayed < strand.length) {
       const ops = strand[replayed++].ops;
+      // --replay-gap-ms: idle the CPU this long before each replayed batch, as Strand's own work
+      // between two appends does, to tell the gap between fsyncs from the bytes.
+      for (const until = performance.now() + replayGap; performance.now() < until; );
       const t0 = performance.now();
       await replay.batch(ops, { sync: true });
       replayLat.push(performance.now() - t0);
