@@ -267,6 +267,13 @@ describe('the lean client transport', () => {
     );
   });
 
+  it('reads answers that are not Connect messages as connect-es does (a method the server does not have: HTTP 404)', async () => {
+    const nope = { ...wire.EventStoreService.method.getPosition, name: 'Nope' };
+    const [a, b] = [await outcome(t.lean.unary(nope, undefined, undefined, undefined, {})), await outcome(t.plain.unary(nope, undefined, undefined, undefined, {}))];
+    expect(a).toEqual({ code: 'Unimplemented', message: 'HTTP 404', details: [] });
+    expect(a).toEqual(b);
+  });
+
   it('keeps a deadline: DEADLINE_EXCEEDED when the server does not answer in time', async () => {
     const lean = createClient(wire.EventStoreService, t.lean);
     const plain = createClient(wire.EventStoreService, t.plain);

@@ -38,6 +38,9 @@ const USER_AGENT = 'connect-es/2.3.0';
 const H2_CANCEL = 0x8;
 const H2_INTERNAL_ERROR = 0x2;
 
+/** HTTP/2 error code names (RFC 9113, section 7), as connect-node names them in messages. */
+const H2_NAMES = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
+
 /** A Node.js error as the Connect error connect-node makes of it (`connectErrorFromNodeReason`). */
 function fromNodeReason(reason: unknown): ConnectError {
   if (reason instanceof ConnectError) return reason;
@@ -59,11 +62,11 @@ function fromNodeReason(reason: unknown): ConnectError {
 
 /** connect-node's `connectErrorFromH2ResetCode`: the error a reset stream stands for, if any. */
 function fromResetCode(rst: number): ConnectError | undefined {
-  const names = ['NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR', 'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED'];
   const byRst: Record<number, Code> = { 1: Code.Internal, 2: Code.Internal, 3: Code.Internal, 4: Code.Internal, 6: Code.Internal, 9: Code.Internal, 10: Code.Internal, 7: Code.Unavailable, 8: Code.Canceled, 11: Code.ResourceExhausted, 12: Code.PermissionDenied, 13: Code.PermissionDenied };
   const code = byRst[rst];
-  return code === undefined ? undefined : new ConnectError(`http/2 stream closed with error code ${names[rst]} (0x${rst.toString(16)})`, code);
+  return code === undefined ? undefined : new ConnectError(`http/2 stream closed with error code ${H2_NAMES[rst]} (0x${rst.toString(16)})`, code);
 }
+
 
 /** Node response headers as `Headers` (connect-node's `nodeHeaderToWebHeader`). */
 function webHeaders(node: http2.IncomingHttpHeaders): Headers {
@@ -173,7 +176,10 @@ export function leanTransport(options: LeanTransportOptions): Transport {
         s.on('close', () => {
           const err = fromResetCode(s.rstCode ?? 0);
           if (err !== undefined) fail(err);
-          else if (!responded) fail(new ConnectError(`http/2 stream closed with error code ${s.rstCode ?? 0} before the response was received`, Code.Internal));
+          else if (!responded) {
+            const rst = s.rstCode ?? 0;
+            fail(new ConnectError(`http/2 stream closed with error code ${H2_NAMES[rst]} (0x${rst.toString(16)}) before the response was received`, Code.Internal));
+          }
           else if (!settled) fail(new ConnectError('http/2 stream closed before the response ended', Code.Internal));
         });
         s.once('response', (h) => {

@@ -11,7 +11,7 @@ import { InvalidArgumentError } from '@strand/core';
 import type { Grant, TenantInfo, TenantManager, TenantQuotas } from '@strand/core/tenancy';
 import { adminWire, NoTenantsError, parseJsonText, toConnectError, UnauthenticatedError } from '@strand/protocol';
 import { type Authenticator, bearer } from './auth.js';
-import { withDeadline } from './calls.js';
+import { authorizationOf, withDeadline } from './calls.js';
 import type { Limits } from './limits.js';
 
 /** What the admin service needs from the server. */
@@ -42,7 +42,7 @@ export function registerAdminService(router: ConnectRouter, deps: AdminDeps): vo
   function admin<I, O>(fn: (req: I, tenants: TenantManager) => Promise<O>): (req: I, ctx: HandlerContext) => Promise<O> {
     return async (req, ctx) => {
       try {
-        if (!deps.auth.isAdmin(bearer(ctx.requestHeader.get('authorization')))) throw new UnauthenticatedError();
+        if (!deps.auth.isAdmin(bearer(authorizationOf(ctx)))) throw new UnauthenticatedError();
         if (deps.tenants === undefined) throw new NoTenantsError();
         const client = ctx.timeoutMs();
         const ms = client === undefined ? deps.limits.requestTimeoutMs : Math.min(client, deps.limits.requestTimeoutMs);

@@ -35,6 +35,11 @@ export function callInfo(ctx: HandlerContext): CallInfo {
   return ctx.values.get(callInfoKey) ?? { connection: NO_CONNECTION, kill: () => {} };
 }
 
+/** The call's `Authorization` header: from the {@link CallInfo} when the HTTP layer put it there, else from `ctx.requestHeader`. */
+export function authorizationOf(ctx: HandlerContext, info: CallInfo = callInfo(ctx)): string | null | undefined {
+  return 'authorization' in info ? info.authorization : ctx.requestHeader.get('authorization');
+}
+
 /** Races `p` against the call's deadline: `STRAND_TIMEOUT` when it passes (the work itself may still finish). */
 export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   // One promise and one timer per call (not Promise.race over a second promise and a finally).
@@ -71,7 +76,7 @@ export function callPlumbing(deps: CallDeps): {
   const { auth, connections, limits } = deps;
   const begin = (ctx: HandlerContext): { scope: Scope; end: () => void } => {
     const info = callInfo(ctx);
-    const scope = auth.authenticate(bearer('authorization' in info ? info.authorization : ctx.requestHeader.get('authorization')));
+    const scope = auth.authenticate(bearer(authorizationOf(ctx, info)));
     const end = connections.enter(scope.tenant, info.connection);
     return { scope, end };
   };

@@ -16,7 +16,7 @@ import { fromWireExpected, fromWireInput, groupsWire, toConnectError, toWireEven
 import { type Authenticator, bearer, type Scope } from './auth.js';
 import type { Connections } from './connections.js';
 import type { Limits } from './limits.js';
-import { type CallInfo, callInfoKey } from './calls.js';
+import { authorizationOf, type CallInfo, callInfoKey } from './calls.js';
 
 type JoinResponse = MessageInitShape<typeof groupsWire.JoinGroupResponseSchema>;
 
@@ -106,8 +106,9 @@ export function registerGroupService(router: ConnectRouter, deps: GroupServiceDe
   const { host, auth, connections, limits } = deps;
   const callInfo = (ctx: HandlerContext): CallInfo => ctx.values.get(callInfoKey) ?? { connection: NO_CONNECTION, kill: () => {} };
   const begin = (ctx: HandlerContext): { scope: Scope; end: () => void } => {
-    const scope = auth.authenticate(bearer(ctx.requestHeader.get('authorization')));
-    return { scope, end: connections.enter(scope.tenant, callInfo(ctx).connection) };
+    const info = callInfo(ctx);
+    const scope = auth.authenticate(bearer(authorizationOf(ctx, info)));
+    return { scope, end: connections.enter(scope.tenant, info.connection) };
   };
   function unary<I, O>(fn: (req: I, scope: Scope) => Promise<O>): (req: I, ctx: HandlerContext) => Promise<O> {
     return async (req, ctx) => {
