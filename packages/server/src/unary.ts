@@ -182,17 +182,13 @@ export class LeanUnary {
   private async handle(route: UnaryRoute, req: Http2ServerRequest, res: Http2ServerResponse): Promise<void> {
     const { method } = route;
     let ctx: LeanContext | undefined;
-    let unread = false;
+    // Until the body is read, an answer leaves part of it unread.
+    let unread = true;
     try {
       const timeout = parseTimeout((req.headers['connect-timeout-ms'] as string | undefined) ?? null, MAX_TIMEOUT_MS);
       if (timeout.error) throw timeout.error;
-      let bytes: Uint8Array;
-      try {
-        bytes = await readBody(req, this.options.readMaxBytes);
-      } catch (error) {
-        unread = true;
-        throw error;
-      }
+      const bytes = await readBody(req, this.options.readMaxBytes);
+      unread = false;
       let input: unknown;
       try {
         input = fromBinary(method.input, bytes);
@@ -257,7 +253,7 @@ function respond(req: Http2ServerRequest, res: Http2ServerResponse, status: numb
       headers[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
     });
   }
-  // A body left unread (over the limit): reset the stream with NO_ERROR once the answer is out,
+  // A body left unread (over the limit, or refused before reading): reset the stream with NO_ERROR once the answer is out,
   // so the client stops sending (connect-node does the same).
   if (unread) closeAfterAnswer(stream);
   try {
