@@ -168,46 +168,99 @@ function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Arra
 const RESPONSE_EVENTS = 2;
 const BATCH_EVENTS = 1;
 
+/** Where batches are written before their exact size is known (grown as needed, reused). */
+let scratch: Buffer = Buffer.allocUnsafe(1 << 16);
+
+/**
+ * Writes `s` as a length-delimited field at `pos` in one pass: the text goes where a length of
+ * the largest size it could need would end (three bytes per UTF-16 unit), and moves back when
+ * its real length takes fewer bytes (rare: strings of 43 to 127 units, or mostly multi-byte
+ * text). One native call per string instead of measuring it first.
+ */
+function writeText(buf: Buffer, pos: number, field: number, s: string): number {
+  const units = s.length;
+  if (units === 0) return pos;
+  buf[pos++] = tag(field, LEN);
+  const room = varintSize(units * 3);
+  const len = buf.write(s, pos + room);
+  const need = varintSize(len);
+  if (need !== room) buf.copyWithin(pos + need, pos + room, pos + room + len);
+  return writeVarint(buf, pos, len) + len;
+}
+
+/** Most bytes a measured-free event can take: three per UTF-16 unit of its texts, plus tags and varints. */
+function bound(e: RecordedEvent | JsonTextEvent, data: string, metadata: string): number {
+  return 3 * (e.stream.length + e.type.length + e.id.length + data.length + metadata.length) + 9 * 11;
+}
+
 /**
  * A `strand.v1.SubscribeResponse` holding an `EventBatch` of `events`, in protobuf binary after
  * `headroom` bytes left to the caller (a Connect envelope's five): exactly what
  * `toBinary(SubscribeResponseSchema, { message: { case: 'events', value: { events: events.map(toWireEvent) } } })`
- * writes, in one buffer and one pass over each event, without a message object, its bigints or a
- * chunk per field. `encoded` may hand over an event's bytes made before
- * ({@link encodeEventDelimited}: a live event shared by many subscribers is encoded once); they are
- * copied as they are. Design: docs/design/0013-server.md, "Event encoding".
+ * writes, without a message object, its bigints or a chunk per field: each event is written once
+ * into a reused buffer (its length written after it, moved in the rare case it takes fewer bytes
+ * than reserved), and the batch copied once into the buffer returned. `encoded` may hand over an
+ * event's bytes made before ({@link encodeEventDelimited}: a live event shared by many subscribers
+ * is encoded once); they are copied as they are. Design: docs/design/0013-server.md, "Event encoding".
  */
 export function encodeEventsResponse(events: readonly (RecordedEvent | JsonTextEvent)[], headroom = 0, encoded?: (e: RecordedEvent | JsonTextEvent) => Uint8Array | undefined): Buffer {
-  const parts = new Array<Measured | Uint8Array>(events.length);
-  let batchSize = 0;
+  let pos = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     const bytes = encoded?.(e);
     if (bytes !== undefined) {
-      parts[i] = bytes;
-      batchSize += 1 + bytes.length;
-    } else {
-      const m = measure(e);
-      parts[i] = m;
-      batchSize += 1 + varintSize(m.size) + m.size;
+      if (scratch.length < pos + 1 + bytes.length) scratch = grow(scratch, pos, pos + 1 + bytes.length);
+      scratch[pos++] = tag(BATCH_EVENTS, LEN);
+      scratch.set(bytes, pos);
+      pos += bytes.length;
+      continue;
     }
-  }
-  const buf = Buffer.allocUnsafe(headroom + 1 + varintSize(batchSize) + batchSize);
-  let pos = headroom;
-  buf[pos++] = tag(RESPONSE_EVENTS, LEN);
-  pos = writeVarint(buf, pos, batchSize);
-  for (let i = 0; i < parts.length; i++) {
-    const p = parts[i]!;
+    const data = dataText(e);
+    const metadata = e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
+    const most = bound(e, data, metadata);
+    const room = varintSize(most);
+    if (scratch.length < pos + 1 + room + most) scratch = grow(scratch, pos, pos + 1 + room + most);
+    const buf = scratch;
     buf[pos++] = tag(BATCH_EVENTS, LEN);
-    if (p instanceof Uint8Array) {
-      buf.set(p, pos);
-      pos += p.length;
-    } else {
-      pos = writeVarint(buf, pos, p.size);
-      pos = writeEvent(buf, pos, p);
+    const start = pos + room;
+    let end = writeText(buf, start, STREAM, e.stream);
+    if (e.version !== 0) {
+      buf[end++] = tag(VERSION, VARINT);
+      end = writeVarint(buf, end, e.version);
     }
+    if (e.position !== 0) {
+      buf[end++] = tag(POSITION, VARINT);
+      end = writeVarint(buf, end, e.position);
+    }
+    end = writeText(buf, end, TYPE, e.type);
+    end = writeText(buf, end, ID, e.id);
+    if (e.timestamp !== 0) {
+      buf[end++] = tag(TIMESTAMP, VARINT);
+      end = e.timestamp < 0 ? writeNegative(buf, end, e.timestamp) : writeVarint(buf, end, e.timestamp);
+    }
+    end = writeText(buf, end, DATA, data);
+    end = writeText(buf, end, METADATA, metadata);
+    const schemaVersion = e.schemaVersion ?? 0;
+    if (schemaVersion !== 0) {
+      buf[end++] = tag(SCHEMA_VERSION, VARINT);
+      end = writeVarint(buf, end, schemaVersion);
+    }
+    const size = end - start;
+    const need = varintSize(size);
+    if (need !== room) buf.copyWithin(pos + need, start, end);
+    pos = writeVarint(buf, pos, size) + size;
   }
-  return buf;
+  const out = Buffer.allocUnsafe(headroom + 1 + varintSize(pos) + pos);
+  out[headroom] = tag(RESPONSE_EVENTS, LEN);
+  scratch.copy(out, writeVarint(out, headroom + 1, pos), 0, pos);
+  return out;
+}
+
+/** A larger scratch buffer holding the first `used` bytes of `buf`. */
+function grow(buf: Buffer, used: number, needed: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(needed, buf.length * 2));
+  buf.copy(next, 0, 0, used);
+  return next;
 }
 
 /** The 64-bit two's complement `hi:lo` as a number (negative when the top bit is set). */

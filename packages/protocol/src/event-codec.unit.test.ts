@@ -110,6 +110,27 @@ describe('event codec', () => {
     );
   });
 
+  it('writes texts across the sizes where a length takes one more byte, in one and several bytes per character', () => {
+    const sizes = [1, 42, 43, 44, 127, 128, 129, 5461, 5462, 16383, 16384, 16385, 70000];
+    const events: JsonTextEvent[] = sizes.flatMap((n, i) =>
+      ['a', 'é', '€', '😀'].map((ch, k) => ({
+        stream: `s/${ch.repeat(Math.min(n, 300))}`,
+        version: i + 1,
+        position: 2 ** 40 + i * 4 + k,
+        type: ch.repeat(Math.min(n, 200)),
+        id: `${i}-${k}`,
+        timestamp: -1,
+        dataJson: JSON.stringify(ch.repeat(Math.ceil(n / ch.length))),
+        metadata: { note: ch.repeat(Math.min(n, 1000)) },
+        schemaVersion: 7,
+      })),
+    );
+    for (const batch of [events, events.slice(0, 3), events.slice(-5)]) {
+      const expected = toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, { message: { case: 'events', value: { events: batch.map(toWireEvent) } } }));
+      expect(encodeEventsResponse(batch, 5).subarray(5).equals(Buffer.from(expected))).toBe(true);
+    }
+  });
+
   it('refuses bytes that end inside a field', () => {
     const bytes = encodeEvent({ stream: 'a/b', version: 3, position: 2 ** 40, type: 'T', id: 'x', timestamp: 1, data: { n: 1 }, metadata: undefined, schemaVersion: undefined });
     for (let cut = 1; cut < bytes.length; cut++) {

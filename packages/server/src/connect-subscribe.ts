@@ -180,13 +180,15 @@ export class ConnectSubscribe {
   }
 
   /**
-   * True for a request this path serves: a `POST` of `Subscribe` as `application/connect+proto`,
-   * uncompressed and without a deadline, answered uncompressed. Everything else goes to connect-es.
+   * True for a request this path serves: a `POST` of `Subscribe` over HTTP/2 as
+   * `application/connect+proto`, uncompressed and without a deadline, answered uncompressed.
+   * Everything else (HTTP/1.1 included) goes to connect-es.
    */
   accepts(req: HttpRequest, path: string): boolean {
     return (
       path === SUBSCRIBE_PATH &&
       req.method === 'POST' &&
+      'stream' in req &&
       header(req, CONTENT_TYPE)?.toLowerCase() === contentTypeStreamProto &&
       identityOnly(req.headers[STREAM_ENCODING]) &&
       identityOnly(req.headers[STREAM_ACCEPT_ENCODING]) &&
