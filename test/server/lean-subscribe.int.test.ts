@@ -248,6 +248,20 @@ describe('lean Subscribe path', () => {
     }
   });
 
+  it('leaves HTTP/1.1 to connect-es', async () => {
+    const s = await startServer('memory');
+    const lean = countLean();
+    try {
+      await s.log.append('h/a', [{ type: 'T', data: 1 }]);
+      const h1 = createClient(wire.EventStoreService, createConnectTransport({ baseUrl: s.url, httpVersion: '1.1', acceptCompression: [], interceptors: [bearer(s.apiKey)] }));
+      const seen = await take(h1, { pattern: 'h/>', from: 1n, credits: 10 }, 1);
+      expect(seen.events.map((e) => e.stream)).toEqual(['h/a']);
+      expect(lean.calls).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('counts its streams against the connection limit', async () => {
     const s = await startServer('memory', { limits: { streamsPerConnection: 2 } });
     const lean = countLean();
