@@ -86,84 +86,6 @@ function dataText(e: RecordedEvent | JsonTextEvent): string {
   return e.data === undefined ? '' : (JSON.stringify(e.data) ?? '');
 }
 
-/** An event's fields as they go on the wire, with their sizes: measured once, then written. */
-interface Measured {
-  readonly e: RecordedEvent | JsonTextEvent;
-  readonly data: string;
-  readonly metadata: string;
-  readonly streamLen: number;
-  readonly typeLen: number;
-  readonly idLen: number;
-  readonly dataLen: number;
-  readonly metaLen: number;
-  readonly schemaVersion: number;
-  /** Bytes of the encoded event (without a length in front). */
-  readonly size: number;
-}
-
-function measure(e: RecordedEvent | JsonTextEvent): Measured {
-  const data = dataText(e);
-  const metadata = e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
-  const streamLen = Buffer.byteLength(e.stream);
-  const typeLen = Buffer.byteLength(e.type);
-  const idLen = Buffer.byteLength(e.id);
-  const dataLen = Buffer.byteLength(data);
-  const metaLen = Buffer.byteLength(metadata);
-  const schemaVersion = e.schemaVersion ?? 0;
-  let size = 0;
-  if (streamLen > 0) size += 1 + varintSize(streamLen) + streamLen;
-  if (e.version !== 0) size += 1 + varintSize(e.version);
-  if (e.position !== 0) size += 1 + varintSize(e.position);
-  if (typeLen > 0) size += 1 + varintSize(typeLen) + typeLen;
-  if (idLen > 0) size += 1 + varintSize(idLen) + idLen;
-  if (e.timestamp !== 0) size += 1 + (e.timestamp < 0 ? 10 : varintSize(e.timestamp));
-  if (dataLen > 0) size += 1 + varintSize(dataLen) + dataLen;
-  if (metaLen > 0) size += 1 + varintSize(metaLen) + metaLen;
-  if (schemaVersion !== 0) size += 1 + varintSize(schemaVersion);
-  return { e, data, metadata, streamLen, typeLen, idLen, dataLen, metaLen, schemaVersion, size };
-}
-
-function writeString(buf: Buffer, pos: number, field: number, s: string, len: number): number {
-  if (len === 0) return pos;
-  buf[pos++] = tag(field, LEN);
-  pos = writeVarint(buf, pos, len);
-  return pos + buf.write(s, pos, len);
-}
-
-/** Writes a measured event's fields at `pos` (fields in number order, defaults left out); returns the end. */
-function writeEvent(buf: Buffer, pos: number, m: Measured): number {
-  const { e } = m;
-  pos = writeString(buf, pos, STREAM, e.stream, m.streamLen);
-  if (e.version !== 0) {
-    buf[pos++] = tag(VERSION, VARINT);
-    pos = writeVarint(buf, pos, e.version);
-  }
-  if (e.position !== 0) {
-    buf[pos++] = tag(POSITION, VARINT);
-    pos = writeVarint(buf, pos, e.position);
-  }
-  pos = writeString(buf, pos, TYPE, e.type, m.typeLen);
-  pos = writeString(buf, pos, ID, e.id, m.idLen);
-  if (e.timestamp !== 0) {
-    buf[pos++] = tag(TIMESTAMP, VARINT);
-    pos = e.timestamp < 0 ? writeNegative(buf, pos, e.timestamp) : writeVarint(buf, pos, e.timestamp);
-  }
-  pos = writeString(buf, pos, DATA, m.data, m.dataLen);
-  pos = writeString(buf, pos, METADATA, m.metadata, m.metaLen);
-  if (m.schemaVersion !== 0) {
-    buf[pos++] = tag(SCHEMA_VERSION, VARINT);
-    pos = writeVarint(buf, pos, m.schemaVersion);
-  }
-  return pos;
-}
-
-function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Array {
-  const m = measure(e);
-  const buf = Buffer.allocUnsafe(delimited ? varintSize(m.size) + m.size : m.size);
-  writeEvent(buf, delimited ? writeVarint(buf, 0, m.size) : 0, m);
-  return buf;
-}
-
 // strand.v1.SubscribeResponse: `EventBatch events = 2` (in the oneof); EventBatch: `repeated RecordedEvent events = 1`.
 const RESPONSE_EVENTS = 2;
 const BATCH_EVENTS = 1;
@@ -188,9 +110,58 @@ function writeText(buf: Buffer, pos: number, field: number, s: string): number {
   return writeVarint(buf, pos, len) + len;
 }
 
-/** Most bytes a measured-free event can take: three per UTF-16 unit of its texts, plus tags and varints. */
+/** Most bytes an event can take: three per UTF-16 unit of its texts, plus tags and varints. */
 function bound(e: RecordedEvent | JsonTextEvent, data: string, metadata: string): number {
   return 3 * (e.stream.length + e.type.length + e.id.length + data.length + metadata.length) + 9 * 11;
+}
+
+/** The metadata of an event as wire JSON text ('' when it has none). */
+function metadataText(e: RecordedEvent | JsonTextEvent): string {
+  return e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
+}
+
+/**
+ * Writes an event's fields at `start` (fields in number order, defaults left out) in one pass;
+ * returns the end. `buf` holds at least {@link bound} bytes from `start`.
+ */
+function writeEvent(buf: Buffer, start: number, e: RecordedEvent | JsonTextEvent, data: string, metadata: string): number {
+  let end = writeText(buf, start, STREAM, e.stream);
+  if (e.version !== 0) {
+    buf[end++] = tag(VERSION, VARINT);
+    end = writeVarint(buf, end, e.version);
+  }
+  if (e.position !== 0) {
+    buf[end++] = tag(POSITION, VARINT);
+    end = writeVarint(buf, end, e.position);
+  }
+  end = writeText(buf, end, TYPE, e.type);
+  end = writeText(buf, end, ID, e.id);
+  if (e.timestamp !== 0) {
+    buf[end++] = tag(TIMESTAMP, VARINT);
+    end = e.timestamp < 0 ? writeNegative(buf, end, e.timestamp) : writeVarint(buf, end, e.timestamp);
+  }
+  end = writeText(buf, end, DATA, data);
+  end = writeText(buf, end, METADATA, metadata);
+  const schemaVersion = e.schemaVersion ?? 0;
+  if (schemaVersion !== 0) {
+    buf[end++] = tag(SCHEMA_VERSION, VARINT);
+    end = writeVarint(buf, end, schemaVersion);
+  }
+  return end;
+}
+
+/** Where single events are written before they are copied out at their exact size (not `scratch`: `encodeEventsResponse` may call `encodeEventDelimited` while it writes a batch there). */
+let single: Buffer = Buffer.allocUnsafe(1 << 12);
+
+function encode(e: RecordedEvent | JsonTextEvent, delimited: boolean): Uint8Array {
+  const data = dataText(e);
+  const metadata = metadataText(e);
+  const most = bound(e, data, metadata);
+  if (single.length < most) single = Buffer.allocUnsafe(Math.max(most, single.length * 2));
+  const size = writeEvent(single, 0, e, data, metadata);
+  const out = Buffer.allocUnsafe(delimited ? varintSize(size) + size : size);
+  single.copy(out, delimited ? writeVarint(out, 0, size) : 0, 0, size);
+  return out;
 }
 
 /**
@@ -216,35 +187,14 @@ export function encodeEventsResponse(events: readonly (RecordedEvent | JsonTextE
       continue;
     }
     const data = dataText(e);
-    const metadata = e.metadata === undefined ? '' : (JSON.stringify(e.metadata) ?? '');
+    const metadata = metadataText(e);
     const most = bound(e, data, metadata);
     const room = varintSize(most);
     if (scratch.length < pos + 1 + room + most) scratch = grow(scratch, pos, pos + 1 + room + most);
     const buf = scratch;
     buf[pos++] = tag(BATCH_EVENTS, LEN);
     const start = pos + room;
-    let end = writeText(buf, start, STREAM, e.stream);
-    if (e.version !== 0) {
-      buf[end++] = tag(VERSION, VARINT);
-      end = writeVarint(buf, end, e.version);
-    }
-    if (e.position !== 0) {
-      buf[end++] = tag(POSITION, VARINT);
-      end = writeVarint(buf, end, e.position);
-    }
-    end = writeText(buf, end, TYPE, e.type);
-    end = writeText(buf, end, ID, e.id);
-    if (e.timestamp !== 0) {
-      buf[end++] = tag(TIMESTAMP, VARINT);
-      end = e.timestamp < 0 ? writeNegative(buf, end, e.timestamp) : writeVarint(buf, end, e.timestamp);
-    }
-    end = writeText(buf, end, DATA, data);
-    end = writeText(buf, end, METADATA, metadata);
-    const schemaVersion = e.schemaVersion ?? 0;
-    if (schemaVersion !== 0) {
-      buf[end++] = tag(SCHEMA_VERSION, VARINT);
-      end = writeVarint(buf, end, schemaVersion);
-    }
+    const end = writeEvent(buf, start, e, data, metadata);
     const size = end - start;
     const need = varintSize(size);
     if (need !== room) buf.copyWithin(pos + need, start, end);
