@@ -10,13 +10,13 @@
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ConnectRouter, HandlerContext } from '@connectrpc/connect';
-import { type EventLog, InvalidArgumentError, TimeoutError } from '@strand/core';
+import { type EventLog, InvalidArgumentError } from '@strand/core';
 import { ConsumerGroup, type Delivery, type GroupOptions, type MemberSession, MemberExpiredError } from '@strand/projections';
 import { fromWireExpected, fromWireInput, groupsWire, toConnectError, toWireEvent } from '@strand/protocol';
-import { type Authenticator, bearer, type Scope } from './auth.js';
+import type { Authenticator, Scope } from './auth.js';
 import type { Connections } from './connections.js';
 import type { Limits } from './limits.js';
-import { authorizationOf, type CallInfo, callInfoKey } from './calls.js';
+import { callInfo, callPlumbing } from './calls.js';
 
 type JoinResponse = MessageInitShape<typeof groupsWire.JoinGroupResponseSchema>;
 
@@ -86,7 +86,6 @@ export interface GroupServiceDeps {
   readonly limits: Limits;
 }
 
-const NO_CONNECTION = {};
 
 const START = new Map<string, GroupOptions['start']>([
   ['', undefined],
@@ -104,33 +103,8 @@ function ref(req: { stream: string; epoch: bigint; version: bigint }) {
 /** Registers `strand.v1.ConsumerGroupService` on a Connect router. */
 export function registerGroupService(router: ConnectRouter, deps: GroupServiceDeps): void {
   const { host, auth, connections, limits } = deps;
-  const callInfo = (ctx: HandlerContext): CallInfo => ctx.values.get(callInfoKey) ?? { connection: NO_CONNECTION, kill: () => {} };
-  const begin = (ctx: HandlerContext): { scope: Scope; end: () => void } => {
-    const info = callInfo(ctx);
-    const scope = auth.authenticate(bearer(authorizationOf(ctx, info)));
-    return { scope, end: connections.enter(scope.tenant, info.connection) };
-  };
-  function unary<I, O>(fn: (req: I, scope: Scope) => Promise<O>): (req: I, ctx: HandlerContext) => Promise<O> {
-    return async (req, ctx) => {
-      let end: (() => void) | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const call = begin(ctx);
-        end = call.end;
-        const client = ctx.timeoutMs();
-        const ms = client === undefined ? limits.requestTimeoutMs : Math.min(client, limits.requestTimeoutMs);
-        const deadline = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new TimeoutError('the request to finish', ms)), ms);
-        });
-        return await Promise.race([fn(req, call.scope), deadline]);
-      } catch (error) {
-        throw toConnectError(error);
-      } finally {
-        clearTimeout(timer);
-        end?.();
-      }
-    };
-  }
+  // The same authentication, connection accounting, deadline and error mapping as every unary call.
+  const { begin, unary } = callPlumbing({ auth, connections, limits });
 
   router.service(groupsWire.ConsumerGroupService, {
     async *joinGroup(req: groupsWire.JoinGroupRequest, ctx: HandlerContext): AsyncGenerator<JoinResponse> {
