@@ -3,7 +3,9 @@ import type { EventStore } from '@strand/core';
 import { collect, errorCode } from '@strand/core/testing';
 import { firstValueFrom } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { allGrants, tenantServer } from './harness.js';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { groupsWire } from '@strand/protocol';
+import { allGrants, rawTransport, tenantServer } from './harness.js';
 
 const keys: Record<'a' | 'aNarrow' | 'b', string> = { a: '', aNarrow: '', b: '' };
 const t = tenantServer(async (tenants) => {
@@ -98,6 +100,31 @@ describe('security matrix', () => {
     expect(await b.countStreams()).toBe(0);
     await b.append('secret/x', [{ type: 'Mine', data: 1 }]);
     expect((await collect(b.readStream('secret/x'))).map((e) => e.type)).toEqual(['Mine']);
+    await acmeUnchanged();
+  });
+
+  it('refuses the consumer group calls with a malformed, unknown or forged key, and lets a good key through', async () => {
+    const forged = `${keys.a.slice(0, -4)}AAAA`;
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e).code,
+      );
+    const calls = (key: string) => {
+      const rpc = createClient(groupsWire.ConsumerGroupService, rawTransport(t.url, key, { useBinaryFormat: true }));
+      return {
+        groupHeartbeat: rpc.groupHeartbeat({ group: 'g', memberId: 'm' }),
+        ackDelivery: rpc.ackDelivery({ group: 'g', memberId: 'm', stream: 'orders/o-1', epoch: 1n, version: 1n }),
+        nackDelivery: rpc.nackDelivery({ group: 'g', memberId: 'm', stream: 'orders/o-1', epoch: 1n, version: 1n, error: 'x' }),
+        leaveGroup: rpc.leaveGroup({ group: 'g', memberId: 'm' }),
+        listParked: rpc.listParked({ group: 'g' }),
+      };
+    };
+    for (const key of ['not-a-strand-key', forged]) {
+      for (const [name, call] of Object.entries(calls(key))) expect(await codeOf(call), `${name} with key ${key.slice(0, 12)}`).toBe(Code.Unauthenticated);
+    }
+    // The tenant's own key passes authentication: whatever these calls answer, it is not that.
+    for (const [name, call] of Object.entries(calls(keys.a))) expect(await codeOf(call), name).not.toBe(Code.Unauthenticated);
     await acmeUnchanged();
   });
 
