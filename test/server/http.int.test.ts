@@ -2,6 +2,8 @@
  * The server without the client: Connect JSON over plain HTTP/1.1 (`fetch`, as curl would), the SSE
  * tail with Last-Event-ID, health, readiness, metrics and authentication.
  */
+import { collect } from '@strand/core/testing';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, type Running, startServer } from './harness.js';
 
@@ -35,8 +37,9 @@ async function sseEvents(res: Response, n: number): Promise<Array<{ id: string; 
     while ((i = text.indexOf('\n\n')) >= 0) {
       const block = text.slice(0, i);
       text = text.slice(i + 2);
-      const id = /^id: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
+      // SSE lines end at CR or LF only; a JSON string may hold U+2028 and U+2029, which `.` skips.
+      const id = /^id: ([^\r\n]*)$/m.exec(block)?.[1];
+      const data = /^data: ([^\r\n]*)$/m.exec(block)?.[1];
       if (id !== undefined && data !== undefined) out.push({ id, data: JSON.parse(data) });
     }
   }
@@ -95,6 +98,25 @@ describe('plain HTTP (Connect JSON, SSE)', () => {
     await live;
     expect(resumed.map((e) => e.data.type)).toEqual(['B', 'C']);
     expect(resumed.map((e) => Number(e.id))).toEqual([start + 1, start + 2]);
+  });
+
+  it('tails each event as the JSON of the event the log holds, whatever its payload and metadata', async () => {
+    const tailOne = async (from: number) => {
+      const res = await fetch(`${s.url}/v1/tail?pattern=json/>&from=${from}`, { headers: { authorization: `Bearer ${s.apiKey}` } });
+      return (await sseEvents(res, 1))[0]!;
+    };
+    const tricky = ['line\nbreak', 'sep\u2028ara\u2029tors', 'lone \ud800 surrogate', 'emoji \u{1f600}', '"quoted" \\ back'];
+    const payload = fc.oneof(fc.jsonValue(), fc.constantFrom(...tricky), fc.record({ text: fc.constantFrom(...tricky), n: fc.double({ noNaN: true, noDefaultInfinity: true }) }));
+    await fc.assert(
+      fc.asyncProperty(payload, fc.option(fc.dictionary(fc.string(), fc.jsonValue()), { nil: undefined }), fc.option(fc.integer({ min: 1, max: 9 }), { nil: undefined }), async (data, metadata, schemaVersion) => {
+        const r = await s.log.append('json/e', [{ type: 'T', data, ...(metadata === undefined ? {} : { metadata }), ...(schemaVersion === undefined ? {} : { schemaVersion }) }]);
+        const got = await tailOne(r.position);
+        const [stored] = await collect(s.log.readAll({ from: r.position, limit: 1 }));
+        expect(got.id).toBe(String(r.position));
+        expect(got.data).toEqual(JSON.parse(JSON.stringify(stored)));
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('serves health, readiness and metrics', async () => {

@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { InvalidArgumentError, isStrandError, type RecordedEvent } from '@strand/core';
+import { InvalidArgumentError, isStrandError, type JsonTextEvent } from '@strand/core';
 import { connectCodeOf } from '@strand/protocol';
 import { type Authenticator, bearer } from './auth.js';
 import type { ConnectionId, Connections } from './connections.js';
@@ -47,6 +47,19 @@ function writeAsync(res: Res, chunk: string, stallMs: number): Promise<boolean> 
   });
 }
 
+/**
+ * The event as one line of JSON, the fields a `RecordedEvent` has (what `JSON.stringify` of it
+ * gives, `data` being the stored payload text): JSON text never holds a raw line break, so it fits
+ * an SSE `data:` line.
+ */
+function eventJson(e: JsonTextEvent): string {
+  let s = `{"stream":${JSON.stringify(e.stream)},"version":${e.version},"position":${e.position},"type":${JSON.stringify(e.type)},"id":${JSON.stringify(e.id)},"timestamp":${e.timestamp}`;
+  if (e.dataJson !== '') s += `,"data":${e.dataJson}`;
+  if (e.metadata !== undefined) s += `,"metadata":${JSON.stringify(e.metadata)}`;
+  if (e.schemaVersion !== undefined) s += `,"schemaVersion":${e.schemaVersion}`;
+  return `${s}}`;
+}
+
 /** Serves one tail request. */
 export async function serveTail(
   req: Req,
@@ -73,12 +86,13 @@ export async function serveTail(
       from = Number(fromText);
       if (!Number.isSafeInteger(from) || from < 1) throw new InvalidArgumentError(`from (or Last-Event-ID + 1) must be a position >= 1; got ${JSON.stringify(fromText)}.`);
     }
-    const iterator = scope.store.follow(pattern, { from, signal: abort.signal })[Symbol.asyncIterator]();
+    // Payloads as the JSON text the log stores: each goes into its line as it is, not parsed and stringified again.
+    const iterator = scope.store.followJson(pattern, { from, signal: abort.signal })[Symbol.asyncIterator]();
     (res as ServerResponse).writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     deps.metrics.subscriptions.inc();
     try {
       if (!(await writeAsync(res, `retry: 1000\n: subscribed to ${pattern}\n\n`, deps.limits.subscriberStallMs))) return;
-      let pending: Promise<IteratorResult<RecordedEvent>> | undefined;
+      let pending: Promise<IteratorResult<JsonTextEvent>> | undefined;
       for (;;) {
         pending ??= iterator.next();
         let timer: NodeJS.Timeout | undefined;
@@ -95,7 +109,7 @@ export async function serveTail(
         pending = undefined;
         if (r.done) return;
         const e = r.value;
-        const line = `id: ${e.position}\nevent: event\ndata: ${JSON.stringify(e)}\n\n`;
+        const line = `id: ${e.position}\nevent: event\ndata: ${eventJson(e)}\n\n`;
         // A reader that stops reading is dropped after the stall limit; it resumes with Last-Event-ID.
         if (!(await writeAsync(res, line, deps.limits.subscriberStallMs))) return;
       }
