@@ -32,14 +32,14 @@ import {
   headerTimeout,
 } from '@connectrpc/connect/protocol-connect';
 import type { JsonTextEvent } from '@strand/core';
-import { encodeEventDelimited, encodeEventsResponse, toConnectError, wire } from '@strand/protocol';
+import { encodeEventsResponse, toConnectError, wire } from '@strand/protocol';
 import { type Authenticator, bearer } from './auth.js';
 import type { ConnectionId, Connections } from './connections.js';
 import type { Limits } from './limits.js';
 import type { ServerMetrics } from './metrics.js';
 import type { HttpRequest, HttpResponse } from './server.js';
 import type { Shutdown } from './shutdown.js';
-import type { Subscription, SubscriptionSink, Subscriptions } from './subscriptions.js';
+import { type Subscription, type SubscriptionSink, type Subscriptions, sharedEventBytes } from './subscriptions.js';
 
 /** The path of `strand.v1.EventStoreService/Subscribe`. */
 const SUBSCRIBE_PATH = `/${wire.EventStoreService.typeName}/${wire.EventStoreService.method.subscribe.name}`;
@@ -64,18 +64,6 @@ function identityOnly(v: string | string[] | undefined): boolean {
   if (v === undefined) return true;
   if (typeof v !== 'string') return false;
   return v.split(',').every((s) => s.trim().toLowerCase() === 'identity' || s.trim() === '');
-}
-
-/** Live events are one frozen object for every follower: their bytes are made once (as on the connect-es path). */
-const encodedEvents = new WeakMap<object, Uint8Array>();
-function sharedBytes(e: object): Uint8Array | undefined {
-  if (!Object.isFrozen(e)) return undefined;
-  let w = encodedEvents.get(e);
-  if (w === undefined) {
-    w = encodeEventDelimited(e as JsonTextEvent);
-    encodedEvents.set(e, w);
-  }
-  return w;
 }
 
 /** The envelope of an encoded message, written into its first five bytes. */
@@ -158,7 +146,7 @@ class LeanCall implements SubscriptionSink {
   }
 
   events(batch: readonly JsonTextEvent[]): Promise<void> | undefined {
-    return this.write(envelop(encodeEventsResponse(batch, ENVELOPE, sharedBytes), 0));
+    return this.write(envelop(encodeEventsResponse(batch, ENVELOPE, sharedEventBytes), 0));
   }
 
   heartbeat(head: number, cursor: number): Promise<void> | undefined {

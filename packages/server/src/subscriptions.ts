@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { InvalidArgumentError, type JsonTextEvent } from '@strand/core';
+import { InvalidArgumentError, type JsonTextEvent, type RecordedEvent } from '@strand/core';
 import { AccessDeniedError } from '@strand/core/tenancy';
 import { WireType } from '@bufbuild/protobuf/wire';
 import { encodeEventDelimited, SubscriptionEndedError, toWireEvent, type wire } from '@strand/protocol';
@@ -43,14 +43,22 @@ const turn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(() => r
  * times. Binary subscribers get each event's protobuf bytes (`encodeEventDelimited`) as the raw
  * elements of `EventBatch.events`; JSON subscribers (Connect JSON, curl) get messages.
  */
-const encodedEvents = new WeakMap<JsonTextEvent, Uint8Array>();
-function encodedEvent(e: JsonTextEvent): Uint8Array {
+const encodedEvents = new WeakMap<JsonTextEvent | RecordedEvent, Uint8Array>();
+/**
+ * A live (frozen) event's bytes, made once for every binary subscriber on either path (connect-es
+ * here, the lean path in `connect-subscribe.ts`); `undefined` for an event only one subscriber reads.
+ */
+export function sharedEventBytes(e: JsonTextEvent | RecordedEvent): Uint8Array | undefined {
+  if (!Object.isFrozen(e)) return undefined;
   let w = encodedEvents.get(e);
   if (w === undefined) {
     w = encodeEventDelimited(e);
-    if (Object.isFrozen(e)) encodedEvents.set(e, w);
+    encodedEvents.set(e, w);
   }
   return w;
+}
+function encodedEvent(e: JsonTextEvent): Uint8Array {
+  return sharedEventBytes(e) ?? encodeEventDelimited(e);
 }
 const wireEvents = new WeakMap<JsonTextEvent, ReturnType<typeof toWireEvent>>();
 function wireEvent(e: JsonTextEvent): ReturnType<typeof toWireEvent> {
