@@ -10,9 +10,14 @@
 // settles on the main thread), and after (acknowledgement to the caller). GC pauses that overlap
 // each of the slowest 1% are counted.
 //
-//   npm run build && node --expose-gc scripts/profile/append-tail.mjs [--rounds 3] [--appends 2000]
+//   npm run build && node --expose-gc scripts/profile/append-tail.mjs [--rounds 3] [--appends 2000] [--warm 10000]
+//
+// --warm N makes N unmeasured Strand appends first (a log of their own), so the rounds see a
+// compiled append path; without it they see the process's first appends (the cold start).
+// Each round prints the CPU time V8's and libuv's threads used, from /proc (Linux).
 //
 // Findings: docs/design/0010-cpu-per-event.md, "Append tail latency".
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, appends: { type: 'string', default: '2000' }, block: { type: 'string', default: '50' }, 'replay-gap-ms': { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, appends: { type: 'string', default: '2000' }, block: { type: 'string', default: '50' }, 'replay-gap-ms': { type: 'string', default: '0' }, warm: { type: 'string', default: '0' } } });
 const replayGap = Number(values['replay-gap-ms']);
 const rounds = Number(values.rounds);
 const n = Number(values.appends);
@@ -123,10 +128,40 @@ async function round(r) {
   };
 }
 
+// CPU ms of each thread since the last call, the main thread first, then V8's workers and
+// libuv's pool in the order Node starts them (/proc/self/task/*, Linux only; Node 20 names them
+// all "node").
+let lastCpu = new Map();
+function threadCpu() {
+  const now = new Map();
+  const used = [];
+  try {
+    for (const t of readdirSync('/proc/self/task').sort((a, b) => Number(a) - Number(b))) {
+      const f = readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1].split(' ');
+      const ms = (Number(f[11]) + Number(f[12])) * 10;
+      now.set(t, ms);
+      used.push(ms - (lastCpu.get(t) ?? 0));
+    }
+  } catch {
+    return [];
+  }
+  lastCpu = now;
+  return used;
+}
+
+const warm = Number(values.warm);
+if (warm > 0) {
+  const log = await EventLog.open({ store: new ClassicLevel(join(root, 'warm'), { keyEncoding: 'view', valueEncoding: 'view' }) });
+  for (let i = 0; i < warm; i++) await log.append(`acct/s-${i % 200}`, [{ type: 'Deposited', data: payload(i) }]);
+  await log.close();
+}
+threadCpu();
 const results = [];
 for (let r = 0; r < rounds; r++) {
   globalThis.gc?.();
-  results.push(await round(r));
+  const res = await round(r);
+  results.push(res);
+  console.log(`round ${r}: Strand p99 ${ms(res.strandP99)} ms, raw p99 ${ms(res.rawP99)} ms; CPU ms per thread (main first): ${threadCpu().join(' ')}`);
 }
 await rm(root, { recursive: true, force: true });
 const col = (k) => median(results.map((x) => x[k]));

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { openLog } from '@strand/core';
 import { type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, repeat, timeMs } from './figure.js';
+import { rawAppend, w1Raw, w1Side, w1Strand } from './w1.js';
 import { dirSize } from '@strand/core/testing';
 
 type Raw = ClassicLevel<string, string>;
@@ -22,57 +23,43 @@ async function openRaw(ctx: BenchContext, label: string): Promise<Raw> {
   return db;
 }
 
-/** One raw "append": the event under a global key and a stream key, plus the stream head, in one synced batch. */
-function rawAppend(db: Raw, stream: string, version: number, position: number, i: number): Promise<void> {
-  const value = enc(i);
-  return db.batch(
-    [
-      { type: 'put', key: `g${String(position).padStart(12, '0')}`, value },
-      { type: 'put', key: `s${stream}\u0000${String(version).padStart(12, '0')}`, value },
-      { type: 'put', key: `h${stream}`, value: String(version) },
-    ],
-    { sync: true } as never,
-  );
-}
-
-/** W1: sequential single-event appends with expected version over 200 streams. */
+/**
+ * W1: sequential single-event appends with expected version over 200 streams, measured warm and
+ * side by side: before the measured runs, each side makes `warm` appends that are not measured, so
+ * V8 has compiled the append path; then Strand and raw take turns every 50 appends. In a cold process the first few thousand appends run partly
+ * interpreted while V8's compiler threads take CPU from the thread that syncs (0010, "Append tail
+ * latency"); `append.seq.cold_p99_ms` reports that start separately, each side in a fresh process.
+ */
 async function sequential(ctx: BenchContext): Promise<Figure[]> {
   const n = Math.max(200, Math.round(2000 * ctx.scale));
+  const warm = Math.max(1000, Math.round(10_000 * Math.min(1, ctx.scale)));
+  await w1Strand(await ctx.tmpdir('w1-warm'), warm);
+  await w1Raw(await ctx.tmpdir('w1-raw-warm'), warm);
   const strand: number[][] = [];
   const raw: number[][] = [];
+  const coldStrand: number[] = [];
+  const coldRaw: number[] = [];
   await repeat(ctx.runs, async () => {
-    const log = await openLog({ path: await ctx.tmpdir('w1') });
-    const lat: number[] = [];
-    const versions = new Array<number>(200).fill(0);
-    for (let i = 0; i < n; i++) {
-      const s = i % 200;
-      const t0 = process.hrtime.bigint();
-      await log.append(`acct/s-${s}`, [{ type: 'Deposited', data: payload(i) }], { expectedVersion: versions[s]! });
-      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      versions[s]!++;
-    }
-    await log.close();
-    strand.push(lat);
-    const db = await openRaw(ctx, 'w1-raw');
-    const rl: number[] = [];
-    const rv = new Array<number>(200).fill(0);
-    for (let i = 0; i < n; i++) {
-      const s = i % 200;
-      const t0 = process.hrtime.bigint();
-      await db.get(`hacct/s-${s}`);
-      await rawAppend(db, `acct/s-${s}`, ++rv[s]!, i + 1, i);
-      rl.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    await db.close();
-    raw.push(rl);
+    const side = await w1Side(await ctx.tmpdir('w1'), await ctx.tmpdir('w1-raw'), n);
+    strand.push(side.strand);
+    raw.push(side.raw);
+    coldStrand.push(coldP99(await ctx.tmpdir('w1-cold'), n, 'strand'));
+    coldRaw.push(coldP99(await ctx.tmpdir('w1-cold-raw'), n, 'raw'));
   });
   const ref = 'raw classic-level: read head + one synced batch per append';
   return [
-    { id: 'append.seq.p50_ms', value: median(strand.map((l) => percentile(l, 50))), unit: 'ms', reference: { name: ref, value: median(raw.map((l) => percentile(l, 50))) }, note: `W1: ${n} sequential 1-event appends with expected version, 200 streams, durable` },
+    { id: 'append.seq.p50_ms', value: median(strand.map((l) => percentile(l, 50))), unit: 'ms', reference: { name: ref, value: median(raw.map((l) => percentile(l, 50))) }, note: `W1: ${n} sequential 1-event appends with expected version, 200 streams, durable, after ${warm} unmeasured ones` },
     { id: 'append.seq.p99_ms', value: median(strand.map((l) => percentile(l, 99))), unit: 'ms', reference: { name: ref, value: median(raw.map((l) => percentile(l, 99))) }, note: 'W1, p99' },
+    { id: 'append.seq.cold_p99_ms', value: median(coldStrand), unit: 'ms', reference: { name: `${ref}, also in a fresh process`, value: median(coldRaw) }, note: `W1, p99 of the first ${n} appends of a fresh process (JIT not yet warm)` },
   ];
 }
 
+/** The p99 of `n` W1 appends in a fresh process (w1-cold-child.ts). */
+function coldP99(dir: string, n: number, arm: 'strand' | 'raw'): number {
+  const child = spawnSync(process.execPath, [fileURLToPath(new URL('./w1-cold-child.js', import.meta.url)), dir, String(n), arm], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.status !== 0) throw new Error(`w1-cold-child (${arm}) failed with status ${child.status}`);
+  return (JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { p99: number }).p99;
+}
 
 /** W2: 64 appends in flight over 2,000 streams (never two on one stream), durable. */
 async function concurrent(ctx: BenchContext): Promise<Figure[]> {

@@ -1,0 +1,101 @@
+/**
+ * W1 (`../shared/notes/peers.md`): sequential single-event durable appends with an expected
+ * version over 200 streams, on Strand and on raw classic-level doing the same writes. Shared by the
+ * core section (warm, in the bench process) and `w1-cold-child.ts` (a fresh process).
+ *
+ * @module
+ */
+import { ClassicLevel } from 'classic-level';
+import { openLog } from '@strand/core';
+import { payload } from './figure.js';
+
+/** Per-append latencies in ms. */
+export type Latencies = number[];
+
+/** One side of W1: `append(i)` makes the i-th append (i from 0, in order). */
+interface Side {
+  append(i: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** W1 on a new Strand log at `dir`. */
+async function strandSide(dir: string): Promise<Side> {
+  const log = await openLog({ path: dir });
+  const versions = new Array<number>(200).fill(0);
+  return {
+    async append(i) {
+      const s = i % 200;
+      await log.append(`acct/s-${s}`, [{ type: 'Deposited', data: payload(i) }], { expectedVersion: versions[s]! });
+      versions[s]!++;
+    },
+    close: () => log.close(),
+  };
+}
+
+/** W1 done by hand on a new raw classic-level at `dir` (read the head, one synced batch). */
+async function rawSide(dir: string): Promise<Side> {
+  const db = new ClassicLevel<string, string>(dir);
+  await db.open();
+  const versions = new Array<number>(200).fill(0);
+  return {
+    async append(i) {
+      const s = i % 200;
+      await db.get(`hacct/s-${s}`);
+      await rawAppend(db, `acct/s-${s}`, ++versions[s]!, i + 1, i);
+    },
+    close: () => db.close(),
+  };
+}
+
+/**
+ * `n` appends on each side, the two taking turns in blocks of `block` appends, so that a stall of
+ * the shared disk falls on both alike (a p99 is the 1% slowest: run one side after the other and
+ * the ratio moves with whichever side met the stall). Returns each append's latency in ms.
+ */
+async function turns(sides: Side[], n: number, block: number): Promise<Latencies[]> {
+  const lat: Latencies[] = sides.map(() => []);
+  const done = sides.map(() => 0);
+  try {
+    for (let b = 0; done.some((d) => d < n); b++) {
+      const k = b % sides.length;
+      const side = sides[k]!;
+      for (let j = 0; j < block && done[k]! < n; j++) {
+        const t0 = process.hrtime.bigint();
+        await side.append(done[k]!++);
+        lat[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }
+  } finally {
+    for (const side of sides) await side.close();
+  }
+  return lat;
+}
+
+/** `n` W1 appends to a new Strand log at `dir`; returns each append's latency in ms. */
+export async function w1Strand(dir: string, n: number): Promise<Latencies> {
+  return (await turns([await strandSide(dir)], n, n))[0]!;
+}
+
+/** One raw "append": the event under a global key and a stream key, plus the stream head, in one synced batch. */
+export function rawAppend(db: ClassicLevel<string, string>, stream: string, version: number, position: number, i: number): Promise<void> {
+  const value = JSON.stringify(payload(i));
+  return db.batch(
+    [
+      { type: 'put', key: `g${String(position).padStart(12, '0')}`, value },
+      { type: 'put', key: `s${stream}\u0000${String(version).padStart(12, '0')}`, value },
+      { type: 'put', key: `h${stream}`, value: String(version) },
+    ],
+    { sync: true } as never,
+  );
+}
+
+/** `n` W1 appends done by hand on raw classic-level at `dir`; returns each append's latency in ms. */
+export async function w1Raw(dir: string, n: number): Promise<Latencies> {
+  return (await turns([await rawSide(dir)], n, n))[0]!;
+}
+
+/** `n` W1 appends on each side, Strand at `strandDir` and raw at `rawDir`, taking turns every `block` appends. */
+export async function w1Side(strandDir: string, rawDir: string, n: number, block = 50): Promise<{ strand: Latencies; raw: Latencies }> {
+  const [strand, raw] = await turns([await strandSide(strandDir), await rawSide(rawDir)], n, block);
+  return { strand: strand!, raw: raw! };
+}
