@@ -22,6 +22,8 @@ async function catchup(ctx: BenchContext): Promise<Figure[]> {
   for (let i = 0; i < total; i += 1000) {
     await log.appendMulti(Array.from({ length: 10 }, (_, k) => ({ stream: `orders/s-${(i / 10 + k) % 2000}`, events: Array.from({ length: Math.min(100, total - i - k * 100) }, (_, j) => ({ type: 'Placed', data: payload(i + k * 100 + j) })) })).filter((p) => p.events.length > 0));
   }
+  // Settled before reading, as the core section's reads (core.ts): not LevelDB compacting the bulk load meanwhile.
+  await log.compact();
   const rates: number[] = [];
   for (let r = 0; r < Math.min(ctx.runs, 3); r++) {
     const p = defineProjection({ ...counting, name: `counting${r}` });
