@@ -12,6 +12,7 @@ import { createAsyncIterable, readAllBytes, type UniversalHandler, type Universa
 import { errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
 import { InvalidArgumentError } from '@strand/core';
 import { toConnectError } from '@strand/protocol';
+import { wrapHandler } from './wrap-handler.js';
 
 const PARSE = /^parse binary: /;
 
@@ -50,14 +51,6 @@ export function invalidArgumentOnMalformedBody(handlers: UniversalHandler[]): vo
   for (let i = 0; i < handlers.length; i++) {
     const h = handlers[i]!;
     if (h.method.methodKind !== 'unary') continue;
-    const wrapped = Object.assign((req: Parameters<UniversalHandler>[0]) => h(req).then(rewrite), {
-      requestPath: h.requestPath,
-      method: h.method,
-      service: h.service,
-      protocolNames: h.protocolNames,
-      allowedMethods: h.allowedMethods,
-      supportedContentType: h.supportedContentType,
-    }) as UniversalHandler;
-    handlers[i] = wrapped;
+    handlers[i] = wrapHandler(h, (req) => h(req).then(rewrite));
   }
 }

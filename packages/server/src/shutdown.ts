@@ -10,6 +10,7 @@
  * @module
  */
 import type { UniversalHandler } from '@connectrpc/connect/protocol';
+import { wrapHandler } from './wrap-handler.js';
 
 /** Streaming calls to end at shutdown, in a set: registering and leaving cost O(1). */
 export class Shutdown {
@@ -55,28 +56,17 @@ export function endStreamsOnShutdown(handlers: UniversalHandler[], shutdown: Shu
   for (let i = 0; i < handlers.length; i++) {
     const h = handlers[i]!;
     if (h.method.methodKind === 'unary') continue;
-    const wrapped = Object.assign(
-      (req: Parameters<UniversalHandler>[0]) => {
-        const linked = new AbortController();
-        const off = shutdown.on(() => linked.abort());
-        const onRequestAbort = () => {
-          off();
-          linked.abort(req.signal.reason);
-        };
-        if (req.signal.aborted) onRequestAbort();
-        // The request's own signal aborts when its stream closes, however the call ended.
-        else req.signal.addEventListener('abort', onRequestAbort, { once: true });
-        return h({ ...req, signal: linked.signal });
-      },
-      {
-        requestPath: h.requestPath,
-        method: h.method,
-        service: h.service,
-        protocolNames: h.protocolNames,
-        allowedMethods: h.allowedMethods,
-        supportedContentType: h.supportedContentType,
-      },
-    ) as UniversalHandler;
-    handlers[i] = wrapped;
+    handlers[i] = wrapHandler(h, (req) => {
+      const linked = new AbortController();
+      const off = shutdown.on(() => linked.abort());
+      const onRequestAbort = () => {
+        off();
+        linked.abort(req.signal.reason);
+      };
+      if (req.signal.aborted) onRequestAbort();
+      // The request's own signal aborts when its stream closes, however the call ended.
+      else req.signal.addEventListener('abort', onRequestAbort, { once: true });
+      return h({ ...req, signal: linked.signal });
+    });
   }
 }
