@@ -11,7 +11,7 @@ import { InvalidArgumentError } from '@strand/core';
 import type { Grant, TenantInfo, TenantManager, TenantQuotas } from '@strand/core/tenancy';
 import { adminWire, NoTenantsError, parseJsonText, toConnectError, UnauthenticatedError } from '@strand/protocol';
 import { type Authenticator, bearer } from './auth.js';
-import { authorizationOf, withDeadline } from './calls.js';
+import { authorizationOf, deadlineOf, withDeadline } from './calls.js';
 import type { Limits } from './limits.js';
 
 /** What the admin service needs from the server. */
@@ -44,9 +44,7 @@ export function registerAdminService(router: ConnectRouter, deps: AdminDeps): vo
       try {
         if (!deps.auth.isAdmin(bearer(authorizationOf(ctx)))) throw new UnauthenticatedError();
         if (deps.tenants === undefined) throw new NoTenantsError();
-        const client = ctx.timeoutMs();
-        const ms = client === undefined ? deps.limits.requestTimeoutMs : Math.min(client, deps.limits.requestTimeoutMs);
-        return await withDeadline(fn(req, deps.tenants), ms);
+        return await withDeadline(fn(req, deps.tenants), deadlineOf(ctx, deps.limits.requestTimeoutMs));
       } catch (error) {
         throw toConnectError(error);
       }

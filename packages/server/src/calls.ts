@@ -40,6 +40,12 @@ export function authorizationOf(ctx: HandlerContext, info: CallInfo = callInfo(c
   return 'authorization' in info ? info.authorization : ctx.requestHeader.get('authorization');
 }
 
+/** The call's deadline in ms: the client's (`grpc-timeout`, `connect-timeout-ms`) if it sent one, capped at the server's `limit`. */
+export function deadlineOf(ctx: HandlerContext, limit: number): number {
+  const client = ctx.timeoutMs();
+  return client === undefined ? limit : Math.min(client, limit);
+}
+
 /** Races `p` against the call's deadline: `STRAND_TIMEOUT` when it passes (the work itself may still finish). */
 export function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
   // One promise and one timer per call (not Promise.race over a second promise and a finally).
@@ -86,9 +92,7 @@ export function callPlumbing(deps: CallDeps): {
       try {
         const call = begin(ctx);
         end = call.end;
-        const client = ctx.timeoutMs();
-        const ms = client === undefined ? limits.requestTimeoutMs : Math.min(client, limits.requestTimeoutMs);
-        return await withDeadline(fn(req, call.scope, ctx), ms);
+        return await withDeadline(fn(req, call.scope, ctx), deadlineOf(ctx, limits.requestTimeoutMs));
       } catch (error) {
         throw toConnectError(error);
       } finally {
