@@ -26,9 +26,10 @@ async function openRaw(ctx: BenchContext, label: string): Promise<Raw> {
 /**
  * W1: sequential single-event appends with expected version over 200 streams, measured warm and
  * side by side: before the measured runs, each side makes `warm` appends that are not measured, so
- * V8 has compiled the append path; then Strand and raw take turns every 50 appends. In a cold process the first few thousand appends run partly
- * interpreted while V8's compiler threads take CPU from the thread that syncs (0010, "Append tail
- * latency"); `append.seq.cold_p99_ms` reports that start separately, each side in a fresh process.
+ * V8 has compiled the append path; then Strand and raw take turns every 50 appends. In a cold
+ * process the first ~10,000 appends run partly interpreted while V8's compiler threads take CPU
+ * from the thread that syncs (0010, "Append tail latency"); `append.seq.cold_p99_ms` reports that
+ * start separately, each side in a fresh process.
  */
 async function sequential(ctx: BenchContext): Promise<Figure[]> {
   const n = Math.max(200, Math.round(2000 * ctx.scale));
