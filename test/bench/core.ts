@@ -57,9 +57,14 @@ async function sequential(ctx: BenchContext): Promise<Figure[]> {
 
 /** The p99 of `n` W1 appends in a fresh process (w1-cold-child.ts). */
 function coldP99(dir: string, n: number, arm: 'strand' | 'raw'): number {
-  const child = spawnSync(process.execPath, [fileURLToPath(new URL('./w1-cold-child.js', import.meta.url)), dir, String(n), arm], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (child.status !== 0) throw new Error(`w1-cold-child (${arm}) failed with status ${child.status}`);
-  return (JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { p99: number }).p99;
+  return runChild<{ p99: number }>('w1-cold-child.js', [dir, String(n), arm]).p99;
+}
+
+/** Runs a bench script of this directory in a process of its own; returns the JSON of its last line of output. */
+function runChild<T>(script: string, args: string[]): T {
+  const child = spawnSync(process.execPath, [fileURLToPath(new URL(`./${script}`, import.meta.url)), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.status !== 0) throw new Error(`${script} ${args.join(' ')} failed with status ${child.status}`);
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as T;
 }
 
 /** W2: 64 appends in flight over 2,000 streams (never two on one stream), durable. */
@@ -181,9 +186,7 @@ async function reads(ctx: BenchContext): Promise<Figure[]> {
 async function millionStreams(ctx: BenchContext): Promise<Figure[]> {
   const n = Math.max(10_000, Math.round(1_000_000 * ctx.scale));
   const dir = await ctx.tmpdir('streams1m');
-  const child = spawnSync(process.execPath, [fileURLToPath(new URL('./streams1m-child.js', import.meta.url)), dir, String(n)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (child.status !== 0) throw new Error(`streams1m child failed with status ${child.status}`);
-  const r = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { ms: number; peakMb: number; baselineMb: number };
+  const r = runChild<{ ms: number; peakMb: number; baselineMb: number }>('streams1m-child.js', [dir, String(n)]);
   const bytes = await dirSize(dir);
   const compacted = await compactedSize(dir);
   // The physical reference: raw classic-level holding the same events the way rawAppend does
