@@ -73,6 +73,25 @@ export async function repeat<T>(runs: number, fn: (i: number) => Promise<T>): Pr
   return out;
 }
 
+/**
+ * Runs a Strand measurement and its reference `rounds` times each, swapping which goes first
+ * every round, so that a machine whose speed drifts (a shared or throttled CPU, a compaction in
+ * the background) weighs on both sides alike.
+ */
+export async function alternate<T>(rounds: number, strand: () => Promise<T>, raw: () => Promise<T>): Promise<{ strand: T[]; raw: T[] }> {
+  const out = { strand: [] as T[], raw: [] as T[] };
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      out.strand.push(await strand());
+      out.raw.push(await raw());
+    } else {
+      out.raw.push(await raw());
+      out.strand.push(await strand());
+    }
+  }
+  return out;
+}
+
 /** Elapsed milliseconds of `fn`. */
 export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
