@@ -177,32 +177,34 @@ export class TextRecordWriter {
 
 const corrupt = (what: string) => new CorruptionError(`a format-3 event record is damaged: ${what}`);
 
-// The reader's cursor: the string being read and the index in it.
-let s = '';
-let p = 0;
+// The reader keeps its cursor in locals, not in module variables: no string is held after a read
+// and no try/finally is needed to let it go. `num` returns the index after a number and leaves
+// the number here.
+let numRead = 0;
 
-/** Reads a base-36 number ending at `end` (a comma or a colon) and steps past the end. */
-function num(end: number): number {
+/** Reads a base-36 number of `value` at `p` ending with `end` (a comma or a colon) into `numRead`; returns the index after `end`. */
+function num(value: string, p: number, end: number): number {
   const start = p;
   let n = 0;
   for (;;) {
-    const c = s.charCodeAt(p++);
+    const c = value.charCodeAt(p++);
     if (c === end) break;
     const d = c <= 0x39 ? c - 0x30 : c - 0x57;
+    // NaN (past the end of the value) fails this test too.
     if (!(d >= 0 && d < 36)) throw corrupt('a number is not base 36');
     n = n * 36 + d;
   }
   const digits = p - start - 1;
   if (digits === 0 || digits > 11) throw corrupt('a number has no digits or too many');
-  return n;
+  numRead = n;
+  return p;
 }
 
-/** Steps over `n` characters; throws if they run past the end. */
-function skip(n: number): number {
-  const start = p;
-  p += n;
-  if (p > s.length) throw corrupt('a field runs past the end');
-  return start;
+/** The index `len` characters after `at`; throws if that runs past the end of `value`. */
+function past(value: string, at: number, len: number): number {
+  const end = at + len;
+  if (end > value.length) throw corrupt('a field runs past the end');
+  return end;
 }
 
 // The last stream name and type read, reused while they repeat (a stream read: always).
@@ -216,16 +218,20 @@ let lastType = '';
  */
 export type PayloadMode = 'parse' | 'none' | 'text';
 
-/** The fields of the header {@link readHeader} read last; the payload starts at `p`. */
+/** The fields of the header {@link readHeader} read last. */
 const h = { name: '', version: 0, position: 0, timestamp: 0, schemaVersion: undefined as number | undefined, type: '', id: '', metaAt: 0, metaLen: 0 };
 
-/** Reads the header of `s` (a global value, or a stream value with its `stream` given) into `h`. */
-function readHeader(value: string, stream: string | undefined): void {
+/**
+ * Reads the header of `value` (a global value, or a stream value with its `stream` given) into
+ * `h`; returns the index where the payload starts.
+ */
+function readHeader(value: string, stream: string | undefined): number {
   const first = value.charCodeAt(0);
+  let p: number;
   if (first === TEXT_GLOBAL) {
-    p = 1;
-    const n = num(COLON);
-    const at = skip(n);
+    const at = num(value, 1, COLON);
+    const n = numRead;
+    p = past(value, at, n);
     h.name = n === lastName.length && value.startsWith(lastName, at) ? lastName : (lastName = value.slice(at, p));
   } else if (first === TEXT_BODY) {
     if (stream === undefined) throw new CorruptionError('a stream record was read where a global record belongs');
@@ -235,30 +241,36 @@ function readHeader(value: string, stream: string | undefined): void {
     throw corrupt('no format-3 header');
   }
   if (value.charCodeAt(p++) !== TEXT_BODY) throw corrupt('no body header');
-  h.version = num(COMMA);
-  h.position = num(COMMA);
+  p = num(value, p, COMMA);
+  h.version = numRead;
+  p = num(value, p, COMMA);
+  h.position = numRead;
   if (value.charCodeAt(p) === TILDE) {
     const end = value.indexOf(',', p);
     if (end < 0) throw corrupt('the timestamp has no end');
     h.timestamp = Number(value.slice(p + 1, end));
     p = end + 1;
   } else {
-    h.timestamp = num(COMMA);
+    p = num(value, p, COMMA);
+    h.timestamp = numRead;
   }
   if (value.charCodeAt(p) === COMMA) {
     p++;
     h.schemaVersion = undefined;
   } else {
-    h.schemaVersion = num(COMMA);
+    p = num(value, p, COMMA);
+    h.schemaVersion = numRead;
   }
-  const typeLen = num(COMMA);
-  const typeAt = skip(typeLen);
+  const typeAt = num(value, p, COMMA);
+  const typeLen = numRead;
+  p = past(value, typeAt, typeLen);
   h.type = typeLen === lastType.length && value.startsWith(lastType, typeAt) ? lastType : (lastType = value.slice(typeAt, p));
-  const idLen = num(COMMA);
-  const idAt = skip(idLen);
+  const idAt = num(value, p, COMMA);
+  p = past(value, idAt, numRead);
   h.id = value.slice(idAt, p);
-  h.metaLen = num(COMMA);
-  h.metaAt = skip(h.metaLen);
+  h.metaAt = num(value, p, COMMA);
+  h.metaLen = numRead;
+  return past(value, h.metaAt, h.metaLen);
 }
 
 /**
@@ -266,19 +278,14 @@ function readHeader(value: string, stream: string | undefined): void {
  * event. Damage raises {@link CorruptionError}, nothing else.
  */
 export function decodeText(value: string, codec: PayloadCodec, stream: string | undefined, payload: PayloadMode = 'parse'): RecordedEvent {
-  s = value;
-  try {
-    readHeader(value, stream);
-    let metadata: Record<string, unknown> | undefined;
-    let data: unknown;
-    if (payload !== 'none') {
-      if (h.metaLen > 0) metadata = parseMeta(value.slice(h.metaAt, h.metaAt + h.metaLen));
-      data = payload === 'parse' ? parsePayload(value, p, codec, h.name, h.type) : value.slice(p);
-    }
-    return { stream: h.name, version: h.version, position: h.position, type: h.type, id: h.id, timestamp: h.timestamp, data, metadata, schemaVersion: h.schemaVersion };
-  } finally {
-    s = '';
+  const at = readHeader(value, stream);
+  let metadata: Record<string, unknown> | undefined;
+  let data: unknown;
+  if (payload !== 'none') {
+    if (h.metaLen > 0) metadata = parseMeta(value.slice(h.metaAt, h.metaAt + h.metaLen));
+    data = payload === 'parse' ? parsePayload(value, at, codec, h.name, h.type) : value.slice(at);
   }
+  return { stream: h.name, version: h.version, position: h.position, type: h.type, id: h.id, timestamp: h.timestamp, data, metadata, schemaVersion: h.schemaVersion };
 }
 
 /**
@@ -286,14 +293,9 @@ export function decodeText(value: string, codec: PayloadCodec, stream: string | 
  * one object per event (the server's catch-up path). Damage raises {@link CorruptionError}.
  */
 export function decodeTextJson(value: string, stream: string | undefined): JsonTextEvent {
-  s = value;
-  try {
-    readHeader(value, stream);
-    const metadata = h.metaLen > 0 ? parseMeta(value.slice(h.metaAt, h.metaAt + h.metaLen)) : undefined;
-    return { stream: h.name, version: h.version, position: h.position, type: h.type, id: h.id, timestamp: h.timestamp, dataJson: value.slice(p), metadata, schemaVersion: h.schemaVersion };
-  } finally {
-    s = '';
-  }
+  const at = readHeader(value, stream);
+  const metadata = h.metaLen > 0 ? parseMeta(value.slice(h.metaAt, h.metaAt + h.metaLen)) : undefined;
+  return { stream: h.name, version: h.version, position: h.position, type: h.type, id: h.id, timestamp: h.timestamp, dataJson: value.slice(at), metadata, schemaVersion: h.schemaVersion };
 }
 
 function parseMeta(text: string): Record<string, unknown> {
