@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ClassicLevel } from 'classic-level';
 import { openLog } from '@strand/core';
 import { alternate, type BenchContext, type BenchSection, type Figure, median, payload, percentile, pool, repeat, timeMs } from './figure.js';
-import { rawAppend, w1Raw, w1Side, w1Strand } from './w1.js';
+import { rawAppend, w1Side } from './w1.js';
 import { dirSize } from '@strand/core/testing';
 
 type Raw = ClassicLevel<string, string>;
@@ -25,8 +25,9 @@ async function openRaw(ctx: BenchContext, label: string): Promise<Raw> {
 
 /**
  * W1: sequential single-event appends with expected version over 200 streams, measured warm and
- * side by side: before the measured runs, each side makes `warm` appends that are not measured, so
- * V8 has compiled the append path; then Strand and raw take turns every 50 appends. In a cold
+ * side by side: before the measured runs, each side makes `warm` appends that are not measured, on
+ * the same store it is then measured on, so V8 has compiled the append path for the objects it
+ * runs with; then Strand and raw take turns every 50 appends. In a cold
  * process the first ~10,000 appends run partly interpreted while V8's compiler threads take CPU
  * from the thread that syncs (0010, "Append tail latency"); `append.seq.cold_p99_ms` reports that
  * start separately, each side in a fresh process.
@@ -34,16 +35,12 @@ async function openRaw(ctx: BenchContext, label: string): Promise<Raw> {
 async function sequential(ctx: BenchContext): Promise<Figure[]> {
   const n = Math.max(200, Math.round(2000 * ctx.scale));
   const warm = Math.max(1000, Math.round(10_000 * Math.min(1, ctx.scale)));
-  await w1Strand(await ctx.tmpdir('w1-warm'), warm);
-  await w1Raw(await ctx.tmpdir('w1-raw-warm'), warm);
-  const strand: number[][] = [];
-  const raw: number[][] = [];
+  const runs = await w1Side(await ctx.tmpdir('w1'), await ctx.tmpdir('w1-raw'), warm, n, ctx.runs);
+  const strand = runs.map((r) => r.strand);
+  const raw = runs.map((r) => r.raw);
   const coldStrand: number[] = [];
   const coldRaw: number[] = [];
   await repeat(ctx.runs, async () => {
-    const side = await w1Side(await ctx.tmpdir('w1'), await ctx.tmpdir('w1-raw'), n);
-    strand.push(side.strand);
-    raw.push(side.raw);
     coldStrand.push(coldP99(await ctx.tmpdir('w1-cold'), n, 'strand'));
     coldRaw.push(coldP99(await ctx.tmpdir('w1-cold-raw'), n, 'raw'));
   });

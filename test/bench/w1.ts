@@ -50,30 +50,37 @@ async function rawSide(dir: string): Promise<Side> {
 /**
  * `n` appends on each side, the two taking turns in blocks of `block` appends, so that a stall of
  * the shared disk falls on both alike (a p99 is the 1% slowest: run one side after the other and
- * the ratio moves with whichever side met the stall). Returns each append's latency in ms.
+ * the ratio moves with whichever side met the stall). Each side has made `from` appends before.
+ * Returns each append's latency in ms.
  */
-async function turns(sides: Side[], n: number, block: number): Promise<Latencies[]> {
+async function turns(sides: Side[], from: number, n: number, block: number): Promise<Latencies[]> {
   const lat: Latencies[] = sides.map(() => []);
   const done = sides.map(() => 0);
-  try {
-    for (let b = 0; done.some((d) => d < n); b++) {
-      const k = b % sides.length;
-      const side = sides[k]!;
-      for (let j = 0; j < block && done[k]! < n; j++) {
-        const t0 = process.hrtime.bigint();
-        await side.append(done[k]!++);
-        lat[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
+  for (let b = 0; done.some((d) => d < n); b++) {
+    const k = b % sides.length;
+    const side = sides[k]!;
+    for (let j = 0; j < block && done[k]! < n; j++) {
+      const t0 = process.hrtime.bigint();
+      await side.append(from + done[k]!++);
+      lat[k]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-  } finally {
-    for (const side of sides) await side.close();
   }
   return lat;
 }
 
+/** {@link turns} on sides opened for it, closed after. */
+async function once(open: Array<Promise<Side>>, n: number): Promise<Latencies[]> {
+  const sides = await Promise.all(open);
+  try {
+    return await turns(sides, 0, n, n);
+  } finally {
+    for (const side of sides) await side.close();
+  }
+}
+
 /** `n` W1 appends to a new Strand log at `dir`; returns each append's latency in ms. */
 export async function w1Strand(dir: string, n: number): Promise<Latencies> {
-  return (await turns([await strandSide(dir)], n, n))[0]!;
+  return (await once([strandSide(dir)], n))[0]!;
 }
 
 /** One raw "append": the event under a global key and a stream key, plus the stream head, in one synced batch. */
@@ -91,11 +98,27 @@ export function rawAppend(db: ClassicLevel<string, string>, stream: string, vers
 
 /** `n` W1 appends done by hand on raw classic-level at `dir`; returns each append's latency in ms. */
 export async function w1Raw(dir: string, n: number): Promise<Latencies> {
-  return (await turns([await rawSide(dir)], n, n))[0]!;
+  return (await once([rawSide(dir)], n))[0]!;
 }
 
-/** `n` W1 appends on each side, Strand at `strandDir` and raw at `rawDir`, taking turns every `block` appends. */
-export async function w1Side(strandDir: string, rawDir: string, n: number, block = 50): Promise<{ strand: Latencies; raw: Latencies }> {
-  const [strand, raw] = await turns([await strandSide(strandDir), await rawSide(rawDir)], n, block);
-  return { strand: strand!, raw: raw! };
+/**
+ * W1 in a long-running process: Strand at `strandDir` and raw at `rawDir` each make `warm`
+ * unmeasured appends, then `runs` measured windows of `n` appends, the two sides taking turns
+ * every `block` appends, all on the same two stores. Measuring the stores that were warmed
+ * matters: a new log in a warm process has V8 recompile parts of the append path for the new
+ * instance's objects (0010, "Compiling the append path").
+ */
+export async function w1Side(strandDir: string, rawDir: string, warm: number, n: number, runs: number, block = 50): Promise<Array<{ strand: Latencies; raw: Latencies }>> {
+  const sides = [await strandSide(strandDir), await rawSide(rawDir)];
+  try {
+    await turns(sides, 0, warm, block);
+    const out: Array<{ strand: Latencies; raw: Latencies }> = [];
+    for (let r = 0; r < runs; r++) {
+      const [strand, raw] = await turns(sides, warm + r * n, n, block);
+      out.push({ strand: strand!, raw: raw! });
+    }
+    return out;
+  } finally {
+    for (const side of sides) await side.close();
+  }
 }
