@@ -68,19 +68,19 @@ async function turns(sides: Side[], from: number, n: number, block: number): Pro
   return lat;
 }
 
-/** {@link turns} on sides opened for it, closed after. */
-async function once(open: Array<Promise<Side>>, n: number): Promise<Latencies[]> {
-  const sides = await Promise.all(open);
+/** `n` appends on one side opened for it, closed after; each append's latency in ms. */
+async function alone(open: Promise<Side>, n: number): Promise<Latencies> {
+  const side = await open;
   try {
-    return await turns(sides, 0, n, n);
+    return (await turns([side], 0, n, n))[0]!;
   } finally {
-    for (const side of sides) await side.close();
+    await side.close();
   }
 }
 
 /** `n` W1 appends to a new Strand log at `dir`; returns each append's latency in ms. */
 export async function w1Strand(dir: string, n: number): Promise<Latencies> {
-  return (await once([strandSide(dir)], n))[0]!;
+  return alone(strandSide(dir), n);
 }
 
 /** One raw "append": the event under a global key and a stream key, plus the stream head, in one synced batch. */
@@ -98,7 +98,7 @@ export function rawAppend(db: ClassicLevel<string, string>, stream: string, vers
 
 /** `n` W1 appends done by hand on raw classic-level at `dir`; returns each append's latency in ms. */
 export async function w1Raw(dir: string, n: number): Promise<Latencies> {
-  return (await once([rawSide(dir)], n))[0]!;
+  return alone(rawSide(dir), n);
 }
 
 /**

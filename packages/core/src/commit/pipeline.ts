@@ -206,7 +206,7 @@ export class CommitPipeline {
           accepted.push({ req, value: replay });
           continue;
         }
-        checkGivenIds(req.parts, usedIds);
+        const idNames = checkGivenIds(req.parts, usedIds);
         const { results, reqOps, reqEvents, heads, end } = this.encodeRequest(req.parts, working, next, now);
         if (this.o.commitHooks.length > 0) {
           const tx = new HookTx(overlay);
@@ -220,7 +220,7 @@ export class CommitPipeline {
           const r = results[i]!;
           pending.set(r.stream, [...(pending.get(r.stream) ?? []), ...r.events]);
         }
-        rememberGivenIds(req.parts, usedIds);
+        for (let i = 0; i < idNames.length; i++) usedIds.add(idNames[i]!);
         for (let i = 0; i < reqOps.length; i++) ops.push(reqOps[i]!);
         for (let i = 0; i < reqEvents.length; i++) newEvents.push(reqEvents[i]!);
         next = end;
@@ -396,7 +396,7 @@ export class CommitPipeline {
       for (const part of req.parts) {
         for (const e of part.events) {
           if (!e.idGiven) continue;
-          names.push(`${part.stream}\u0000${e.id}`);
+          names.push(idName(part.stream, e.id));
           keys.push(eventIdKey(part.prefix, e.id));
         }
       }
@@ -491,26 +491,28 @@ export class CommitPipeline {
   }
 }
 
-/** Throws if a caller-given id of `parts` is already used in its stream (0001, event-id space). */
-function checkGivenIds(parts: readonly PreparedPart[], usedIds: Set<string>): void {
-  for (let p = 0; p < parts.length; p++) {
-    const part = parts[p]!;
-    for (let i = 0; i < part.events.length; i++) {
-      const e = part.events[i]!;
-      if (e.idGiven && usedIds.has(`${part.stream}\u0000${e.id}`)) throw new DuplicateEventIdError(part.stream, e.id);
-    }
-  }
+/** A caller-given id's name within a group: its stream and the id (0001, event-id space). */
+function idName(stream: string, id: string): string {
+  return `${stream}\u0000${id}`;
 }
 
-/** Adds the caller-given ids of accepted `parts` to `usedIds`, for the group's later requests. */
-function rememberGivenIds(parts: readonly PreparedPart[], usedIds: Set<string>): void {
+/**
+ * Throws if a caller-given id of `parts` is already used in its stream (0001, event-id space);
+ * returns the names of their given ids, for `usedIds` once the request is accepted.
+ */
+function checkGivenIds(parts: readonly PreparedPart[], usedIds: Set<string>): readonly string[] {
+  let names: string[] | undefined;
   for (let p = 0; p < parts.length; p++) {
     const part = parts[p]!;
     for (let i = 0; i < part.events.length; i++) {
       const e = part.events[i]!;
-      if (e.idGiven) usedIds.add(`${part.stream}\u0000${e.id}`);
+      if (!e.idGiven) continue;
+      const name = idName(part.stream, e.id);
+      if (usedIds.has(name)) throw new DuplicateEventIdError(part.stream, e.id);
+      (names ??= []).push(name);
     }
   }
+  return names ?? EMPTY;
 }
 
 /** The deleted-stream and expected-version checks of one part against its stream's head. */
