@@ -38,6 +38,19 @@ describe('duplicate event ids (issue 21 item 15)', () => {
     expect((await log.streamInfo('retry/b'))?.version).toBe(1);
   });
 
+  it('refuses an id that an append of the same group commit just took', async () => {
+    // While a group is in flight, the appends that arrive wait and go out as the next group
+    // (0002): the two below share one. The second reuses d1 without being a retry of the first
+    // (its events differ), so only the ids the group has taken so far can catch it.
+    const busy = log.append('group/busy', [ev('b')]);
+    const codes = await Promise.all([errorCode(log.append('group/a', [ev('d1')])), errorCode(log.append('group/a', [ev('other'), ev('d1')]))]);
+    await busy;
+    expect(codes).toEqual(['ok', 'STRAND_DUPLICATE_EVENT_ID']);
+    const ids: string[] = [];
+    for await (const e of log.readStream('group/a')) ids.push(e.id);
+    expect(ids).toEqual(['d1']);
+  });
+
   it('frees an id whose event was truncated away (retained history only)', async () => {
     await log.append('trunc/a', [ev('t1'), ev('t2')]);
     await log.truncateBefore('trunc/a', 2);
