@@ -51,6 +51,24 @@ describe('duplicate event ids (issue 21 item 15)', () => {
     expect(ids).toEqual(['d1']);
   });
 
+  it('recognises a retry of the second of two appends to one stream in the same group commit', async () => {
+    const busy = log.append('group/busy', [ev('b')]);
+    const results = await Promise.all([
+      log.append('group/r', [ev('r1')], { expectedVersion: 'no_stream' }),
+      log.append('group/r', [ev('r2')], { expectedVersion: 1 }),
+      log.append('group/r', [ev('r2')], { expectedVersion: 1 }),
+    ]);
+    await busy;
+    expect(results.map((r) => [r.version, r.idempotent])).toEqual([
+      [1, false],
+      [2, false],
+      [2, true],
+    ]);
+    expect(results[2]!.position).toBe(results[1]!.position);
+    // Each caller's result holds its own events only.
+    expect(results.map((r) => r.events.map((e) => e.id))).toEqual([['r1'], ['r2'], ['r2']]);
+  });
+
   it('frees an id whose event was truncated away (retained history only)', async () => {
     await log.append('trunc/a', [ev('t1'), ev('t2')]);
     await log.truncateBefore('trunc/a', 2);

@@ -218,7 +218,10 @@ export class CommitPipeline {
         heads.forEach((head, stream) => working.set(stream, head));
         for (let i = 0; i < results.length; i++) {
           const r = results[i]!;
-          pending.set(r.stream, [...(pending.get(r.stream) ?? []), ...r.events]);
+          const list = pending.get(r.stream);
+          // The first list is a copy: `r.events` is also the caller's result.
+          if (list === undefined) pending.set(r.stream, r.events.slice());
+          else for (let j = 0; j < r.events.length; j++) list.push(r.events[j]!);
         }
         for (let i = 0; i < idNames.length; i++) usedIds.add(idNames[i]!);
         for (let i = 0; i < reqOps.length; i++) ops.push(reqOps[i]!);
