@@ -7,7 +7,8 @@
 //   recordLength the log's values, nothing decoded (against `rawLength`: the cost of the longer value)
 //   freeHeader   the log's values, JSON.parse of the payload only, its offset known without
 //                reading the header: a record format whose header costs nothing to read
-//   freeEvent    freeHeader plus the event object (id sliced from the value, other fields given):
+//   freeEvent    freeHeader plus the event object (the id a 36-character slice of the value at a
+//                fixed offset, near where ids lie; the other fields given):
 //                the least any record format must do to return the events the API returns
 //   strand       the log's values through the format-3 decoder, as readAll decodes them
 //   jsonRecord   each record as one JSON array (name, numbers, type, id, payload) in a third
@@ -53,6 +54,7 @@ const json = await open('json');
 let ops = [];
 let rawOps = [];
 let jsonOps = [];
+// Where an id lies in one record: headers differ in length, so `freeEvent` slices about there.
 let idAt = -1;
 for await (const [key, value] of log.store.iterator({ gte: globalKey(1), lte: globalKey(total), keyEncoding: 'view', valueEncoding: 'utf8' })) {
   const e = decodeText(value, jsonCodec, undefined);
@@ -72,7 +74,6 @@ for await (const [key, value] of log.store.iterator({ gte: globalKey(1), lte: gl
 }
 await log.close();
 for (const db of [raw, records, json]) await db.compactRange(new Uint8Array([0]), new Uint8Array([0xff]));
-const idLength = 36;
 
 async function each(db, perValue) {
   const it = db.values({ gte: new Uint8Array([0]), lt: new Uint8Array([0xff]), highWaterMarkBytes: 1 << 20 });
@@ -95,7 +96,7 @@ const work = {
   freeEvent: () =>
     each(records, (v) => {
       k++;
-      const e = { stream: 'acct/other-1', version: k, position: k, type: 'Deposited', id: v.slice(idAt, idAt + idLength), timestamp: 1_764_000_000_000 + k, data: JSON.parse(v.slice(v.length - payloadLength)), metadata: undefined, schemaVersion: undefined };
+      const e = { stream: 'acct/other-1', version: k, position: k, type: 'Deposited', id: v.slice(idAt, idAt + 36), timestamp: 1_764_000_000_000 + k, data: JSON.parse(v.slice(v.length - payloadLength)), metadata: undefined, schemaVersion: undefined };
       return e.data.amount + e.id.length;
     }),
   strand: () => each(records, (v) => decodeText(v, jsonCodec, undefined).data.amount),
