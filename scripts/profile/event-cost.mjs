@@ -27,6 +27,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ClassicLevel } from 'classic-level';
+import { alternateRounds, cpuMs, median, perRoundRatios } from './rounds.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '21' }, 'heat-ms': { type: 'string', default: '3000' } } });
 const dist = (file) => import(pathToFileURL(resolve('packages/core/dist', file)).href);
@@ -54,14 +55,15 @@ const json = await open('json');
 let ops = [];
 let rawOps = [];
 let jsonOps = [];
-// Where an id lies in one record: headers differ in length, so `freeEvent` slices about there.
+// Where an id lies in a record (the first one's): headers differ in length, so `freeEvent` slices about there.
 let idAt = -1;
 for await (const [key, value] of log.store.iterator({ gte: globalKey(1), lte: globalKey(total), keyEncoding: 'view', valueEncoding: 'utf8' })) {
   const e = decodeText(value, jsonCodec, undefined);
-  if (JSON.stringify(e.data).length !== payloadLength || !value.endsWith(JSON.stringify(e.data))) throw new Error('payloads must all have one length and end the value');
-  idAt = value.indexOf(e.id);
+  const data = JSON.stringify(e.data);
+  if (data.length !== payloadLength || !value.endsWith(data)) throw new Error('payloads must all have one length and end the value');
+  if (idAt < 0) idAt = value.indexOf(e.id);
   ops.push({ type: 'put', key, value });
-  rawOps.push({ type: 'put', key, value: JSON.stringify(e.data) });
+  rawOps.push({ type: 'put', key, value: data });
   jsonOps.push({ type: 'put', key, value: JSON.stringify([e.stream, e.version, e.position, e.timestamp, e.type, e.id, 0, null, e.data]) });
   if (ops.length === 1000) {
     await records.batch(ops);
@@ -110,27 +112,10 @@ const work = {
   jsonLength: () => each(json, (v) => v.length),
 };
 
-const keys = Object.keys(work);
-const ms = Object.fromEntries(keys.map((name) => [name, []]));
-const heatUntil = performance.now() + Number(values['heat-ms']);
-let spin = 0;
-while (performance.now() < heatUntil) spin += Math.sqrt(spin + 1);
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-for (let r = 0; r < Number(values.rounds); r++) {
-  for (const name of r % 2 ? [...keys].reverse() : keys) {
-    const t0 = cpuMs();
-    await work[name]();
-    ms[name].push(cpuMs() - t0);
-  }
-}
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
-for (const name of keys) {
+const ms = await alternateRounds(work, { rounds: Number(values.rounds), heatMs: Number(values['heat-ms']), clock: cpuMs });
+for (const name of Object.keys(work)) {
   const against = name.endsWith('Length') && name !== 'rawLength' ? 'rawLength' : 'raw';
-  const paired = ms[name].map((t, i) => ms[against][i] / t);
-  console.log(`${name.padEnd(12)} ${((median(ms[name]) * 1000) / total).toFixed(2)} µs/event CPU, ${median(paired).toFixed(3)}x ${against}'s rate`);
+  console.log(`${name.padEnd(12)} ${((median(ms[name]) * 1000) / total).toFixed(2)} µs/event CPU, ${median(perRoundRatios(ms, name, against)).toFixed(3)}x ${against}'s rate`);
 }
 for (const db of [raw, records, json]) await db.close();
 await rm(root, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ClassicLevel } from 'classic-level';
+import { alternateRounds, median, perRoundRatios, wallMs } from './rounds.mjs';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '9' }, 'heat-ms': { type: 'string', default: '5000' } } });
 const dist = (file) => import(pathToFileURL(resolve('packages/core/dist', file)).href);
@@ -97,21 +98,9 @@ const work = {
   },
 };
 
-const keys = Object.keys(work);
-const ms = Object.fromEntries(keys.map((k) => [k, []]));
-const heatUntil = performance.now() + Number(values['heat-ms']);
-let spin = 0;
-while (performance.now() < heatUntil) spin += Math.sqrt(spin + 1);
-for (let r = 0; r < Number(values.rounds); r++) {
-  for (const k of r % 2 ? [...keys].reverse() : keys) {
-    const t0 = performance.now();
-    await work[k]();
-    ms[k].push(performance.now() - t0);
-  }
-}
-const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
-for (const k of keys) {
-  const paired = ms[k].map((t, i) => ms.raw[i] / t);
+const ms = await alternateRounds(work, { rounds: Number(values.rounds), heatMs: Number(values['heat-ms']), clock: wallMs });
+for (const k of Object.keys(work)) {
+  const paired = perRoundRatios(ms, k, 'raw');
   console.log(`${k.padEnd(10)} ${Math.round((total / median(ms[k])) * 1000).toLocaleString('en')} events/s, ${median(paired).toFixed(3)}x raw's rate (median of per-round ratios: ${paired.map((x) => x.toFixed(2)).join(' ')})`);
 }
 await log.close();

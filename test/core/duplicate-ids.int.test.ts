@@ -14,6 +14,18 @@ afterEach(() => log.close());
 
 const ev = (id: string, n = 1) => ({ id, type: 'Placed', data: { n } });
 
+/**
+ * Runs the appends `start` makes as one group commit: while a group is in flight, the appends
+ * that arrive wait and go out together as the next group (0002). Without the append kept in
+ * flight here, they may commit as separate groups.
+ */
+async function inOneGroup<T>(start: () => Promise<T>[]): Promise<T[]> {
+  const busy = log.append('group/busy', [ev('b')]);
+  const out = await Promise.all(start());
+  await busy;
+  return out;
+}
+
 describe('duplicate event ids (issue 21 item 15)', () => {
   it('refuses an id already committed in the stream, whatever the expected version', async () => {
     await log.append('good/a', [ev('g1')]);
@@ -39,25 +51,20 @@ describe('duplicate event ids (issue 21 item 15)', () => {
   });
 
   it('refuses an id that an append of the same group commit just took', async () => {
-    // While a group is in flight, the appends that arrive wait and go out as the next group
-    // (0002): the two below share one. The second reuses d1 without being a retry of the first
-    // (its events differ), so only the ids the group has taken so far can catch it.
-    const busy = log.append('group/busy', [ev('b')]);
-    const codes = await Promise.all([errorCode(log.append('group/a', [ev('d1')])), errorCode(log.append('group/a', [ev('other'), ev('d1')]))]);
-    await busy;
+    // The second reuses d1 without being a retry of the first (its events differ), so only the
+    // ids the group has taken so far can catch it.
+    const codes = await inOneGroup(() => [errorCode(log.append('group/a', [ev('d1')])), errorCode(log.append('group/a', [ev('other'), ev('d1')]))]);
     expect(codes).toEqual(['ok', 'STRAND_DUPLICATE_EVENT_ID']);
     expect((await collect(log.readStream('group/a'))).map((e) => e.id)).toEqual(['d1']);
   });
 
   it('recognises a retry of the second of two appends to one stream in the same group commit', async () => {
-    // One group again (above); the retry finds r2 among the events the group has pending.
-    const busy = log.append('group/busy', [ev('b')]);
-    const results = await Promise.all([
+    // The retry finds r2 among the events the group has pending.
+    const results = await inOneGroup(() => [
       log.append('group/r', [ev('r1')], { expectedVersion: 'no_stream' }),
       log.append('group/r', [ev('r2')], { expectedVersion: 1 }),
       log.append('group/r', [ev('r2')], { expectedVersion: 1 }),
     ]);
-    await busy;
     expect(results.map((r) => [r.version, r.idempotent])).toEqual([
       [1, false],
       [2, false],
